@@ -1,0 +1,533 @@
+//! The engine a media pipeline calls: participants in, one composed frame per tick out.
+//!
+//! ```
+//! use together_mode::{Compositor, CompositorOptions, Scene, Role};
+//! use together_mode::frame::{Frame, PixelFormat};
+//!
+//! let scene = Scene::builtin("auditorium").unwrap();
+//! let mut engine = Compositor::new(scene, CompositorOptions::default().with_size(640, 360)).unwrap();
+//! engine.join("8:acs:alice", Role::Attendee).unwrap();
+//! let camera = Frame::black(PixelFormat::I420, 320, 240, Default::default()).unwrap();
+//! engine.push("8:acs:alice", camera, 0).unwrap();
+//! let out = engine.render().unwrap();
+//! assert_eq!((out.width(), out.height()), (640, 360));
+//! ```
+
+use std::collections::HashMap;
+
+use fast_image_resize as fr;
+use rayon::prelude::*;
+
+use crate::error::{ComposeError, SizeError};
+use crate::frame::{ColorSpec, Frame, FrameMut, FrameRef, PixelFormat};
+use crate::geometry::check_output_size;
+use crate::render::kernels::SimdLevel;
+use crate::render::{compose, render_seat, Layout, SeatParams, SeatRender, SeatScratch};
+use crate::scene::Scene;
+use crate::seating::{Role, Seating, SeatingMap};
+use crate::segment::{input_alpha_factory, Segmenter, SegmenterFactory};
+
+/// Largest output the compositor renders unless raised (8K UHD).
+pub const MAX_OUTPUT: (u32, u32) = (7680, 4320);
+
+/// The scaling filter for seats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScaleFilter {
+    /// Bilinear, widened when downscaling (anti-aliased); FFmpeg `flags=bilinear` class.
+    #[default]
+    Bilinear,
+    /// Lanczos3: sharper, about twice the cost.
+    Lanczos3,
+    /// Nearest neighbour: fastest, aliased.
+    Nearest,
+}
+
+impl ScaleFilter {
+    fn alg(self) -> fr::ResizeAlg {
+        match self {
+            ScaleFilter::Bilinear => fr::ResizeAlg::Convolution(fr::FilterType::Bilinear),
+            ScaleFilter::Lanczos3 => fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3),
+            ScaleFilter::Nearest => fr::ResizeAlg::Nearest,
+        }
+    }
+}
+
+/// Compositor settings: plain data with `with_*` setters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CompositorOptions {
+    /// Output width (even).
+    pub width: u32,
+    /// Output height (even).
+    pub height: u32,
+    /// Colour of the output (and of scene sprites converted to YUV).
+    pub color: ColorSpec,
+    /// Opacity of every seat, 0.0..=1.0 (1.0: participants fully cover what is behind).
+    pub seat_opacity: f32,
+    /// Highest SIMD tier to use (lowered to what the CPU has).
+    pub simd: SimdLevel,
+    /// Render seats and output bands on rayon's pool.
+    pub parallel: bool,
+    /// Seat scaling filter.
+    pub filter: ScaleFilter,
+    /// Largest output size accepted.
+    pub max_output: (u32, u32),
+}
+
+impl Default for CompositorOptions {
+    fn default() -> Self {
+        Self {
+            width: 1920,
+            height: 1080,
+            color: ColorSpec::default(),
+            seat_opacity: 1.0,
+            simd: SimdLevel::detect(),
+            parallel: true,
+            filter: ScaleFilter::Bilinear,
+            max_output: MAX_OUTPUT,
+        }
+    }
+}
+
+impl CompositorOptions {
+    /// Output size.
+    pub fn with_size(mut self, width: u32, height: u32) -> Self {
+        self.width = width;
+        self.height = height;
+        self
+    }
+    /// Output colour.
+    pub fn with_color(mut self, color: ColorSpec) -> Self {
+        self.color = color;
+        self
+    }
+    /// Seat opacity (clamped to 0..=1; NaN counts as 1).
+    pub fn with_seat_opacity(mut self, opacity: f32) -> Self {
+        self.seat_opacity = opacity;
+        self
+    }
+    /// Highest SIMD tier.
+    pub fn with_simd(mut self, level: SimdLevel) -> Self {
+        self.simd = level;
+        self
+    }
+    /// Parallel or serial rendering.
+    pub fn with_parallel(mut self, parallel: bool) -> Self {
+        self.parallel = parallel;
+        self
+    }
+    /// Seat scaling filter.
+    pub fn with_filter(mut self, filter: ScaleFilter) -> Self {
+        self.filter = filter;
+        self
+    }
+    /// Largest output size accepted.
+    pub fn with_max_output(mut self, width: u32, height: u32) -> Self {
+        self.max_output = (width, height);
+        self
+    }
+
+    fn opacity_u8(&self) -> u8 {
+        let o = if self.seat_opacity.is_nan() {
+            1.0
+        } else {
+            self.seat_opacity.clamp(0.0, 1.0)
+        };
+        (o * 255.0).round() as u8
+    }
+}
+
+struct Participant {
+    frame: Option<Frame>,
+    pts: i64,
+    /// Bumped on every push: a seat re-renders only when this (or its geometry) changes.
+    generation: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SeatKey {
+    participant: String,
+    generation: u64,
+    width: usize,
+    height: usize,
+}
+
+struct SeatSlot {
+    render: SeatRender,
+    scratch: SeatScratch,
+    /// What `render` currently shows; `None` when nothing valid.
+    key: Option<SeatKey>,
+}
+
+impl SeatSlot {
+    fn new() -> Self {
+        Self {
+            render: SeatRender::new(),
+            scratch: SeatScratch::new(),
+            key: None,
+        }
+    }
+}
+
+/// A seat's segmenter and the participant it belongs to (its state is per person).
+type SeatSegmenter = Option<(String, Box<dyn Segmenter>)>;
+
+/// The together-mode engine.
+pub struct Compositor {
+    scene: Scene,
+    layout: Layout,
+    seating: Seating,
+    options: CompositorOptions,
+    level: SimdLevel,
+    participants: HashMap<String, Participant>,
+    slots: Vec<SeatSlot>,
+    /// Per seat: the segmenter and the participant it belongs to (its state is per person).
+    segmenters: Vec<SeatSegmenter>,
+    output: Frame,
+    factory: SegmenterFactory,
+}
+
+impl std::fmt::Debug for Compositor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compositor")
+            .field("scene", &self.scene.id)
+            .field("options", &self.options)
+            .field("participants", &self.participants.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_size(o: &CompositorOptions) -> Result<(), ComposeError> {
+    check_output_size(o.width, o.height, o.max_output)
+        .map_err(|e: SizeError| ComposeError::Scene(e.into()))
+}
+
+impl Compositor {
+    /// An engine for `scene` rendering at the options' output size.
+    pub fn new(scene: Scene, options: CompositorOptions) -> Result<Self, ComposeError> {
+        check_size(&options)?;
+        let layout = Layout::new(&scene, options.width, options.height, options.color)?;
+        let seating = Seating::new(&scene);
+        let mut output = Frame::black(
+            PixelFormat::I420,
+            options.width,
+            options.height,
+            options.color,
+        )?;
+        output.set_color(options.color);
+        let slots = (0..scene.seats.len()).map(|_| SeatSlot::new()).collect();
+        let segmenters = (0..scene.seats.len()).map(|_| None).collect();
+        Ok(Self {
+            segmenters,
+            level: SimdLevel::clamp_to_cpu(options.simd),
+            scene,
+            layout,
+            seating,
+            options,
+            participants: HashMap::new(),
+            slots,
+            output,
+            factory: input_alpha_factory(),
+        })
+    }
+
+    /// Replaces how seats are segmented (default: the frame's own alpha, else opaque).
+    pub fn set_segmenter(&mut self, factory: SegmenterFactory) {
+        self.factory = factory;
+        for s in &mut self.slots {
+            s.key = None;
+        }
+        for s in &mut self.segmenters {
+            *s = None;
+        }
+    }
+
+    /// The scene.
+    pub fn scene(&self) -> &Scene {
+        &self.scene
+    }
+    /// The scene placed at the output size.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+    /// Who sits where.
+    pub fn seating(&self) -> &Seating {
+        &self.seating
+    }
+    /// The options in force.
+    pub fn options(&self) -> &CompositorOptions {
+        &self.options
+    }
+    /// The SIMD tier in use.
+    pub fn simd_level(&self) -> SimdLevel {
+        self.level
+    }
+
+    /// Seats a participant (by seatingOrder, in join order); returns the seat index.
+    pub fn join(&mut self, id: &str, role: Role) -> Result<usize, ComposeError> {
+        let seat = self.seating.join(id, role)?;
+        self.participants.insert(
+            id.to_string(),
+            Participant {
+                frame: None,
+                pts: 0,
+                generation: 0,
+            },
+        );
+        Ok(seat)
+    }
+
+    /// Removes a participant; returns whether they were present. Nobody else moves.
+    pub fn leave(&mut self, id: &str) -> bool {
+        let seat = self.seating.leave(id);
+        if let Some(s) = seat {
+            self.invalidate([Some(s)]);
+            if let Some(seg) = self.segmenters.get_mut(s) {
+                *seg = None;
+            }
+        }
+        self.participants.remove(id).is_some()
+    }
+
+    /// Hands over a participant's newest frame (no copy); returns the frame it replaces, so
+    /// a caller can recycle buffers.
+    pub fn push(
+        &mut self,
+        id: &str,
+        frame: Frame,
+        pts: i64,
+    ) -> Result<Option<Frame>, ComposeError> {
+        let p = self
+            .participants
+            .get_mut(id)
+            .ok_or_else(|| ComposeError::UnknownParticipant(id.to_string()))?;
+        p.generation += 1;
+        p.pts = pts;
+        Ok(p.frame.replace(frame))
+    }
+
+    /// Copies a borrowed frame in as the participant's newest frame, reusing its buffer.
+    pub fn push_ref(
+        &mut self,
+        id: &str,
+        frame: &FrameRef<'_>,
+        pts: i64,
+    ) -> Result<(), ComposeError> {
+        let p = self
+            .participants
+            .get_mut(id)
+            .ok_or_else(|| ComposeError::UnknownParticipant(id.to_string()))?;
+        match &mut p.frame {
+            Some(f) => f.copy_from(frame)?,
+            slot => *slot = Some(Frame::from_ref(frame)?),
+        }
+        p.generation += 1;
+        p.pts = pts;
+        Ok(())
+    }
+
+    /// Moves a seated participant to a free seat.
+    pub fn assign_seat(&mut self, id: &str, seat: usize) -> Result<(), ComposeError> {
+        let old = self.seating.seat_of(id);
+        self.seating.assign(id, seat)?;
+        self.invalidate([old, Some(seat)]);
+        Ok(())
+    }
+
+    /// Swaps two seated participants.
+    pub fn swap_seats(&mut self, a: &str, b: &str) -> Result<(), ComposeError> {
+        self.seating.swap(a, b)?;
+        let (sa, sb) = (self.seating.seat_of(a), self.seating.seat_of(b));
+        self.invalidate([sa, sb]);
+        Ok(())
+    }
+
+    fn invalidate<const N: usize>(&mut self, seats: [Option<usize>; N]) {
+        for s in seats.into_iter().flatten() {
+            if let Some(slot) = self.slots.get_mut(s) {
+                slot.key = None;
+            }
+        }
+    }
+
+    /// Switches to another scene; everybody whose seat index exists keeps it. Returns the
+    /// ids that found no seat in the new scene (they are removed).
+    pub fn set_scene(&mut self, scene: Scene) -> Result<Vec<String>, ComposeError> {
+        let layout = Layout::new(
+            &scene,
+            self.options.width,
+            self.options.height,
+            self.options.color,
+        )?;
+        let dropped = self.seating.change_scene(&scene);
+        for id in &dropped {
+            self.participants.remove(id);
+        }
+        self.slots = (0..scene.seats.len()).map(|_| SeatSlot::new()).collect();
+        self.segmenters = (0..scene.seats.len()).map(|_| None).collect();
+        self.layout = layout;
+        self.scene = scene;
+        Ok(dropped)
+    }
+
+    /// Changes the output size (even sides). Seats re-render at their new sizes.
+    pub fn set_output_size(&mut self, width: u32, height: u32) -> Result<(), ComposeError> {
+        let options = self.options.with_size(width, height);
+        check_size(&options)?;
+        self.layout = Layout::new(&self.scene, width, height, options.color)?;
+        self.output = Frame::black(PixelFormat::I420, width, height, options.color)?;
+        self.options = options;
+        for s in &mut self.slots {
+            s.key = None;
+        }
+        Ok(())
+    }
+
+    /// The ACS seating map: participant id to CSS rectangle within a `scene_size` box.
+    pub fn seating_map(&self, scene_size: (u32, u32)) -> SeatingMap {
+        self.seating.seating_map(
+            &self.scene,
+            (self.options.width, self.options.height),
+            scene_size,
+        )
+    }
+
+    /// Renders one tick into the compositor's own I420 frame and returns a view of it.
+    pub fn render(&mut self) -> Result<FrameRef<'_>, ComposeError> {
+        self.render_seats()?;
+        compose_slots(
+            &self.layout,
+            &self.slots,
+            &mut self.output.as_mut(),
+            self.level,
+            self.options.parallel,
+        )?;
+        Ok(self.output.as_ref())
+    }
+
+    /// Renders one tick into a caller's buffer: I420 (composed in place) or RGBA/BGRA
+    /// (composed in I420, then converted). The size must be the output size.
+    pub fn render_into(&mut self, out: &mut FrameMut<'_>) -> Result<(), ComposeError> {
+        let (w, h) = (self.options.width, self.options.height);
+        let ok_format = matches!(
+            out.format(),
+            PixelFormat::I420 | PixelFormat::Rgba | PixelFormat::Bgra
+        );
+        if !ok_format || (out.width(), out.height()) != (w, h) {
+            return Err(ComposeError::OutputMismatch {
+                expected_format: PixelFormat::I420,
+                expected: (w, h),
+                found_format: out.format(),
+                found: (out.width(), out.height()),
+            });
+        }
+        self.render_seats()?;
+        let (level, parallel) = (self.level, self.options.parallel);
+        if out.format() == PixelFormat::I420 {
+            return compose_slots(&self.layout, &self.slots, out, level, parallel);
+        }
+        compose_slots(
+            &self.layout,
+            &self.slots,
+            &mut self.output.as_mut(),
+            level,
+            parallel,
+        )?;
+        crate::frame::convert(&self.output.as_ref(), out)?;
+        Ok(())
+    }
+
+    /// Brings every occupied seat's render up to date; unchanged seats are skipped.
+    fn render_seats(&mut self) -> Result<(), ComposeError> {
+        let seating = &self.seating;
+        let participants = &self.participants;
+        let layout = &self.layout;
+        let factory = &self.factory;
+        let params = (
+            self.scene.mirror_participants,
+            self.options.opacity_u8(),
+            self.options.color,
+            self.options.filter.alg(),
+        );
+        let work = |(i, (slot, segmenter)): (usize, (&mut SeatSlot, &mut SeatSegmenter))| -> Result<(), ComposeError> {
+            let Some(id) = seating.occupant(i) else {
+                slot.key = None;
+                *segmenter = None;
+                return Ok(());
+            };
+            let Some(p) = participants.get(id) else {
+                slot.key = None;
+                return Ok(());
+            };
+            let Some(frame) = &p.frame else {
+                slot.key = None;
+                return Ok(());
+            };
+            let Some(rect) = layout.seat_rect(i) else { return Ok(()) };
+            let (w, h) = (rect.width as usize, rect.height as usize);
+            if w < 2 || h < 2 {
+                slot.key = None;
+                return Ok(());
+            }
+            let fresh = slot
+                .key
+                .as_ref()
+                .is_some_and(|k| k.participant == id && k.generation == p.generation && k.width == w && k.height == h);
+            if fresh {
+                return Ok(());
+            }
+            if segmenter.as_ref().is_none_or(|(who, _)| who != id) {
+                *segmenter = Some((id.to_string(), factory()));
+            }
+            let Some((_, seg)) = segmenter.as_mut() else { return Ok(()) };
+            slot.key = None;
+            let sp = SeatParams {
+                width: w,
+                height: h,
+                mirror: params.0,
+                opacity: params.1,
+                color: params.2,
+                participant: id,
+                pts: p.pts,
+                alg: params.3,
+            };
+            render_seat(&mut slot.scratch, &mut slot.render, seg.as_mut(), &frame.as_ref(), &sp)?;
+            slot.key = Some(SeatKey {
+                participant: id.to_string(),
+                generation: p.generation,
+                width: w,
+                height: h,
+            });
+            Ok(())
+        };
+        if self.options.parallel {
+            self.slots
+                .par_iter_mut()
+                .zip(self.segmenters.par_iter_mut())
+                .enumerate()
+                .try_for_each(work)
+        } else {
+            self.slots
+                .iter_mut()
+                .zip(self.segmenters.iter_mut())
+                .enumerate()
+                .try_for_each(work)
+        }
+    }
+}
+
+/// Composes the layout with the seats' current renders (seats without a valid render are
+/// left empty).
+fn compose_slots(
+    layout: &Layout,
+    slots: &[SeatSlot],
+    out: &mut FrameMut<'_>,
+    level: SimdLevel,
+    parallel: bool,
+) -> Result<(), ComposeError> {
+    let lookup = |i: usize| -> Option<&SeatRender> {
+        let slot = slots.get(i)?;
+        slot.key.as_ref()?;
+        Some(&slot.render)
+    };
+    compose(layout, &lookup, out, level, parallel)
+}

@@ -1,0 +1,1045 @@
+//! Pixel formats, colour tags, borrowed strided views and owned frames.
+//!
+//! # Memory layout
+//!
+//! Every plane is a run of rows of bytes. **A stride always counts bytes** (for RGBA that is
+//! four per pixel), and a plane view's `width` counts bytes of one row too
+//! ([`PlaneRef::width`]); a frame's `width`/`height` count pixels. A plane of `height` rows
+//! needs `stride * (height - 1) + width` bytes: the last row need not be padded.
+//!
+//! | format | planes (width x height, in bytes x rows) |
+//! |---|---|
+//! | I420  | Y `w x h`, U `cw x ch`, V `cw x ch` with `cw = ceil(w/2)`, `ch = ceil(h/2)` |
+//! | I420A | as I420, plus A `w x h` |
+//! | NV12  | Y `w x h`, UV interleaved `2*cw x ch` |
+//! | RGBA, BGRA | one plane `4*w x h` |
+//!
+//! Owned [`Frame`]s store each plane with a stride rounded up to 64 bytes, in 64-byte
+//! aligned storage. Kernels never rely on that alignment for soundness.
+
+use crate::error::FrameError;
+
+/// Largest frame side accepted anywhere (pixels). Frames are untrusted input.
+pub const MAX_DIMENSION: u32 = 16384;
+
+/// The pixel formats the engine reads. Output is I420 or RGBA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PixelFormat {
+    /// Planar Y, U, V; chroma subsampled 2x2.
+    I420,
+    /// I420 plus a full-resolution alpha plane (straight, not premultiplied).
+    I420A,
+    /// Y plane plus one interleaved UV plane, chroma 2x2.
+    Nv12,
+    /// Packed 8-bit R, G, B, A (straight alpha).
+    Rgba,
+    /// Packed 8-bit B, G, R, A (straight alpha).
+    Bgra,
+}
+
+impl PixelFormat {
+    /// Number of planes.
+    pub fn plane_count(self) -> usize {
+        match self {
+            PixelFormat::I420 => 3,
+            PixelFormat::I420A => 4,
+            PixelFormat::Nv12 => 2,
+            PixelFormat::Rgba | PixelFormat::Bgra => 1,
+        }
+    }
+
+    /// Whether the format carries an alpha channel.
+    pub fn has_alpha(self) -> bool {
+        matches!(
+            self,
+            PixelFormat::I420A | PixelFormat::Rgba | PixelFormat::Bgra
+        )
+    }
+
+    /// Size of plane `index` in (bytes per row, rows) for a `width x height` frame.
+    pub fn plane_size(self, index: usize, width: u32, height: u32) -> (usize, usize) {
+        let (w, h) = (width as usize, height as usize);
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        match (self, index) {
+            (PixelFormat::Rgba | PixelFormat::Bgra, _) => (4 * w, h),
+            (PixelFormat::Nv12, 1) => (2 * cw, ch),
+            (PixelFormat::I420 | PixelFormat::I420A, 1 | 2) => (cw, ch),
+            _ => (w, h),
+        }
+    }
+}
+
+/// YUV matrix coefficients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Matrix {
+    /// ITU-R BT.601 (SD; what FFmpeg assumes for untagged video).
+    #[default]
+    Bt601,
+    /// ITU-R BT.709 (HD).
+    Bt709,
+}
+
+/// YUV value range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Range {
+    /// Y 16..=235, UV 16..=240 ("TV", "MPEG").
+    #[default]
+    Limited,
+    /// 0..=255 ("PC", "JPEG").
+    Full,
+}
+
+/// Colour tag of YUV data. Ignored for RGB formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ColorSpec {
+    /// Matrix coefficients.
+    pub matrix: Matrix,
+    /// Value range.
+    pub range: Range,
+}
+
+impl ColorSpec {
+    /// BT.601, limited range: the default.
+    pub const BT601_LIMITED: ColorSpec = ColorSpec {
+        matrix: Matrix::Bt601,
+        range: Range::Limited,
+    };
+    /// BT.709, limited range.
+    pub const BT709_LIMITED: ColorSpec = ColorSpec {
+        matrix: Matrix::Bt709,
+        range: Range::Limited,
+    };
+
+    pub(crate) fn yuv_matrix(self) -> yuv::YuvStandardMatrix {
+        match self.matrix {
+            Matrix::Bt601 => yuv::YuvStandardMatrix::Bt601,
+            Matrix::Bt709 => yuv::YuvStandardMatrix::Bt709,
+        }
+    }
+
+    pub(crate) fn yuv_range(self) -> yuv::YuvRange {
+        match self.range {
+            Range::Limited => yuv::YuvRange::Limited,
+            Range::Full => yuv::YuvRange::Full,
+        }
+    }
+
+    /// Luma and chroma values of black in this range.
+    pub fn black(self) -> [u8; 3] {
+        match self.range {
+            Range::Limited => [16, 128, 128],
+            Range::Full => [0, 128, 128],
+        }
+    }
+}
+
+fn plane_len(width: usize, height: usize, stride: usize) -> Option<usize> {
+    if height == 0 {
+        return Some(0);
+    }
+    stride.checked_mul(height - 1)?.checked_add(width)
+}
+
+fn check_plane(len: usize, width: usize, height: usize, stride: usize) -> Result<(), FrameError> {
+    if stride < width {
+        return Err(FrameError::StrideTooSmall { width, stride });
+    }
+    let expected = plane_len(width, height, stride).ok_or(FrameError::TooLarge {
+        width: width as u64,
+        height: height as u64,
+    })?;
+    if len < expected {
+        return Err(FrameError::BufferTooSmall {
+            expected,
+            found: len,
+        });
+    }
+    Ok(())
+}
+
+/// A borrowed, read-only plane: `height` rows of `width` bytes, `stride` bytes apart.
+#[derive(Debug, Clone, Copy)]
+pub struct PlaneRef<'a> {
+    data: &'a [u8],
+    width: usize,
+    height: usize,
+    stride: usize,
+}
+
+impl<'a> PlaneRef<'a> {
+    /// Checks `stride >= width` and `data.len() >= stride * (height - 1) + width`.
+    pub fn new(
+        data: &'a [u8],
+        width: usize,
+        height: usize,
+        stride: usize,
+    ) -> Result<Self, FrameError> {
+        check_plane(data.len(), width, height, stride)?;
+        Ok(Self {
+            data,
+            width,
+            height,
+            stride,
+        })
+    }
+
+    /// A tightly packed plane (`stride == width`).
+    pub fn packed(data: &'a [u8], width: usize, height: usize) -> Result<Self, FrameError> {
+        Self::new(data, width, height, width)
+    }
+
+    /// Bytes per row.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+    /// Rows.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+    /// Bytes between the starts of two rows.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// Row `y`, trimmed to `width`. Panics if `y >= height` (an internal invariant).
+    #[inline]
+    pub fn row(&self, y: usize) -> &'a [u8] {
+        let start = y * self.stride;
+        &self.data[start..start + self.width]
+    }
+
+    /// The rows, each trimmed to `width`.
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
+        let (data, width, stride) = (self.data, self.width, self.stride);
+        (0..self.height).map(move |y| &data[y * stride..y * stride + width])
+    }
+
+    /// The sub-plane at byte column `x`, row `y`, `width` bytes by `height` rows; no copy.
+    pub fn crop(
+        &self,
+        x: usize,
+        y: usize,
+        width: usize,
+        height: usize,
+    ) -> Result<Self, FrameError> {
+        let fits = x.checked_add(width).is_some_and(|r| r <= self.width)
+            && y.checked_add(height).is_some_and(|b| b <= self.height);
+        if !fits {
+            return Err(FrameError::CropOutside {
+                x,
+                y,
+                width,
+                height,
+                plane_width: self.width,
+                plane_height: self.height,
+            });
+        }
+        if width == 0 || height == 0 {
+            return Ok(Self {
+                data: &[],
+                width,
+                height,
+                stride: self.stride.max(width),
+            });
+        }
+        let start = y * self.stride + x;
+        let end = start + (height - 1) * self.stride + width;
+        Ok(Self {
+            data: &self.data[start..end],
+            width,
+            height,
+            stride: self.stride,
+        })
+    }
+
+    pub(crate) fn data(&self) -> &'a [u8] {
+        self.data
+    }
+}
+
+/// A borrowed, writable plane; the same geometry rules as [`PlaneRef`].
+#[derive(Debug)]
+pub struct PlaneMut<'a> {
+    data: &'a mut [u8],
+    width: usize,
+    height: usize,
+    stride: usize,
+}
+
+impl<'a> PlaneMut<'a> {
+    /// Checks `stride >= width` and `data.len() >= stride * (height - 1) + width`.
+    pub fn new(
+        data: &'a mut [u8],
+        width: usize,
+        height: usize,
+        stride: usize,
+    ) -> Result<Self, FrameError> {
+        check_plane(data.len(), width, height, stride)?;
+        Ok(Self {
+            data,
+            width,
+            height,
+            stride,
+        })
+    }
+
+    /// Bytes per row.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+    /// Rows.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+    /// Bytes between the starts of two rows.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// A read-only view of the same plane.
+    pub fn as_ref(&self) -> PlaneRef<'_> {
+        PlaneRef {
+            data: self.data,
+            width: self.width,
+            height: self.height,
+            stride: self.stride,
+        }
+    }
+
+    /// A shorter-lived writable view of the same plane.
+    pub fn reborrow(&mut self) -> PlaneMut<'_> {
+        PlaneMut {
+            data: self.data,
+            width: self.width,
+            height: self.height,
+            stride: self.stride,
+        }
+    }
+
+    /// Row `y`, trimmed to `width`. Panics if `y >= height` (an internal invariant).
+    #[inline]
+    pub fn row_mut(&mut self, y: usize) -> &mut [u8] {
+        let start = y * self.stride;
+        &mut self.data[start..start + self.width]
+    }
+
+    /// The rows, each trimmed to `width`.
+    pub fn rows_mut(&mut self) -> impl Iterator<Item = &mut [u8]> + '_ {
+        let width = self.width;
+        self.data
+            .chunks_mut(self.stride.max(1))
+            .take(self.height)
+            .map(move |r| &mut r[..width])
+    }
+
+    /// Splits into the first `rows` rows and the rest (for disjoint parallel bands).
+    pub fn split_at_row(self, rows: usize) -> (PlaneMut<'a>, PlaneMut<'a>) {
+        let rows = rows.min(self.height);
+        let cut = (rows * self.stride).min(self.data.len());
+        let (a, b) = self.data.split_at_mut(cut);
+        (
+            PlaneMut {
+                data: a,
+                width: self.width,
+                height: rows,
+                stride: self.stride,
+            },
+            PlaneMut {
+                data: b,
+                width: self.width,
+                height: self.height - rows,
+                stride: self.stride,
+            },
+        )
+    }
+
+    /// The writable sub-plane at byte column `x`, row `y`; no copy.
+    pub fn crop_mut(
+        self,
+        x: usize,
+        y: usize,
+        width: usize,
+        height: usize,
+    ) -> Result<PlaneMut<'a>, FrameError> {
+        let fits = x.checked_add(width).is_some_and(|r| r <= self.width)
+            && y.checked_add(height).is_some_and(|b| b <= self.height);
+        if !fits {
+            return Err(FrameError::CropOutside {
+                x,
+                y,
+                width,
+                height,
+                plane_width: self.width,
+                plane_height: self.height,
+            });
+        }
+        if width == 0 || height == 0 {
+            return Ok(PlaneMut {
+                data: &mut [],
+                width,
+                height,
+                stride: self.stride.max(width),
+            });
+        }
+        let start = y * self.stride + x;
+        let end = start + (height - 1) * self.stride + width;
+        Ok(PlaneMut {
+            data: &mut self.data[start..end],
+            width,
+            height,
+            stride: self.stride,
+        })
+    }
+
+    /// Sets every byte of the plane to `value`.
+    pub fn fill(&mut self, value: u8) {
+        for r in self.rows_mut() {
+            r.fill(value);
+        }
+    }
+
+    /// Copies `src` (same width and height) into this plane.
+    pub fn copy_from(&mut self, src: &PlaneRef<'_>) -> Result<(), FrameError> {
+        if src.width != self.width || src.height != self.height {
+            return Err(FrameError::SizeMismatch {
+                expected: (self.width as u32, self.height as u32),
+                found: (src.width as u32, src.height as u32),
+            });
+        }
+        for (d, s) in self.rows_mut().zip(src.rows()) {
+            d.copy_from_slice(s);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn data_mut(&mut self) -> &mut [u8] {
+        self.data
+    }
+}
+
+fn validate_dims(width: u32, height: u32) -> Result<(), FrameError> {
+    if width == 0 || height == 0 {
+        return Err(FrameError::ZeroSize { width, height });
+    }
+    if width > MAX_DIMENSION || height > MAX_DIMENSION {
+        return Err(FrameError::TooLarge {
+            width: width as u64,
+            height: height as u64,
+        });
+    }
+    Ok(())
+}
+
+const NO_PLANE: PlaneRef<'static> = PlaneRef {
+    data: &[],
+    width: 0,
+    height: 0,
+    stride: 0,
+};
+
+/// A borrowed video frame: format, size, colour and up to four plane views.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameRef<'a> {
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+    color: ColorSpec,
+    planes: [PlaneRef<'a>; 4],
+}
+
+impl<'a> FrameRef<'a> {
+    /// Checks that `planes` has the format's plane count and that each plane is at least as
+    /// large as the format requires for `width x height`.
+    pub fn new(
+        format: PixelFormat,
+        width: u32,
+        height: u32,
+        color: ColorSpec,
+        planes: &[PlaneRef<'a>],
+    ) -> Result<Self, FrameError> {
+        validate_dims(width, height)?;
+        if planes.len() != format.plane_count() {
+            return Err(FrameError::PlaneCount {
+                format,
+                expected: format.plane_count(),
+                found: planes.len(),
+            });
+        }
+        let mut out = [NO_PLANE; 4];
+        for (i, p) in planes.iter().enumerate() {
+            let (w, h) = format.plane_size(i, width, height);
+            if p.width < w || p.height < h {
+                return Err(FrameError::PlaneTooSmall {
+                    plane: i,
+                    expected: (w, h),
+                    found: (p.width, p.height),
+                });
+            }
+            // Trim to the exact plane size so that rows() yields exactly the pixels.
+            out[i] = p.crop(0, 0, w, h)?;
+        }
+        Ok(Self {
+            format,
+            width,
+            height,
+            color,
+            planes: out,
+        })
+    }
+
+    /// A frame whose planes lie one after another in `data`, each tightly packed.
+    pub fn from_packed(
+        format: PixelFormat,
+        width: u32,
+        height: u32,
+        color: ColorSpec,
+        data: &'a [u8],
+    ) -> Result<Self, FrameError> {
+        validate_dims(width, height)?;
+        let mut planes = [NO_PLANE; 4];
+        let mut off = 0usize;
+        for (i, plane) in planes.iter_mut().enumerate().take(format.plane_count()) {
+            let (w, h) = format.plane_size(i, width, height);
+            let len = w * h;
+            let end = off.checked_add(len).filter(|&e| e <= data.len()).ok_or(
+                FrameError::BufferTooSmall {
+                    expected: packed_len(format, width, height),
+                    found: data.len(),
+                },
+            )?;
+            *plane = PlaneRef::packed(&data[off..end], w, h)?;
+            off = end;
+        }
+        Self::new(
+            format,
+            width,
+            height,
+            color,
+            &planes[..format.plane_count()],
+        )
+    }
+
+    /// Pixel format.
+    pub fn format(&self) -> PixelFormat {
+        self.format
+    }
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+    /// Colour tag.
+    pub fn color(&self) -> ColorSpec {
+        self.color
+    }
+    /// Plane `i` (see the layout table in the module docs). Panics if `i` is out of range.
+    pub fn plane(&self, i: usize) -> PlaneRef<'a> {
+        assert!(i < self.format.plane_count(), "plane index out of range");
+        self.planes[i]
+    }
+    /// All planes of the format.
+    pub fn planes(&self) -> &[PlaneRef<'a>] {
+        &self.planes[..self.format.plane_count()]
+    }
+
+    /// Converts into a new owned frame of `format` (see [`convert`]).
+    pub fn to_frame(&self, format: PixelFormat) -> Result<Frame, FrameError> {
+        let mut out = Frame::new(format, self.width, self.height)?;
+        out.set_color(self.color);
+        convert(self, &mut out.as_mut())?;
+        Ok(out)
+    }
+}
+
+/// Bytes of a tightly packed frame.
+pub fn packed_len(format: PixelFormat, width: u32, height: u32) -> usize {
+    (0..format.plane_count())
+        .map(|i| {
+            let (w, h) = format.plane_size(i, width, height);
+            w * h
+        })
+        .sum()
+}
+
+/// A writable borrowed frame, e.g. an output buffer the caller owns.
+#[derive(Debug)]
+pub struct FrameMut<'a> {
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+    color: ColorSpec,
+    planes: Vec<PlaneMut<'a>>,
+}
+
+impl<'a> FrameMut<'a> {
+    /// Same checks as [`FrameRef::new`].
+    pub fn new(
+        format: PixelFormat,
+        width: u32,
+        height: u32,
+        color: ColorSpec,
+        planes: Vec<PlaneMut<'a>>,
+    ) -> Result<Self, FrameError> {
+        validate_dims(width, height)?;
+        if planes.len() != format.plane_count() {
+            return Err(FrameError::PlaneCount {
+                format,
+                expected: format.plane_count(),
+                found: planes.len(),
+            });
+        }
+        let mut out = Vec::with_capacity(4);
+        for (i, p) in planes.into_iter().enumerate() {
+            let (w, h) = format.plane_size(i, width, height);
+            if p.width < w || p.height < h {
+                return Err(FrameError::PlaneTooSmall {
+                    plane: i,
+                    expected: (w, h),
+                    found: (p.width, p.height),
+                });
+            }
+            out.push(p.crop_mut(0, 0, w, h)?);
+        }
+        Ok(Self {
+            format,
+            width,
+            height,
+            color,
+            planes: out,
+        })
+    }
+
+    /// Pixel format.
+    pub fn format(&self) -> PixelFormat {
+        self.format
+    }
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+    /// Colour tag.
+    pub fn color(&self) -> ColorSpec {
+        self.color
+    }
+    /// Writable plane `i`.
+    pub fn plane_mut(&mut self, i: usize) -> PlaneMut<'_> {
+        self.planes[i].reborrow()
+    }
+    /// All writable planes.
+    pub fn planes_mut(&mut self) -> &mut [PlaneMut<'a>] {
+        &mut self.planes
+    }
+    /// Consumes the view into its planes.
+    pub fn into_planes(self) -> Vec<PlaneMut<'a>> {
+        self.planes
+    }
+    /// A read-only view.
+    pub fn as_ref(&self) -> FrameRef<'_> {
+        let mut planes = [NO_PLANE; 4];
+        for (d, s) in planes.iter_mut().zip(&self.planes) {
+            *d = s.as_ref();
+        }
+        FrameRef {
+            format: self.format,
+            width: self.width,
+            height: self.height,
+            color: self.color,
+            planes,
+        }
+    }
+}
+
+/// 64 bytes, 64-aligned: the storage unit of owned frames.
+#[derive(Clone, Copy, bytemuck::Zeroable, bytemuck::Pod)]
+#[repr(C, align(64))]
+struct Block([u8; 64]);
+
+/// An owned frame with 64-byte aligned planes and strides.
+#[derive(Clone)]
+pub struct Frame {
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+    color: ColorSpec,
+    offsets: [usize; 4],
+    strides: [usize; 4],
+    storage: Vec<Block>,
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("format", &self.format)
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("color", &self.color)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Frame {
+    /// A zeroed frame. Errors on zero or oversized dimensions.
+    pub fn new(format: PixelFormat, width: u32, height: u32) -> Result<Self, FrameError> {
+        validate_dims(width, height)?;
+        let mut offsets = [0; 4];
+        let mut strides = [0; 4];
+        let mut total = 0usize;
+        for i in 0..format.plane_count() {
+            let (w, h) = format.plane_size(i, width, height);
+            let stride = w.div_ceil(64) * 64;
+            offsets[i] = total;
+            strides[i] = stride;
+            total += stride * h;
+        }
+        Ok(Self {
+            format,
+            width,
+            height,
+            color: ColorSpec::default(),
+            offsets,
+            strides,
+            storage: vec![Block([0; 64]); total.div_ceil(64)],
+        })
+    }
+
+    /// A frame filled with black (opaque where the format has alpha).
+    pub fn black(
+        format: PixelFormat,
+        width: u32,
+        height: u32,
+        color: ColorSpec,
+    ) -> Result<Self, FrameError> {
+        let mut f = Self::new(format, width, height)?;
+        f.color = color;
+        f.fill_black();
+        Ok(f)
+    }
+
+    /// Copies a borrowed frame into a new owned one of the same format.
+    pub fn from_ref(src: &FrameRef<'_>) -> Result<Self, FrameError> {
+        let mut f = Self::new(src.format, src.width, src.height)?;
+        f.copy_from(src)?;
+        Ok(f)
+    }
+
+    /// Copies `src` into this frame, reallocating only if format or size differ.
+    pub fn copy_from(&mut self, src: &FrameRef<'_>) -> Result<(), FrameError> {
+        if src.format != self.format || src.width != self.width || src.height != self.height {
+            *self = Self::new(src.format, src.width, src.height)?;
+        }
+        self.color = src.color;
+        let mut dst = self.as_mut();
+        for (i, p) in src.planes().iter().enumerate() {
+            dst.plane_mut(i).copy_from(p)?;
+        }
+        Ok(())
+    }
+
+    /// Sets every pixel to black (alpha opaque).
+    pub fn fill_black(&mut self) {
+        let [y, u, v] = self.color.black();
+        let format = self.format;
+        let mut m = self.as_mut();
+        match format {
+            PixelFormat::I420 | PixelFormat::I420A => {
+                m.plane_mut(0).fill(y);
+                m.plane_mut(1).fill(u);
+                m.plane_mut(2).fill(v);
+                if format == PixelFormat::I420A {
+                    m.plane_mut(3).fill(255);
+                }
+            }
+            PixelFormat::Nv12 => {
+                m.plane_mut(0).fill(y);
+                m.plane_mut(1).fill(128);
+            }
+            PixelFormat::Rgba | PixelFormat::Bgra => {
+                for row in m.plane_mut(0).rows_mut() {
+                    for px in row.chunks_exact_mut(4) {
+                        px.copy_from_slice(&[0, 0, 0, 255]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Pixel format.
+    pub fn format(&self) -> PixelFormat {
+        self.format
+    }
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+    /// Colour tag.
+    pub fn color(&self) -> ColorSpec {
+        self.color
+    }
+    /// Sets the colour tag (does not convert pixels).
+    pub fn set_color(&mut self, color: ColorSpec) {
+        self.color = color;
+    }
+
+    /// A read-only view.
+    pub fn as_ref(&self) -> FrameRef<'_> {
+        let bytes: &[u8] = bytemuck::cast_slice(&self.storage);
+        let mut planes = [NO_PLANE; 4];
+        for (i, plane) in planes
+            .iter_mut()
+            .enumerate()
+            .take(self.format.plane_count())
+        {
+            let (w, h) = self.format.plane_size(i, self.width, self.height);
+            let start = self.offsets[i];
+            *plane = PlaneRef {
+                data: &bytes[start..start + self.strides[i] * h],
+                width: w,
+                height: h,
+                stride: self.strides[i],
+            };
+        }
+        FrameRef {
+            format: self.format,
+            width: self.width,
+            height: self.height,
+            color: self.color,
+            planes,
+        }
+    }
+
+    /// A writable view.
+    pub fn as_mut(&mut self) -> FrameMut<'_> {
+        let (format, width, height) = (self.format, self.width, self.height);
+        let mut rest: &mut [u8] = bytemuck::cast_slice_mut(&mut self.storage);
+        let mut planes = Vec::with_capacity(4);
+        let mut consumed = 0;
+        for i in 0..format.plane_count() {
+            let (w, h) = format.plane_size(i, width, height);
+            let skip = self.offsets[i] - consumed;
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(skip);
+            let (plane, tail) = tail.split_at_mut(self.strides[i] * h);
+            consumed = self.offsets[i] + self.strides[i] * h;
+            rest = tail;
+            planes.push(PlaneMut {
+                data: plane,
+                width: w,
+                height: h,
+                stride: self.strides[i],
+            });
+        }
+        FrameMut {
+            format,
+            width,
+            height,
+            color: self.color,
+            planes,
+        }
+    }
+
+    /// The planes written tightly one after another (e.g. for a Y4M frame).
+    pub fn to_packed(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(packed_len(self.format, self.width, self.height));
+        for p in self.as_ref().planes() {
+            for r in p.rows() {
+                out.extend_from_slice(r);
+            }
+        }
+        out
+    }
+}
+
+fn yuv_err(e: yuv::YuvError) -> FrameError {
+    FrameError::Conversion(e.to_string())
+}
+
+/// Converts `src` into `dst` (same size). Supported: any format to I420/I420A (alpha made
+/// opaque where the source has none), and I420/I420A/NV12 to RGBA/BGRA. Other pairs, and
+/// same-format copies, are handled too; every pair of this module's formats works.
+pub fn convert(src: &FrameRef<'_>, dst: &mut FrameMut<'_>) -> Result<(), FrameError> {
+    use PixelFormat as F;
+    if (src.width, src.height) != (dst.width, dst.height) {
+        return Err(FrameError::SizeMismatch {
+            expected: (dst.width, dst.height),
+            found: (src.width, src.height),
+        });
+    }
+    let (w, h) = (src.width, src.height);
+    let color = src.color;
+    dst.color = color;
+    if src.format == dst.format {
+        for (i, p) in src.planes().iter().enumerate() {
+            dst.plane_mut(i).copy_from(p)?;
+        }
+        return Ok(());
+    }
+    match (src.format, dst.format) {
+        // YUV -> YUV planar
+        (F::I420 | F::I420A, F::I420 | F::I420A) => {
+            for i in 0..3 {
+                dst.plane_mut(i).copy_from(&src.plane(i))?;
+            }
+            if dst.format == F::I420A {
+                dst.plane_mut(3).fill(255);
+            }
+        }
+        (F::Nv12, F::I420 | F::I420A) => {
+            dst.plane_mut(0).copy_from(&src.plane(0))?;
+            let uv = src.plane(1);
+            let planes = dst.planes_mut();
+            let (u, rest) = planes[1..].split_at_mut(1);
+            for (y, s) in uv.rows().enumerate() {
+                let ur = u[0].row_mut(y);
+                let vr = rest[0].row_mut(y);
+                for (x, pair) in s.chunks_exact(2).enumerate() {
+                    ur[x] = pair[0];
+                    vr[x] = pair[1];
+                }
+            }
+            if dst.format == F::I420A {
+                dst.plane_mut(3).fill(255);
+            }
+        }
+        (F::I420 | F::I420A, F::Nv12) => {
+            dst.plane_mut(0).copy_from(&src.plane(0))?;
+            let (u, v) = (src.plane(1), src.plane(2));
+            let mut uv = dst.plane_mut(1);
+            for y in 0..u.height() {
+                let row = uv.row_mut(y);
+                for (x, (a, b)) in u.row(y).iter().zip(v.row(y)).enumerate() {
+                    row[2 * x] = *a;
+                    row[2 * x + 1] = *b;
+                }
+            }
+        }
+        // RGB -> YUV
+        (F::Rgba | F::Bgra, F::I420 | F::I420A) => rgb_to_i420(src, dst)?,
+        (F::Rgba | F::Bgra, F::Nv12) => {
+            let mut tmp = Frame::new(F::I420, w, h)?;
+            rgb_to_i420(src, &mut tmp.as_mut())?;
+            tmp.color = color;
+            return convert(&tmp.as_ref(), dst);
+        }
+        // YUV -> RGB
+        (F::I420 | F::I420A | F::Nv12, F::Rgba | F::Bgra) => {
+            let owned;
+            let s = if src.format == F::Nv12 {
+                owned = src.to_frame(F::I420)?;
+                owned.as_ref()
+            } else {
+                *src
+            };
+            i420_to_rgb(&s, dst)?;
+        }
+        (F::Rgba | F::Bgra, F::Rgba | F::Bgra) => {
+            let p = src.plane(0);
+            let mut d = dst.plane_mut(0);
+            for y in 0..p.height() {
+                let drow = d.row_mut(y);
+                for (o, i) in drow.chunks_exact_mut(4).zip(p.row(y).chunks_exact(4)) {
+                    o.copy_from_slice(&[i[2], i[1], i[0], i[3]]);
+                }
+            }
+        }
+        (a, b) => return Err(FrameError::Unsupported { from: a, to: b }),
+    }
+    Ok(())
+}
+
+fn rgb_to_i420(src: &FrameRef<'_>, dst: &mut FrameMut<'_>) -> Result<(), FrameError> {
+    let (w, h) = (src.width, src.height);
+    let color = src.color;
+    let p = src.plane(0);
+    let rgba = p.data();
+    let mode = yuv::YuvConversionMode::Balanced;
+    let planes = dst.planes_mut();
+    let (yp, rest) = planes.split_at_mut(1);
+    let (up, rest) = rest.split_at_mut(1);
+    let (vp, ap) = rest.split_at_mut(1);
+    let (ys, us, vs) = (yp[0].stride, up[0].stride, vp[0].stride);
+    let mut img = yuv::YuvPlanarImageMut {
+        y_plane: yuv::BufferStoreMut::Borrowed(yp[0].data_mut()),
+        y_stride: ys as u32,
+        u_plane: yuv::BufferStoreMut::Borrowed(up[0].data_mut()),
+        u_stride: us as u32,
+        v_plane: yuv::BufferStoreMut::Borrowed(vp[0].data_mut()),
+        v_stride: vs as u32,
+        width: w,
+        height: h,
+    };
+    let f = if src.format == PixelFormat::Rgba {
+        yuv::rgba_to_yuv420
+    } else {
+        yuv::bgra_to_yuv420
+    };
+    f(
+        &mut img,
+        rgba,
+        p.stride() as u32,
+        color.yuv_range(),
+        color.yuv_matrix(),
+        mode,
+    )
+    .map_err(yuv_err)?;
+    if let Some(a) = ap.first_mut() {
+        for y in 0..h as usize {
+            let arow = a.row_mut(y);
+            for (o, px) in arow.iter_mut().zip(p.row(y).chunks_exact(4)) {
+                *o = px[3];
+            }
+        }
+    }
+    Ok(())
+}
+
+fn i420_to_rgb(src: &FrameRef<'_>, dst: &mut FrameMut<'_>) -> Result<(), FrameError> {
+    let (w, h) = (src.width, src.height);
+    let color = src.color;
+    let (y, u, v) = (src.plane(0), src.plane(1), src.plane(2));
+    let img = yuv::YuvPlanarImage {
+        y_plane: y.data(),
+        y_stride: y.stride() as u32,
+        u_plane: u.data(),
+        u_stride: u.stride() as u32,
+        v_plane: v.data(),
+        v_stride: v.stride() as u32,
+        width: w,
+        height: h,
+    };
+    let rgba_format = dst.format;
+    let mut out = dst.plane_mut(0);
+    let stride = out.stride() as u32;
+    let f = if rgba_format == PixelFormat::Rgba {
+        yuv::yuv420_to_rgba
+    } else {
+        yuv::yuv420_to_bgra
+    };
+    f(
+        &img,
+        out.data_mut(),
+        stride,
+        color.yuv_range(),
+        color.yuv_matrix(),
+    )
+    .map_err(yuv_err)?;
+    if src.format == PixelFormat::I420A {
+        let a = src.plane(3);
+        for yy in 0..h as usize {
+            let row = out.row_mut(yy);
+            for (px, al) in row.chunks_exact_mut(4).zip(a.row(yy)) {
+                px[3] = *al;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! Rectangles, world-to-pixel mapping, aspect-fill crops and clipping.
+//!
+//! Scene positions are centre-based world units inside an [`Extent`]; output positions are
+//! pixels, top-left based. Placement maths lives here, once: clipping is done in `i64` with
+//! saturating arithmetic so hostile coordinates cannot overflow.
+
+use serde::{Deserialize, Serialize};
+
+/// The world-unit box of a scene (Teams `extent`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Extent {
+    /// World x of the left edge.
+    pub left: f64,
+    /// World y of the top edge.
+    pub top: f64,
+    /// World width (> 0).
+    pub width: f64,
+    /// World height (> 0).
+    pub height: f64,
+}
+
+/// A centre-based rectangle in world units (Teams `cx, cy, width, height`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WorldRect {
+    /// Centre x.
+    pub cx: f64,
+    /// Centre y.
+    pub cy: f64,
+    /// Width.
+    pub width: f64,
+    /// Height.
+    pub height: f64,
+}
+
+impl WorldRect {
+    /// Whether the rectangle lies inside `extent` (with a tolerance of 1e-6 of the extent).
+    pub fn inside(&self, extent: &Extent) -> bool {
+        let eps = 1e-6 * extent.width.abs().max(extent.height.abs());
+        let l = self.cx - self.width / 2.0;
+        let t = self.cy - self.height / 2.0;
+        l >= extent.left - eps
+            && t >= extent.top - eps
+            && l + self.width <= extent.left + extent.width + eps
+            && t + self.height <= extent.top + extent.height + eps
+    }
+}
+
+/// A pixel rectangle, top-left based. May extend past the output (use [`Rect::clip`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Rect {
+    /// Left column.
+    pub x: i64,
+    /// Top row.
+    pub y: i64,
+    /// Width in pixels.
+    pub width: i64,
+    /// Height in pixels.
+    pub height: i64,
+}
+
+impl Rect {
+    /// A rectangle from its parts.
+    pub const fn new(x: i64, y: i64, width: i64, height: i64) -> Self {
+        Self {
+            x,
+            y,
+            width,
+            height,
+        }
+    }
+
+    /// Right edge (exclusive), saturating.
+    pub fn right(&self) -> i64 {
+        self.x.saturating_add(self.width)
+    }
+
+    /// Bottom edge (exclusive), saturating.
+    pub fn bottom(&self) -> i64 {
+        self.y.saturating_add(self.height)
+    }
+
+    /// Whether the rectangle has no area.
+    pub fn is_empty(&self) -> bool {
+        self.width <= 0 || self.height <= 0
+    }
+
+    /// The intersection with `other`; empty rectangles come back with zero width or height.
+    pub fn intersect(&self, other: &Rect) -> Rect {
+        let x0 = self.x.max(other.x);
+        let y0 = self.y.max(other.y);
+        let x1 = self.right().min(other.right());
+        let y1 = self.bottom().min(other.bottom());
+        Rect::new(x0, y0, (x1 - x0).max(0), (y1 - y0).max(0))
+    }
+
+    /// The part inside a `width x height` canvas at the origin.
+    pub fn clip(&self, width: u32, height: u32) -> Rect {
+        self.intersect(&Rect::new(0, 0, width as i64, height as i64))
+    }
+}
+
+/// Maps world units to output pixels: `px = (x - extent.left) * W / extent.width`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WorldToPixel {
+    extent: Extent,
+    width: u32,
+    height: u32,
+}
+
+impl WorldToPixel {
+    /// A mapping from `extent` onto a `width x height` output.
+    pub fn new(extent: Extent, width: u32, height: u32) -> Self {
+        Self {
+            extent,
+            width,
+            height,
+        }
+    }
+
+    /// Pixel x of world x (not rounded).
+    pub fn x(&self, wx: f64) -> f64 {
+        (wx - self.extent.left) * self.width as f64 / self.extent.width
+    }
+
+    /// Pixel y of world y (not rounded).
+    pub fn y(&self, wy: f64) -> f64 {
+        (wy - self.extent.top) * self.height as f64 / self.extent.height
+    }
+
+    /// The pixel rectangle of `r`, each edge rounded to the nearest even pixel (so 4:2:0
+    /// chroma lines up). Edges are rounded, not sizes, so adjacent rectangles stay adjacent.
+    pub fn rect_even(&self, r: &WorldRect) -> Rect {
+        let even = |v: f64| -> i64 {
+            let v = (v / 2.0).round() * 2.0;
+            // Saturating cast: hostile values become huge but finite, clipped later.
+            v.clamp(-(1i64 << 40) as f64, (1i64 << 40) as f64) as i64
+        };
+        let x0 = even(self.x(r.cx - r.width / 2.0));
+        let x1 = even(self.x(r.cx + r.width / 2.0));
+        let y0 = even(self.y(r.cy - r.height / 2.0));
+        let y1 = even(self.y(r.cy + r.height / 2.0));
+        Rect::new(x0, y0, x1 - x0, y1 - y0)
+    }
+}
+
+/// The centred crop of a `src_w x src_h` image with the aspect ratio of `dst_w x dst_h`,
+/// in whole pixels, with even offset and size when `even` (for 4:2:0 sources).
+/// Returns `(x, y, width, height)`; never larger than the source, never zero for a
+/// non-empty source.
+pub fn aspect_fill_crop(
+    src_w: u32,
+    src_h: u32,
+    dst_w: u32,
+    dst_h: u32,
+    even: bool,
+) -> (u32, u32, u32, u32) {
+    if src_w == 0 || src_h == 0 || dst_w == 0 || dst_h == 0 {
+        return (0, 0, src_w, src_h);
+    }
+    let (sw, sh, dw, dh) = (src_w as u64, src_h as u64, dst_w as u64, dst_h as u64);
+    let (mut cw, mut ch) = if sw * dh > sh * dw {
+        // source is wider: keep the height
+        (((sh * dw) as f64 / dh as f64).round() as u64, sh)
+    } else {
+        (sw, ((sw * dh) as f64 / dw as f64).round() as u64)
+    };
+    let snap = |v: u64, max: u64| -> u64 {
+        let v = v.clamp(1, max);
+        if even && v >= 2 {
+            v & !1
+        } else {
+            v
+        }
+    };
+    cw = snap(cw, sw);
+    ch = snap(ch, sh);
+    let mut x = (sw - cw) / 2;
+    let mut y = (sh - ch) / 2;
+    if even {
+        x &= !1;
+        y &= !1;
+    }
+    (x as u32, y as u32, cw as u32, ch as u32)
+}
+
+/// Parses `WxH` (e.g. `1920x1080`).
+pub fn parse_size(s: &str) -> Result<(u32, u32), crate::error::SizeError> {
+    let bad = || crate::error::SizeError::Malformed(s.to_string());
+    let (w, h) = s.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+    let w: u32 = w.trim().parse().map_err(|_| bad())?;
+    let h: u32 = h.trim().parse().map_err(|_| bad())?;
+    Ok((w, h))
+}
+
+/// Checks an output size: non-zero, even, at most `max`.
+pub fn check_output_size(
+    width: u32,
+    height: u32,
+    max: (u32, u32),
+) -> Result<(), crate::error::SizeError> {
+    use crate::error::SizeError;
+    if width == 0 || height == 0 {
+        return Err(SizeError::Zero { width, height });
+    }
+    if width % 2 == 1 || height % 2 == 1 {
+        return Err(SizeError::Odd { width, height });
+    }
+    if width > max.0 || height > max.1 {
+        return Err(SizeError::TooLarge {
+            width,
+            height,
+            max_width: max.0,
+            max_height: max.1,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_matches_the_workload() {
+        // 640x360 to a 3:4 seat: 270x360 at x=184 (the canonical workload's crop).
+        assert_eq!(
+            aspect_fill_crop(640, 360, 240, 320, true),
+            (184, 0, 270, 360)
+        );
+        assert_eq!(
+            aspect_fill_crop(640, 360, 102, 136, true),
+            (184, 0, 270, 360)
+        );
+        // Taller source: keep the width.
+        assert_eq!(aspect_fill_crop(360, 640, 16, 9, true), (0, 218, 360, 202));
+        // Same aspect: whole image.
+        assert_eq!(aspect_fill_crop(640, 360, 320, 180, true), (0, 0, 640, 360));
+        // Degenerate sources stay in bounds.
+        assert_eq!(aspect_fill_crop(1, 1, 100, 1, true), (0, 0, 1, 1));
+        assert_eq!(aspect_fill_crop(3, 1000, 1000, 3, false), (0, 499, 3, 1));
+    }
+
+    #[test]
+    fn world_to_pixel_maps_edges() {
+        let m = WorldToPixel::new(
+            Extent {
+                left: -1.0,
+                top: -0.5625,
+                width: 2.0,
+                height: 1.125,
+            },
+            1920,
+            1080,
+        );
+        assert_eq!(m.x(-1.0), 0.0);
+        assert_eq!(m.x(1.0), 1920.0);
+        assert_eq!(m.y(0.0), 540.0);
+        let r = m.rect_even(&WorldRect {
+            cx: 0.0,
+            cy: 0.0,
+            width: 0.5,
+            height: 0.5,
+        });
+        assert_eq!(r, Rect::new(720, 300, 480, 480));
+        assert!(r.x % 2 == 0 && r.y % 2 == 0 && r.width % 2 == 0 && r.height % 2 == 0);
+    }
+
+    #[test]
+    fn adjacent_world_rects_stay_adjacent() {
+        let m = WorldToPixel::new(
+            Extent {
+                left: 0.0,
+                top: 0.0,
+                width: 3.0,
+                height: 3.0,
+            },
+            1000,
+            998,
+        );
+        let a = m.rect_even(&WorldRect {
+            cx: 0.5,
+            cy: 0.5,
+            width: 1.0,
+            height: 1.0,
+        });
+        let b = m.rect_even(&WorldRect {
+            cx: 1.5,
+            cy: 0.5,
+            width: 1.0,
+            height: 1.0,
+        });
+        assert_eq!(a.right(), b.x);
+    }
+
+    #[test]
+    fn clipping_saturates() {
+        let r = Rect::new(i64::MAX - 5, -10, i64::MAX, 20);
+        assert!(r.clip(100, 100).is_empty());
+        let r = Rect::new(-10, -10, 30, 30).clip(100, 100);
+        assert_eq!(r, Rect::new(0, 0, 20, 20));
+    }
+
+    #[test]
+    fn sizes_parse_and_check() {
+        assert_eq!(parse_size("1920x1080"), Ok((1920, 1080)));
+        assert!(parse_size("1920").is_err());
+        assert!(parse_size("ax2").is_err());
+        assert!(parse_size("-2x2").is_err());
+        assert!(check_output_size(1921, 1080, (8192, 8192)).is_err());
+        assert!(check_output_size(0, 1080, (8192, 8192)).is_err());
+        assert!(check_output_size(10000, 1080, (8192, 8192)).is_err());
+        assert!(check_output_size(2, 2, (8192, 8192)).is_ok());
+    }
+}

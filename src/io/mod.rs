@@ -1,0 +1,48 @@
+//! Frames in and out: Y4M streams, PNG/JPEG stills, and output sinks.
+//!
+//! - [`Y4mReader`] / [`Y4mWriter`]: a small YUV4MPEG2 reader (any 4:2:0, 4:4:4 or mono
+//!   stream, read as I420) and writer (I420, written row by row from strided views).
+//! - [`load_image`] / [`save_png`]: stills, with the size checked before decoding.
+//! - [`OutputSpec`] / [`FrameSink`]: a command-line output (`out.y4m`, `-`,
+//!   `frames/%05d.png`) that never leaves a half-written file behind.
+
+mod image;
+mod sink;
+mod y4m;
+
+pub use self::image::{load_image, save_png};
+pub use self::sink::{FrameSink, OutputSpec};
+pub use self::y4m::{Interlace, Y4mColorspace, Y4mHeader, Y4mReader, Y4mWriter, MAX_LINE_LEN};
+
+#[cfg(test)]
+pub(crate) mod test_dir {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A fresh directory under the system temp dir, removed (recursively) on drop.
+    pub(crate) struct TestDir(PathBuf);
+
+    impl TestDir {
+        pub(crate) fn new(name: &str) -> Self {
+            static SEQ: AtomicU64 = AtomicU64::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "together-mode-io-{}-{}-{name}",
+                std::process::id(),
+                SEQ.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            Self(path)
+        }
+
+        pub(crate) fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TestDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}

@@ -1,0 +1,504 @@
+//! The compositor end to end: seats, layers, mattes, mirroring, output formats, golden frames.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use together_mode::frame::{convert, ColorSpec, Frame, FrameRef, PixelFormat, PlaneRef};
+use together_mode::geometry::{Extent, Rect, WorldRect};
+use together_mode::io::{save_png, Y4mReader, Y4mWriter};
+use together_mode::render::kernels::SimdLevel;
+use together_mode::scene::{RgbaImage, Scene, Seat, Sprite};
+use together_mode::synth::SyntheticParticipant;
+use together_mode::{ComposeError, Compositor, CompositorOptions, Role};
+
+fn solid(format: PixelFormat, w: u32, h: u32, yuv: [u8; 3]) -> Frame {
+    let mut f = Frame::new(format, w, h).unwrap();
+    let mut m = f.as_mut();
+    for (i, p) in m.planes_mut().iter_mut().enumerate() {
+        p.fill(if i < 3 { yuv[i] } else { 255 });
+    }
+    f
+}
+
+fn y_at(f: &FrameRef<'_>, x: i64, y: i64) -> u8 {
+    f.plane(0).row(y as usize)[x as usize]
+}
+
+fn uv_at(f: &FrameRef<'_>, x: i64, y: i64) -> (u8, u8) {
+    (
+        f.plane(1).row(y as usize / 2)[x as usize / 2],
+        f.plane(2).row(y as usize / 2)[x as usize / 2],
+    )
+}
+
+/// Every luma sample of `r` in `f`.
+fn luma_in(f: &FrameRef<'_>, r: Rect) -> Vec<u8> {
+    let mut v = Vec::new();
+    for y in r.y..r.bottom() {
+        for x in r.x..r.right() {
+            v.push(y_at(f, x, y));
+        }
+    }
+    v
+}
+
+fn one_pixel_png(rgba: [u8; 4], w: u32, h: u32) -> Arc<RgbaImage> {
+    Arc::new(RgbaImage::new(w, h, rgba.repeat((w * h) as usize)).unwrap())
+}
+
+/// A 64x36-unit scene with one seat in the middle and optional sprites.
+fn scene_with(sprites: Vec<Sprite>, mirror: bool) -> Scene {
+    Scene {
+        id: "test".into(),
+        protocol_version: "1.0.0".into(),
+        auto_zoom: false,
+        mirror_participants: mirror,
+        extent: Extent {
+            left: 0.0,
+            top: 0.0,
+            width: 64.0,
+            height: 36.0,
+        },
+        sprites,
+        seats: vec![Seat {
+            rect: WorldRect {
+                cx: 32.0,
+                cy: 18.0,
+                width: 24.0,
+                height: 32.0,
+            },
+            z_order: 1,
+            seating_order: 0,
+        }],
+    }
+}
+
+fn engine(scene: Scene, w: u32, h: u32) -> Compositor {
+    Compositor::new(scene, CompositorOptions::default().with_size(w, h)).unwrap()
+}
+
+#[test]
+fn solid_participants_fill_exactly_their_seats() {
+    let scene = Scene::grid(4, 320, 180).unwrap();
+    let mut e = engine(scene, 320, 180);
+    let bg = e.render().unwrap();
+    let bg = Frame::from_ref(&bg).unwrap();
+    let colours = [
+        [60u8, 90, 200],
+        [100, 200, 60],
+        [150, 128, 128],
+        [200, 40, 170],
+    ];
+    for (i, c) in colours.iter().enumerate() {
+        let id = format!("8:acs:{i}");
+        e.join(&id, Role::Attendee).unwrap();
+        e.push(&id, solid(PixelFormat::I420, 640, 360, *c), 0)
+            .unwrap();
+    }
+    let map = e.seating_map((320, 180));
+    let out = Frame::from_ref(&e.render().unwrap()).unwrap();
+    let out = out.as_ref();
+    for (i, c) in colours.iter().enumerate() {
+        let seat = e.seating().seat_of(&format!("8:acs:{i}")).unwrap();
+        let r = e.layout().seat_rect(seat).unwrap();
+        assert!(
+            luma_in(&out, r).iter().all(|&v| v == c[0]),
+            "seat {seat} luma"
+        );
+        assert_eq!(
+            uv_at(&out, r.x + 2, r.y + 2),
+            (c[1], c[2]),
+            "seat {seat} chroma"
+        );
+        // The seating map (shown at the output's own size) reports the same rectangle.
+        let css = &map.0[&format!("8:acs:{i}")];
+        assert_eq!(
+            (css.left, css.top, css.width, css.height),
+            (r.x as f64, r.y as f64, r.width as f64, r.height as f64)
+        );
+        // Just outside the seat is background.
+        assert_eq!(y_at(&out, r.x - 1, r.y), y_at(&bg.as_ref(), r.x - 1, r.y));
+    }
+}
+
+#[test]
+fn sprites_and_seats_interleave_by_z_order() {
+    // An opaque sprite over the lower half of the seat, drawn above it (z 2) or below (z 0).
+    let seat_rect = Rect::new(20, 2, 24, 32);
+    for (z, covered) in [(2, true), (0, false)] {
+        let sprite = Sprite {
+            name: "desk".into(),
+            rect: WorldRect {
+                cx: 32.0,
+                cy: 27.0,
+                width: 64.0,
+                height: 18.0,
+            },
+            z_order: z,
+            is_alpha: false,
+            image: one_pixel_png([255, 0, 0, 255], 4, 2),
+        };
+        let mut e = engine(scene_with(vec![sprite], false), 64, 36);
+        assert_eq!(e.layout().seat_rect(0), Some(seat_rect));
+        e.join("a", Role::Attendee).unwrap();
+        e.push("a", solid(PixelFormat::I420, 64, 64, [200, 128, 128]), 0)
+            .unwrap();
+        let out = e.render().unwrap();
+        // Upper half of the seat: the participant either way.
+        assert_eq!(y_at(&out, 30, 10), 200);
+        // Lower half: the red desk (BT.601 limited: Y 81) when in front.
+        let lower = y_at(&out, 30, 30);
+        if covered {
+            assert!(
+                (lower as i32 - 81).abs() <= 1,
+                "desk should hide the seat, got {lower}"
+            );
+        } else {
+            assert_eq!(lower, 200, "seat should be drawn over the desk");
+        }
+    }
+}
+
+#[test]
+fn translucent_sprites_blend_premultiplied() {
+    let sprite = Sprite {
+        name: "glass".into(),
+        rect: WorldRect {
+            cx: 32.0,
+            cy: 18.0,
+            width: 64.0,
+            height: 36.0,
+        },
+        z_order: 0,
+        is_alpha: true,
+        image: one_pixel_png([255, 255, 255, 128], 2, 2),
+    };
+    let mut e = engine(scene_with(vec![sprite], false), 64, 36);
+    let out = e.render().unwrap();
+    // White (Y 235) at 128/255 over black (Y 16): 16 + (235-16)*128/255 ~ 126.
+    let v = y_at(&out, 2, 2) as i32;
+    assert!((v - 126).abs() <= 1, "got {v}");
+}
+
+#[test]
+fn mirror_flips_the_seat() {
+    let mut f = solid(PixelFormat::I420, 64, 64, [40, 128, 128]);
+    {
+        let mut m = f.as_mut();
+        let mut yp = m.plane_mut(0);
+        for row in yp.rows_mut() {
+            row[32..].fill(220);
+        }
+    }
+    for mirror in [false, true] {
+        let mut e = engine(scene_with(vec![], mirror), 64, 36);
+        e.join("a", Role::Attendee).unwrap();
+        e.push("a", f.clone(), 0).unwrap();
+        let out = e.render().unwrap();
+        let (left, right) = (y_at(&out, 22, 18), y_at(&out, 41, 18));
+        if mirror {
+            assert_eq!((left, right), (220, 40));
+        } else {
+            assert_eq!((left, right), (40, 220));
+        }
+    }
+}
+
+#[test]
+fn input_alpha_is_the_matte() {
+    let mut f = solid(PixelFormat::I420A, 64, 64, [200, 128, 128]);
+    {
+        let mut m = f.as_mut();
+        let mut a = m.plane_mut(3);
+        for row in a.rows_mut() {
+            row[..32].fill(0);
+        }
+    }
+    let mut e = engine(scene_with(vec![], false), 64, 36);
+    e.join("a", Role::Attendee).unwrap();
+    e.push("a", f, 0).unwrap();
+    let out = e.render().unwrap();
+    assert_eq!(
+        y_at(&out, 22, 18),
+        16,
+        "transparent half shows the black background"
+    );
+    assert_eq!(y_at(&out, 41, 18), 200, "opaque half shows the person");
+}
+
+#[test]
+fn every_input_format_lands_in_the_seat() {
+    let yuv = solid(PixelFormat::I420, 96, 64, [150, 90, 170]);
+    for format in [
+        PixelFormat::I420,
+        PixelFormat::I420A,
+        PixelFormat::Nv12,
+        PixelFormat::Rgba,
+        PixelFormat::Bgra,
+    ] {
+        let f = yuv.as_ref().to_frame(format).unwrap();
+        let mut e = engine(scene_with(vec![], false), 64, 36);
+        e.join("a", Role::Attendee).unwrap();
+        e.push("a", f, 0).unwrap();
+        let out = e.render().unwrap();
+        let y = y_at(&out, 30, 18) as i32;
+        let (u, v) = uv_at(&out, 30, 18);
+        // RGB round trips may move values by a step or two.
+        assert!(
+            (y - 150).abs() <= 2 && (u as i32 - 90).abs() <= 2 && (v as i32 - 170).abs() <= 2,
+            "{format:?}: {y} {u} {v}"
+        );
+    }
+}
+
+#[test]
+fn seat_opacity_blends_constantly() {
+    let mut e = Compositor::new(
+        scene_with(vec![], false),
+        CompositorOptions::default()
+            .with_size(64, 36)
+            .with_seat_opacity(0.8),
+    )
+    .unwrap();
+    e.join("a", Role::Attendee).unwrap();
+    e.push("a", solid(PixelFormat::I420, 64, 64, [216, 128, 128]), 0)
+        .unwrap();
+    let out = e.render().unwrap();
+    // 216*204 + 16*51 = 44880 -> 176
+    assert_eq!(y_at(&out, 30, 18), 176);
+}
+
+fn auditorium_engine(options: CompositorOptions, people: usize, frame: u64) -> Compositor {
+    let mut e = Compositor::new(Scene::builtin("auditorium").unwrap(), options).unwrap();
+    for i in 0..people {
+        let id = format!("8:acs:{i}");
+        e.join(&id, Role::Attendee).unwrap();
+        e.push(
+            &id,
+            SyntheticParticipant::new(i as u64, 320, 180).frame(frame),
+            0,
+        )
+        .unwrap();
+    }
+    e
+}
+
+#[test]
+fn serial_parallel_and_every_simd_tier_agree() {
+    let base = CompositorOptions::default().with_size(480, 270);
+    let reference = {
+        let mut e = auditorium_engine(base.with_parallel(false).with_simd(SimdLevel::Scalar), 7, 3);
+        Frame::from_ref(&e.render().unwrap()).unwrap().to_packed()
+    };
+    for level in SimdLevel::available() {
+        for parallel in [false, true] {
+            let mut e = auditorium_engine(base.with_parallel(parallel).with_simd(level), 7, 3);
+            let got = Frame::from_ref(&e.render().unwrap()).unwrap().to_packed();
+            assert!(
+                got == reference,
+                "{level:?} parallel={parallel} differs from scalar serial"
+            );
+        }
+    }
+}
+
+#[test]
+fn render_into_rgba_and_caller_buffers() {
+    let opts = CompositorOptions::default().with_size(320, 180);
+    let mut e = auditorium_engine(opts, 4, 0);
+    let i420 = Frame::from_ref(&e.render().unwrap()).unwrap();
+    let mut rgba = Frame::new(PixelFormat::Rgba, 320, 180).unwrap();
+    e.render_into(&mut rgba.as_mut()).unwrap();
+    let mut want = Frame::new(PixelFormat::Rgba, 320, 180).unwrap();
+    convert(&i420.as_ref(), &mut want.as_mut()).unwrap();
+    assert!(rgba.to_packed() == want.to_packed());
+    // A caller-owned I420 buffer with a wide stride.
+    let (w, h, stride) = (320usize, 180usize, 400usize);
+    let mut buf = vec![7u8; stride * h + 2 * (stride / 2) * (h / 2)];
+    let (ybuf, rest) = buf.split_at_mut(stride * h);
+    let (ubuf, vbuf) = rest.split_at_mut(stride / 2 * h / 2);
+    let planes = vec![
+        together_mode::PlaneMut::new(ybuf, w, h, stride).unwrap(),
+        together_mode::PlaneMut::new(ubuf, w / 2, h / 2, stride / 2).unwrap(),
+        together_mode::PlaneMut::new(vbuf, w / 2, h / 2, stride / 2).unwrap(),
+    ];
+    let mut out =
+        together_mode::FrameMut::new(PixelFormat::I420, 320, 180, ColorSpec::default(), planes)
+            .unwrap();
+    e.render_into(&mut out).unwrap();
+    assert!(Frame::from_ref(&out.as_ref()).unwrap().to_packed() == i420.to_packed());
+    // Padding between rows is untouched.
+    assert_eq!(buf[w], 7);
+    // A wrong size is a typed error.
+    let mut small = Frame::new(PixelFormat::I420, 64, 36).unwrap();
+    assert!(matches!(
+        e.render_into(&mut small.as_mut()),
+        Err(ComposeError::OutputMismatch { .. })
+    ));
+}
+
+#[test]
+fn bad_input_gets_typed_errors() {
+    let scene = || Scene::grid(4, 320, 180).unwrap();
+    for (w, h) in [(321, 180), (320, 181), (0, 180), (100_000, 180)] {
+        assert!(
+            Compositor::new(scene(), CompositorOptions::default().with_size(w, h)).is_err(),
+            "{w}x{h}"
+        );
+    }
+    let mut e = engine(scene(), 320, 180);
+    let f = solid(PixelFormat::I420, 16, 16, [1, 2, 3]);
+    assert!(matches!(
+        e.push("nobody", f, 0),
+        Err(ComposeError::UnknownParticipant(_))
+    ));
+    // A plane whose buffer is too small for its stride.
+    let data = vec![0u8; 100];
+    assert_eq!(
+        PlaneRef::new(&data, 16, 8, 16).unwrap_err(),
+        together_mode::FrameError::BufferTooSmall {
+            expected: 128,
+            found: 100
+        }
+    );
+    assert!(PlaneRef::new(&data, 16, 4, 8).is_err());
+    assert!(FrameRef::from_packed(PixelFormat::I420, 16, 16, ColorSpec::default(), &data).is_err());
+    // A full scene refuses the next participant.
+    for i in 0..4 {
+        e.join(&format!("p{i}"), Role::Attendee).unwrap();
+    }
+    assert!(e.join("p4", Role::Attendee).is_err());
+}
+
+#[test]
+fn tiny_frames_and_extreme_aspects_render() {
+    let mut e = engine(Scene::grid(4, 320, 180).unwrap(), 320, 180);
+    let sizes = [(1, 1), (2, 1000), (1000, 2), (3, 5)];
+    for (i, (w, h)) in sizes.iter().enumerate() {
+        let id = format!("p{i}");
+        e.join(&id, Role::Attendee).unwrap();
+        e.push(&id, solid(PixelFormat::I420, *w, *h, [100, 100, 100]), 0)
+            .unwrap();
+    }
+    e.render().unwrap();
+    for (i, (w, h)) in sizes.iter().enumerate() {
+        let f = solid(PixelFormat::I420, *w, *h, [100, 100, 100])
+            .as_ref()
+            .to_frame(PixelFormat::Rgba)
+            .unwrap();
+        e.push(&format!("p{i}"), f, 1).unwrap();
+    }
+    e.render().unwrap();
+}
+
+// ---- golden frames -------------------------------------------------------------------------
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// Compares `frames` with the golden Y4M `name`; `UPDATE_GOLDEN=1` re-blesses. On mismatch the
+/// actual frames are written under target/golden-actual/ (Y4M and a PNG of the first frame).
+fn check_golden(name: &str, frames: &[Frame]) {
+    let path = fixtures().join("golden").join(format!("{name}.y4m"));
+    let encode = |frames: &[Frame]| -> Vec<u8> {
+        let f0 = &frames[0];
+        let mut w =
+            Y4mWriter::new(Vec::new(), f0.width(), f0.height(), (30, 1), f0.color()).unwrap();
+        for f in frames {
+            w.write_frame(&f.as_ref()).unwrap();
+        }
+        w.finish().unwrap()
+    };
+    let bytes = encode(frames);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        return;
+    }
+    let want = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (bless with UPDATE_GOLDEN=1)", path.display()));
+    if want != bytes {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/golden-actual");
+        std::fs::create_dir_all(&dir).unwrap();
+        let actual = dir.join(format!("{name}.y4m"));
+        std::fs::write(&actual, &bytes).unwrap();
+        save_png(&dir.join(format!("{name}.png")), &frames[0].as_ref()).unwrap();
+        // Decode the golden to say how far off it is.
+        let mut r = Y4mReader::new(std::io::Cursor::new(want)).unwrap();
+        let g = r.read_frame().unwrap().unwrap();
+        let diff = g
+            .to_packed()
+            .iter()
+            .zip(frames[0].to_packed())
+            .filter(|(a, b)| *a != b)
+            .count();
+        panic!(
+            "{name}: output differs from {} ({diff} bytes of frame 0); actual written to {}",
+            path.display(),
+            actual.display()
+        );
+    }
+}
+
+#[test]
+fn golden_auditorium() {
+    let opts = CompositorOptions::default().with_size(192, 108);
+    let mut e = auditorium_engine(opts, 6, 0);
+    let mut frames = vec![Frame::from_ref(&e.render().unwrap()).unwrap()];
+    for i in 0..6 {
+        e.push(
+            &format!("8:acs:{i}"),
+            SyntheticParticipant::new(i, 320, 180).frame(20),
+            1,
+        )
+        .unwrap();
+    }
+    frames.push(Frame::from_ref(&e.render().unwrap()).unwrap());
+    check_golden("auditorium_192x108", &frames);
+}
+
+#[test]
+fn golden_scene_package() {
+    // A scene package on disk, as an image editor would leave it.
+    let dir = std::env::temp_dir().join(format!("tm-golden-pkg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut bg = image::RgbaImage::new(64, 36);
+    for (x, y, p) in bg.enumerate_pixels_mut() {
+        *p = image::Rgba([(x * 4) as u8, (y * 7) as u8, 120, 255]);
+    }
+    bg.save(dir.join("background.png")).unwrap();
+    let mut desk = image::RgbaImage::new(32, 8);
+    for (x, _, p) in desk.enumerate_pixels_mut() {
+        *p = image::Rgba([120, 80, 40, if x % 8 < 6 { 255 } else { 100 }]);
+    }
+    desk.save(dir.join("desk.png")).unwrap();
+    std::fs::write(
+        dir.join("scene.json"),
+        r#"{"protocolVersion":"1.0.0","id":"golden","autoZoom":false,"mirrorParticipants ":true,
+            "extent":{"left":-2,"top":-1.125,"width":4,"height":2.25},
+            "sprites":[{"filename":"background.png","cx":0,"cy":0,"width":4,"height":2.25,"zOrder":0,"isAlpha":false},
+                       {"filename":"desk.png","cx":0,"cy":0.8,"width":4,"height":0.6,"zOrder":5,"isAlpha":true}],
+            "participants":[{"cx":-1,"cy":0.2,"width":0.9,"height":1.2,"zOrder":1,"seatingOrder":1},
+                            {"cx":0,"cy":0.2,"width":0.9,"height":1.2,"zOrder":1,"seatingOrder":0},
+                            {"cx":1,"cy":0.2,"width":0.9,"height":1.2,"zOrder":1,"seatingOrder":2}]}"#,
+    )
+    .unwrap();
+    let scene = Scene::load(&dir, &Default::default()).unwrap();
+    assert!(scene.mirror_participants);
+    let mut e = engine(scene, 128, 72);
+    for i in 0..3u64 {
+        let id = format!("p{i}");
+        e.join(&id, Role::Attendee).unwrap();
+        e.push(
+            &id,
+            SyntheticParticipant::new(10 + i, 96, 64).frame(i * 7),
+            0,
+        )
+        .unwrap();
+    }
+    let frame = Frame::from_ref(&e.render().unwrap()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    check_golden("scene_package_128x72", &[frame]);
+}
