@@ -226,7 +226,7 @@ fn demo(
 /// A participant source: a still image or a Y4M clip read forward and looped.
 enum Source {
     Still(Frame),
-    Clip(Clip),
+    Clip(Box<Clip>),
 }
 
 struct Clip {
@@ -334,7 +334,7 @@ fn render(
         let path = Path::new(path);
         let lower = path.to_string_lossy().to_ascii_lowercase();
         let source = if lower.ends_with(".y4m") {
-            Source::Clip(Clip::open(path)?)
+            Source::Clip(Box::new(Clip::open(path)?))
         } else if lower.ends_with(".png") || lower.ends_with(".jpg") || lower.ends_with(".jpeg") {
             Source::Still(load_image(
                 path,

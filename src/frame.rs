@@ -571,7 +571,17 @@ pub struct FrameMut<'a> {
     width: u32,
     height: u32,
     color: ColorSpec,
-    planes: Vec<PlaneMut<'a>>,
+    /// The format's planes first; unused entries are empty.
+    planes: [PlaneMut<'a>; 4],
+}
+
+fn no_plane_mut<'a>() -> PlaneMut<'a> {
+    PlaneMut {
+        data: &mut [],
+        width: 0,
+        height: 0,
+        stride: 0,
+    }
 }
 
 impl<'a> FrameMut<'a> {
@@ -591,8 +601,13 @@ impl<'a> FrameMut<'a> {
                 found: planes.len(),
             });
         }
-        let mut out = Vec::with_capacity(4);
-        for (i, p) in planes.into_iter().enumerate() {
+        let mut out = [
+            no_plane_mut(),
+            no_plane_mut(),
+            no_plane_mut(),
+            no_plane_mut(),
+        ];
+        for (i, (p, slot)) in planes.into_iter().zip(out.iter_mut()).enumerate() {
             let (w, h) = format.plane_size(i, width, height);
             if p.width < w || p.height < h {
                 return Err(FrameError::PlaneTooSmall {
@@ -601,7 +616,7 @@ impl<'a> FrameMut<'a> {
                     found: (p.width, p.height),
                 });
             }
-            out.push(p.crop_mut(0, 0, w, h)?);
+            *slot = p.crop_mut(0, 0, w, h)?;
         }
         Ok(Self {
             format,
@@ -634,11 +649,7 @@ impl<'a> FrameMut<'a> {
     }
     /// All writable planes.
     pub fn planes_mut(&mut self) -> &mut [PlaneMut<'a>] {
-        &mut self.planes
-    }
-    /// Consumes the view into its planes.
-    pub fn into_planes(self) -> Vec<PlaneMut<'a>> {
-        self.planes
+        &mut self.planes[..self.format.plane_count()]
     }
     /// A read-only view.
     pub fn as_ref(&self) -> FrameRef<'_> {
@@ -822,21 +833,26 @@ impl Frame {
     pub fn as_mut(&mut self) -> FrameMut<'_> {
         let (format, width, height) = (self.format, self.width, self.height);
         let mut rest: &mut [u8] = bytemuck::cast_slice_mut(&mut self.storage);
-        let mut planes = Vec::with_capacity(4);
+        let mut planes = [
+            no_plane_mut(),
+            no_plane_mut(),
+            no_plane_mut(),
+            no_plane_mut(),
+        ];
         let mut consumed = 0;
-        for i in 0..format.plane_count() {
+        for (i, slot) in planes.iter_mut().enumerate().take(format.plane_count()) {
             let (w, h) = format.plane_size(i, width, height);
             let skip = self.offsets[i] - consumed;
             let (_, tail) = std::mem::take(&mut rest).split_at_mut(skip);
             let (plane, tail) = tail.split_at_mut(self.strides[i] * h);
             consumed = self.offsets[i] + self.strides[i] * h;
             rest = tail;
-            planes.push(PlaneMut {
+            *slot = PlaneMut {
                 data: plane,
                 width: w,
                 height: h,
                 stride: self.strides[i],
-            });
+            };
         }
         FrameMut {
             format,

@@ -12,9 +12,15 @@ use together_mode::io::{Y4mReader, Y4mWriter};
 use together_mode::{Compositor, CompositorOptions, Role, Scene};
 
 fn have_ffmpeg() -> bool {
-    let ok = Command::new("ffmpeg").arg("-version").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
-        assert!(std::env::var_os("CI").is_none(), "ffmpeg is required under CI (apt-get install ffmpeg)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ffmpeg is required under CI (apt-get install ffmpeg)"
+        );
         eprintln!("skipping: ffmpeg not installed");
     }
     ok
@@ -28,8 +34,17 @@ fn tmpdir(name: &str) -> PathBuf {
 }
 
 fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg").args(["-hide_banner", "-v", "error", "-y"]).args(args).output().unwrap();
-    assert!(out.status.success(), "ffmpeg {:?} failed: {}", args, String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-y"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg {:?} failed: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn read_first(path: &Path) -> Frame {
@@ -39,7 +54,12 @@ fn read_first(path: &Path) -> Frame {
 }
 
 fn psnr(a: &[u8], b: &[u8]) -> f64 {
-    let mse: f64 = a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>() / a.len() as f64;
+    let mse: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
     if mse == 0.0 {
         return f64::INFINITY;
     }
@@ -49,7 +69,9 @@ fn psnr(a: &[u8], b: &[u8]) -> f64 {
 fn plane_rect(f: &Frame, plane: usize, r: Rect) -> Vec<u8> {
     let v = f.as_ref();
     let p = v.plane(plane);
-    (r.y..r.bottom()).flat_map(|y| p.row(y as usize)[r.x as usize..r.right() as usize].to_vec()).collect()
+    (r.y..r.bottom())
+        .flat_map(|y| p.row(y as usize)[r.x as usize..r.right() as usize].to_vec())
+        .collect()
 }
 
 fn parity(n: usize, width: u32, height: u32, opacity: f32) {
@@ -58,18 +80,37 @@ fn parity(n: usize, width: u32, height: u32, opacity: f32) {
     let clips: Vec<PathBuf> = (0..sources.len().min(n))
         .map(|k| {
             let p = dir.join(format!("c{k}.y4m"));
-            ffmpeg(&["-f", "lavfi", "-i", &format!("{}=s=640x360:r=30", sources[k]), "-frames:v", "1", "-pix_fmt", "yuv420p", p.to_str().unwrap()]);
+            ffmpeg(&[
+                "-f",
+                "lavfi",
+                "-i",
+                &format!("{}=s=640x360:r=30", sources[k]),
+                "-frames:v",
+                "1",
+                "-pix_fmt",
+                "yuv420p",
+                p.to_str().unwrap(),
+            ]);
             p
         })
         .collect();
 
     let scene = Scene::grid(n, width, height).unwrap();
-    let opts = CompositorOptions::default().with_size(width, height).with_seat_opacity(opacity);
+    let opts = CompositorOptions::default()
+        .with_size(width, height)
+        .with_seat_opacity(opacity);
     let mut engine = Compositor::new(scene, opts).unwrap();
     // The background alone, as FFmpeg's base layer.
     let bg = Frame::from_ref(&engine.render().unwrap()).unwrap();
     let bg_path = dir.join("bg.y4m");
-    let mut w = Y4mWriter::new(std::fs::File::create(&bg_path).unwrap(), width, height, (30, 1), bg.color()).unwrap();
+    let mut w = Y4mWriter::new(
+        std::fs::File::create(&bg_path).unwrap(),
+        width,
+        height,
+        (30, 1),
+        bg.color(),
+    )
+    .unwrap();
     w.write_frame(&bg.as_ref()).unwrap();
     w.finish().unwrap();
 
@@ -86,10 +127,26 @@ fn parity(n: usize, width: u32, height: u32, opacity: f32) {
         let (cx, cy, cw, ch) = aspect_fill_crop(640, 360, r.width as u32, r.height as u32, true);
         inputs.push("-i".into());
         inputs.push(clip.to_str().unwrap().into());
-        let alpha = if opacity < 1.0 { format!(",format=yuva420p,lut=a={}", (opacity * 255.0).round()) } else { String::new() };
-        graph += &format!("[{}:v]crop={cw}:{ch}:{cx}:{cy},scale={}:{}:flags=bilinear{alpha}[s{i}];", i + 1, r.width, r.height);
-        let out = if i + 1 == n { "out".to_string() } else { format!("o{i}") };
-        graph += &format!("[{prev}][s{i}]overlay=x={}:y={}:format=yuv420[{out}];", r.x, r.y);
+        let alpha = if opacity < 1.0 {
+            format!(",format=yuva420p,lut=a={}", (opacity * 255.0).round())
+        } else {
+            String::new()
+        };
+        graph += &format!(
+            "[{}:v]crop={cw}:{ch}:{cx}:{cy},scale={}:{}:flags=bilinear{alpha}[s{i}];",
+            i + 1,
+            r.width,
+            r.height
+        );
+        let out = if i + 1 == n {
+            "out".to_string()
+        } else {
+            format!("o{i}")
+        };
+        graph += &format!(
+            "[{prev}][s{i}]overlay=x={}:y={}:format=yuv420[{out}];",
+            r.x, r.y
+        );
         prev = out;
         seats.push(r);
     }
@@ -97,8 +154,21 @@ fn parity(n: usize, width: u32, height: u32, opacity: f32) {
     let ours = Frame::from_ref(&engine.render().unwrap()).unwrap();
     let theirs_path = dir.join("ffmpeg.y4m");
     let mut args: Vec<String> = inputs;
-    args.extend(["-filter_complex".into(), graph, "-map".into(), "[out]".into(), "-frames:v".into(), "1".into()]);
-    args.extend(["-pix_fmt".into(), "yuv420p".into(), "-strict".into(), "-1".into(), theirs_path.to_str().unwrap().into()]);
+    args.extend([
+        "-filter_complex".into(),
+        graph,
+        "-map".into(),
+        "[out]".into(),
+        "-frames:v".into(),
+        "1".into(),
+    ]);
+    args.extend([
+        "-pix_fmt".into(),
+        "yuv420p".into(),
+        "-strict".into(),
+        "-1".into(),
+        theirs_path.to_str().unwrap().into(),
+    ]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     ffmpeg(&args);
     let theirs = read_first(&theirs_path);
@@ -110,15 +180,25 @@ fn parity(n: usize, width: u32, height: u32, opacity: f32) {
         let v = psnr(&plane_rect(&ours, 2, c), &plane_rect(&theirs, 2, c));
         eprintln!("N={n} seat {i}: Y {y:.1} dB, U {u:.1} dB, V {v:.1} dB");
         assert!(y >= 35.0, "seat {i}: Y PSNR {y:.2} dB < 35 against FFmpeg");
-        assert!(u >= 35.0 && v >= 35.0, "seat {i}: chroma PSNR {u:.2}/{v:.2} dB < 35 against FFmpeg");
+        assert!(
+            u >= 35.0 && v >= 35.0,
+            "seat {i}: chroma PSNR {u:.2}/{v:.2} dB < 35 against FFmpeg"
+        );
     }
     // Outside the seats both are the background, untouched.
     let mut outside = 0;
     let (o, t) = (ours.as_ref(), theirs.as_ref());
     for y in 0..height as i64 {
         for x in 0..width as i64 {
-            if !seats.iter().any(|r| x >= r.x && x < r.right() && y >= r.y && y < r.bottom()) {
-                assert_eq!(o.plane(0).row(y as usize)[x as usize], t.plane(0).row(y as usize)[x as usize], "background at ({x},{y})");
+            if !seats
+                .iter()
+                .any(|r| x >= r.x && x < r.right() && y >= r.y && y < r.bottom())
+            {
+                assert_eq!(
+                    o.plane(0).row(y as usize)[x as usize],
+                    t.plane(0).row(y as usize)[x as usize],
+                    "background at ({x},{y})"
+                );
                 outside += 1;
             }
         }

@@ -1,0 +1,363 @@
+//! The `together` CLI end to end: every command on small inputs, and bad input giving one clear
+//! line, a non-zero exit and no output file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use together_mode::io::Y4mReader;
+
+/// The example binary, which `cargo test` builds beside the test executables.
+fn together() -> Command {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = dir
+        .join("examples")
+        .join(format!("together{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} missing: run `cargo build --example together`",
+        bin.display()
+    );
+    Command::new(bin)
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tm-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(args: &[&str]) -> Output {
+    together().args(args).output().unwrap()
+}
+
+fn y4m_frames(bytes: &[u8]) -> (u32, u32, usize) {
+    let mut r = Y4mReader::new(std::io::Cursor::new(bytes)).unwrap();
+    let (w, h) = (r.header().width, r.header().height);
+    let mut n = 0;
+    while r.read_frame().unwrap().is_some() {
+        n += 1;
+    }
+    (w, h, n)
+}
+
+/// A failed run: non-zero exit, exactly one line on stderr starting with `error:`.
+fn assert_clean_failure(out: &Output, mentions: &str) {
+    assert!(!out.status.success(), "should fail");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(
+        lines[0].to_lowercase().contains(&mentions.to_lowercase()),
+        "{err:?} should mention {mentions:?}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+fn dir_is_empty(d: &Path) -> bool {
+    std::fs::read_dir(d).unwrap().next().is_none()
+}
+
+#[test]
+fn demo_writes_y4m_file_stdout_and_pngs() {
+    let d = tmpdir("demo");
+    let out = d.join("demo.y4m");
+    let o = run(&[
+        "demo",
+        "--participants",
+        "3",
+        "--frames",
+        "3",
+        "--size",
+        "320x180",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(y4m_frames(&std::fs::read(&out).unwrap()), (320, 180, 3));
+
+    let o = run(&[
+        "demo",
+        "--participants",
+        "2",
+        "--frames",
+        "2",
+        "--size",
+        "160x90",
+        "--out",
+        "-",
+    ]);
+    assert!(o.status.success());
+    assert_eq!(y4m_frames(&o.stdout), (160, 90, 2));
+
+    let pattern = d.join("frames").join("%03d.png");
+    let o = run(&[
+        "demo",
+        "--frames",
+        "2",
+        "--size",
+        "192x108",
+        "--out",
+        pattern.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let img = image::open(d.join("frames/001.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (192, 108));
+    assert!(d.join("frames/002.png").exists());
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn seating_prints_the_acs_map() {
+    let o = run(&["seating", "--scene", "builtin:grid", "--participants", "3"]);
+    assert!(o.status.success());
+    let map: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let seat = &map["8:acs:participant-1"];
+    // builtin:grid is the 9-seat workload at 1920x1080; seat 0 at (200,20) 240x320, in 1280x720.
+    assert!((seat["left"].as_f64().unwrap() - 133.33).abs() < 0.01);
+    assert!((seat["width"].as_f64().unwrap() - 160.0).abs() < 0.01);
+    assert_eq!(map.as_object().unwrap().len(), 3);
+    let o = run(&[
+        "seating",
+        "--scene",
+        "builtin:grid",
+        "--participants",
+        "2",
+        "--scene-size",
+        "1920x1080",
+    ]);
+    let map: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(map["8:acs:participant-2"]["left"].as_f64(), Some(840.0));
+}
+
+/// A scene package with one background and two seats, plus a Y4M clip and a PNG still.
+fn package(d: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let scene = d.join("scene");
+    std::fs::create_dir_all(&scene).unwrap();
+    image::RgbaImage::from_pixel(64, 36, image::Rgba([30, 60, 90, 255]))
+        .save(scene.join("bg.png"))
+        .unwrap();
+    std::fs::write(
+        scene.join("scene.json"),
+        r#"{"extent":{"left":0,"top":0,"width":64,"height":36},
+            "sprites":[{"filename":"bg.png","cx":32,"cy":18,"width":64,"height":36,"zOrder":0}],
+            "participants":[{"cx":16,"cy":18,"width":24,"height":32,"zOrder":1,"seatingOrder":0},
+                            {"cx":48,"cy":18,"width":24,"height":32,"zOrder":1,"seatingOrder":1}]}"#,
+    )
+    .unwrap();
+    // A 5-frame clip whose luma is the frame number * 40 + 20.
+    let clip = d.join("clip.y4m");
+    let mut bytes = b"YUV4MPEG2 W32 H32 F10:1 Ip A1:1 C420jpeg\n".to_vec();
+    for k in 0..5u8 {
+        bytes.extend_from_slice(b"FRAME\n");
+        bytes.extend(std::iter::repeat_n(20 + 40 * k, 32 * 32));
+        bytes.extend(std::iter::repeat_n(128, 2 * 16 * 16));
+    }
+    std::fs::write(&clip, bytes).unwrap();
+    let still = d.join("still.png");
+    image::RgbaImage::from_pixel(40, 30, image::Rgba([255, 255, 255, 255]))
+        .save(&still)
+        .unwrap();
+    (scene, clip, still)
+}
+
+#[test]
+fn render_loops_clips_at_the_output_rate() {
+    let d = tmpdir("render");
+    let (scene, clip, still) = package(&d);
+    let out = d.join("out.y4m");
+    let o = run(&[
+        "render",
+        "--scene",
+        scene.to_str().unwrap(),
+        "--input",
+        &format!("a={}", clip.display()),
+        "--input",
+        &format!("b={}", still.display()),
+        "--size",
+        "64x36",
+        "--fps",
+        "20",
+        "--frames",
+        "12",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&out).unwrap();
+    let mut r = Y4mReader::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut lumas = Vec::new();
+    while let Some(f) = r.read_frame().unwrap() {
+        // Seat 0 (participant a) is at x 4..28; seat 1 (b, white still) at 36..60.
+        lumas.push((
+            f.as_ref().plane(0).row(18)[16],
+            f.as_ref().plane(0).row(18)[48],
+        ));
+    }
+    assert_eq!(lumas.len(), 12);
+    // 10 fps clip at 20 fps output: each clip frame twice, looping after 5 clip frames.
+    let a: Vec<u8> = lumas.iter().map(|l| l.0).collect();
+    assert_eq!(a, [20, 20, 60, 60, 100, 100, 140, 140, 180, 180, 20, 20]);
+    assert!(lumas.iter().all(|l| l.1 == 235), "white still");
+    // Without --frames: the clip's length at the output rate (5 frames at 10 fps = 10 at 20).
+    let o = run(&[
+        "render",
+        "--scene",
+        scene.to_str().unwrap(),
+        "--input",
+        &format!("a={}", clip.display()),
+        "--size",
+        "64x36",
+        "--fps",
+        "20",
+        "--out",
+        "-",
+    ]);
+    assert!(o.status.success());
+    assert_eq!(y4m_frames(&o.stdout).2, 10);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn bad_input_fails_with_one_line_and_no_output() {
+    let d = tmpdir("bad");
+    let (scene, clip, _) = package(&d);
+    let out_dir = d.join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = out_dir.join("x.y4m");
+    let out_s = out.to_str().unwrap();
+    let scene_s = scene.to_str().unwrap();
+    let clip_arg = format!("a={}", clip.display());
+
+    for (size, why) in [
+        ("321x180", "even"),
+        ("0x180", "zero"),
+        ("100000x100000", "exceeds"),
+        ("wide", "WIDTHxHEIGHT"),
+    ] {
+        let o = run(&["demo", "--size", size, "--frames", "1", "--out", out_s]);
+        assert_clean_failure(&o, why);
+    }
+    assert_clean_failure(
+        &run(&[
+            "demo",
+            "--frames",
+            "1",
+            "--participants",
+            "500",
+            "--out",
+            out_s,
+        ]),
+        "seats",
+    );
+    assert_clean_failure(
+        &run(&[
+            "demo",
+            "--frames",
+            "1",
+            "--out",
+            &d.join("x.txt").to_string_lossy(),
+        ]),
+        ".y4m",
+    );
+    assert_clean_failure(
+        &run(&["demo", "--frames", "1", "--fps", "0", "--out", out_s]),
+        "fps",
+    );
+    assert_clean_failure(
+        &run(&[
+            "render",
+            "--scene",
+            "/nonexistent/scene",
+            "--input",
+            &clip_arg,
+            "--out",
+            out_s,
+        ]),
+        "nonexistent",
+    );
+    assert_clean_failure(
+        &run(&[
+            "render",
+            "--scene",
+            "builtin:nope",
+            "--input",
+            &clip_arg,
+            "--out",
+            out_s,
+        ]),
+        "nope",
+    );
+    assert_clean_failure(
+        &run(&[
+            "render", "--scene", scene_s, "--input", "noequals", "--out", out_s,
+        ]),
+        "ID=PATH",
+    );
+    assert_clean_failure(
+        &run(&[
+            "render",
+            "--scene",
+            scene_s,
+            "--input",
+            "a=/missing.y4m",
+            "--out",
+            out_s,
+        ]),
+        "missing.y4m",
+    );
+    assert_clean_failure(
+        &run(&[
+            "render",
+            "--scene",
+            scene_s,
+            "--input",
+            "a=clip.gif",
+            "--out",
+            out_s,
+        ]),
+        ".y4m",
+    );
+
+    // A clip truncated in its third frame: the render fails when it gets there, and the
+    // frames already written are removed with the partial file.
+    let truncated = d.join("trunc.y4m");
+    let bytes = std::fs::read(&clip).unwrap();
+    std::fs::write(
+        &truncated,
+        &bytes[..bytes.len() - 3 * (32 * 32 * 3 / 2 + 6) + 100],
+    )
+    .unwrap();
+    let o = run(&[
+        "render",
+        "--scene",
+        scene_s,
+        "--input",
+        &format!("a={}", truncated.display()),
+        "--size",
+        "64x36",
+        "--fps",
+        "10",
+        "--frames",
+        "5",
+        "--out",
+        out_s,
+    ]);
+    assert_clean_failure(&o, "truncated");
+    // A malformed scene.json.
+    std::fs::write(scene.join("scene.json"), "{ not json").unwrap();
+    assert_clean_failure(
+        &run(&[
+            "render", "--scene", scene_s, "--input", &clip_arg, "--out", out_s,
+        ]),
+        "scene.json",
+    );
+    assert!(
+        dir_is_empty(&out_dir),
+        "no partial output may remain: {:?}",
+        std::fs::read_dir(&out_dir).unwrap().collect::<Vec<_>>()
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
