@@ -143,7 +143,7 @@ struct Participant {
     generation: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct SeatKey {
     participant: String,
     generation: u64,
@@ -479,7 +479,8 @@ impl Compositor {
                 *segmenter = Some((id.to_string(), factory()));
             }
             let Some((_, seg)) = segmenter.as_mut() else { return Ok(()) };
-            slot.key = None;
+            // Invalid until the render succeeds; the key's string is reused, not reallocated.
+            let mut key = slot.key.take().unwrap_or_default();
             let sp = SeatParams {
                 width: w,
                 height: h,
@@ -491,12 +492,10 @@ impl Compositor {
                 alg: params.3,
             };
             render_seat(&mut slot.scratch, &mut slot.render, seg.as_mut(), &frame.as_ref(), &sp)?;
-            slot.key = Some(SeatKey {
-                participant: id.to_string(),
-                generation: p.generation,
-                width: w,
-                height: h,
-            });
+            key.participant.clear();
+            key.participant.push_str(id);
+            (key.generation, key.width, key.height) = (p.generation, w, h);
+            slot.key = Some(key);
             Ok(())
         };
         if self.options.parallel {

@@ -502,3 +502,40 @@ fn golden_scene_package() {
     std::fs::remove_dir_all(&dir).unwrap();
     check_golden("scene_package_128x72", &[frame]);
 }
+
+#[test]
+fn inputs_tagged_otherwise_are_converted_to_the_output_tag() {
+    use together_mode::frame::{Matrix, Range};
+    // An orange in BT.709 full range, composed into a BT.601 limited output, must come out as
+    // the BT.601 limited orange.
+    let orange = |c: ColorSpec| -> Frame {
+        let mut f = Frame::new(PixelFormat::Rgba, 64, 64).unwrap();
+        f.set_color(c);
+        for row in f.as_mut().plane_mut(0).rows_mut() {
+            for px in row.chunks_exact_mut(4) {
+                px.copy_from_slice(&[250, 140, 20, 255]);
+            }
+        }
+        f.as_ref().to_frame(PixelFormat::I420).unwrap()
+    };
+    let hd_full = ColorSpec {
+        matrix: Matrix::Bt709,
+        range: Range::Full,
+    };
+    let want = orange(ColorSpec::default());
+    let want = (y_at(&want.as_ref(), 0, 0), uv_at(&want.as_ref(), 0, 0));
+    let mut e = engine(scene_with(vec![], false), 64, 36);
+    e.join("a", Role::Attendee).unwrap();
+    e.push("a", orange(hd_full), 0).unwrap();
+    let out = e.render().unwrap();
+    let got = (y_at(&out, 30, 18), uv_at(&out, 30, 18));
+    assert!(
+        (got.0 as i32 - want.0 as i32).abs() <= 2,
+        "{got:?} vs {want:?}"
+    );
+    assert!(
+        (got.1 .0 as i32 - want.1 .0 as i32).abs() <= 2
+            && (got.1 .1 as i32 - want.1 .1 as i32).abs() <= 2,
+        "{got:?} vs {want:?}"
+    );
+}

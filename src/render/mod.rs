@@ -7,6 +7,7 @@
 //! [`compose`] then draws every layer into the output, in parallel over disjoint bands of
 //! rows.
 
+mod color;
 pub mod kernels;
 pub(crate) mod scale;
 
@@ -442,6 +443,16 @@ pub(crate) fn render_seat(
         }
         None => None,
     };
+
+    // Inputs tagged differently from the output (RGB inputs were converted with the output's
+    // tag already) are converted at seat resolution.
+    let src_color = match frame.format() {
+        PixelFormat::Rgba | PixelFormat::Bgra => p.color,
+        _ => frame.color(),
+    };
+    if let Some(cc) = color::ColorConvert::new(src_color, p.color) {
+        cc.apply(&mut out.y, &mut out.u, &mut out.v, sw, sh);
+    }
 
     let input = SegmentInput {
         y: PlaneRef::packed(&out.y, sw, sh)?,
