@@ -110,6 +110,17 @@ impl SyntheticParticipant {
     /// anti-aliased edge). `out` is reallocated only if it is not I420A of this size; its
     /// colour tag is set to BT.601 limited.
     pub fn render(&self, frame_index: u64, out: &mut Frame) {
+        self.render_layers(&self.person.layers(frame_index), out);
+    }
+
+    /// Draws the backdrop alone, as the camera sees it before the person sits down (for
+    /// learning the room): the same luma as [`render`](Self::render) wherever its matte is
+    /// 0 (and chroma wherever a whole 2x2 block is), and a matte of 0 everywhere.
+    pub fn render_empty(&self, out: &mut Frame) {
+        self.render_layers(&[], out);
+    }
+
+    fn render_layers(&self, layers: &[Layer], out: &mut Frame) {
         if out.format() != PixelFormat::I420A
             || out.width() != self.width
             || out.height() != self.height
@@ -121,7 +132,6 @@ impl SyntheticParticipant {
         out.set_color(ColorSpec::BT601_LIMITED);
 
         let w = self.width as usize;
-        let layers = self.person.layers(frame_index);
         let lighting = Lighting::new(&self.room, self.backdrop, self.width, self.height);
         // Scratch for two rows: the room (then the final colour), the person premultiplied by
         // its coverage, and that coverage.
@@ -148,7 +158,7 @@ impl SyntheticParticipant {
                 }
                 fg.fill([0.0; 3]);
                 al.fill(0.0);
-                for layer in &layers {
+                for layer in layers {
                     layer.paint_row(y, fg, al);
                 }
                 let (Some(y_row), Some(a_row)) = (y_rows.next(), a_rows.next()) else {
@@ -1454,6 +1464,28 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_empty_room_is_the_room_behind_the_person() {
+        for backdrop in [Backdrop::Room, Backdrop::GreenScreen] {
+            let p = SyntheticParticipant::new(5, 160, 90).with_backdrop(backdrop);
+            let mut empty = Frame::new(PixelFormat::I420, 2, 2).unwrap();
+            p.render_empty(&mut empty);
+            let (e, f) = (empty.as_ref(), p.frame(10));
+            let f = f.as_ref();
+            assert!(e.plane(3).rows().flatten().all(|&a| a == 0));
+            let mut same = 0;
+            for y in 0..90 {
+                for x in 0..160 {
+                    if f.plane(3).row(y)[x] == 0 {
+                        assert_eq!(e.plane(0).row(y)[x], f.plane(0).row(y)[x]);
+                        same += 1;
+                    }
+                }
+            }
+            assert!(same > 160 * 90 / 2 && same < 160 * 90);
         }
     }
 

@@ -18,7 +18,7 @@ use crate::error::{ComposeError, FrameError};
 use crate::frame::{ColorSpec, Frame, FrameRef, PixelFormat, PlaneMut, PlaneRef};
 use crate::geometry::{aspect_fill_crop, Rect, WorldToPixel};
 use crate::scene::{Layer, Scene};
-use crate::segment::{Matte, SegmentInput, Segmenter};
+use crate::segment::{Matte, SeatColour, SegmentInput, Segmenter};
 use kernels::{blend, div255, SimdLevel};
 use scale::{scale, CropF};
 
@@ -461,8 +461,18 @@ pub(crate) fn render_seat(
         input_alpha,
         participant: p.participant,
         pts: p.pts,
+        color: p.color,
     };
     let matte = segmenter.segment(&input, &mut PlaneMut::new(&mut out.a, sw, sh, sw)?);
+    if matte == Matte::Written {
+        // Edge pixels get the person's colour, not the room's (see Segmenter::decontaminate).
+        let mut colour = SeatColour {
+            y: PlaneMut::new(&mut out.y, sw, sh, sw)?,
+            u: PlaneMut::new(&mut out.u, cw2, ch2, cw2)?,
+            v: PlaneMut::new(&mut out.v, cw2, ch2, cw2)?,
+        };
+        segmenter.decontaminate(&mut colour, &PlaneRef::packed(&out.a, sw, sh)?);
+    }
     out.kind = match matte {
         Matte::Written => {
             if p.opacity < 255 {

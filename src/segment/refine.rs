@@ -1,0 +1,579 @@
+//! Matte refinement shared by the segmenters: from a coarse mask to a clean, stable matte at
+//! seat resolution, and colour decontamination of the edge pixels.
+//!
+//! [`Refiner::refine`] runs, per frame:
+//!
+//! 1. **A fast guided filter** (He, Sun and Tang's guided filter, computed on the coarse grid
+//!    and applied at full resolution, as in He and Sun's "fast guided filter"). The guide is
+//!    the seat's luma, box-averaged onto the coarse grid. On that grid, in a
+//!    `(2r+1)^2` window, it fits the mask as a linear function of luma, `p ≈ a*I + b`; the
+//!    coefficients are averaged again, upsampled bilinearly to the seat and applied to the
+//!    full-resolution luma: `q = a*Y + b`. So the matte's edges follow luma edges at full
+//!    resolution although the mask was computed at half (or any coarser) resolution, noise
+//!    in the mask is smoothed where luma is flat, and `eps` sets how strong a luma edge must
+//!    be to be followed. Every box filter is a running sum (separable, O(1) per pixel,
+//!    whatever `r`).
+//! 2. **A small feather**: a 3x3 `[1 2 1]` tent, so the matte's edge is at least a 1-2 pixel
+//!    ramp, like a camera's optics give, and no edge is a 1-pixel stair.
+//! 3. **Temporal smoothing without ghosting**, a soft dead band: with `d` the change of a pixel
+//!    from its previous output, the output moves by `d * min(1, |d| / T)`. Small changes
+//!    (sensor noise on a still person: a few levels) move it by `d²/T`, which rounds to
+//!    nothing below `sqrt(T)`, so a still person's matte stops changing; a real change of
+//!    `T` levels or more (an edge moving across the pixel) is taken at once, so a moving
+//!    person leaves no trail. There is no recursive average, hence nothing to lag.
+//! 4. Values of at most 3 are snapped to 0 and at least 252 to 255, so the room is not left
+//!    faintly visible and the inside of the person blends as a copy.
+//!
+//! All scratch is owned by the [`Refiner`] and sized on the first frame (and when the seat
+//! size changes); later frames allocate nothing.
+//!
+//! # Colour at the edges
+//!
+//! [`unmix`] and [`pull_foreground`] fix the colour of partly covered pixels so the
+//! compositor's straight-alpha blend shows the person's colour there, not the old room's (see
+//! [`Segmenter::decontaminate`](super::Segmenter::decontaminate)).
+
+use crate::frame::{ColorSpec, PlaneMut, PlaneRef, Range};
+
+use super::SeatColour;
+
+/// Options of [`Refiner`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RefineOptions {
+    /// Guided filter window radius, in coarse pixels (1: a 3x3 coarse window, about 6x6
+    /// seat pixels for a half-resolution mask).
+    pub radius: usize,
+    /// Guided filter regularisation, in (luma / 255)² units: luma edges with a standard
+    /// deviation well above `sqrt(eps) * 255` levels in the window are followed.
+    pub eps: f32,
+    /// Apply the 3x3 `[1 2 1]` feather.
+    pub feather: bool,
+    /// Temporal dead band `T` in matte levels; 0 turns temporal smoothing off.
+    pub dead_band: u8,
+}
+
+impl Default for RefineOptions {
+    fn default() -> Self {
+        Self {
+            radius: 1,
+            eps: 0.0016,
+            feather: true,
+            dead_band: 24,
+        }
+    }
+}
+
+impl RefineOptions {
+    /// Sets the guided filter radius (coarse pixels).
+    pub fn with_radius(mut self, radius: usize) -> Self {
+        self.radius = radius;
+        self
+    }
+    /// Sets the guided filter regularisation.
+    pub fn with_eps(mut self, eps: f32) -> Self {
+        self.eps = eps;
+        self
+    }
+    /// Turns the feather on or off.
+    pub fn with_feather(mut self, feather: bool) -> Self {
+        self.feather = feather;
+        self
+    }
+    /// Sets the temporal dead band (0: off).
+    pub fn with_dead_band(mut self, dead_band: u8) -> Self {
+        self.dead_band = dead_band;
+        self
+    }
+}
+
+/// Turns a coarse mask into a seat matte (guided filter, feather, temporal smoothing); keeps
+/// the previous matte for the temporal step and all scratch.
+#[derive(Debug, Clone, Default)]
+pub struct Refiner {
+    options: RefineOptions,
+    /// Seat (luma) size and coarse size the scratch is laid out for.
+    size: (usize, usize, usize, usize),
+    /// Per coarse column / row: the seat pixel range it averages `[start, end)`.
+    cols: Vec<(u32, u32)>,
+    rows: Vec<(u32, u32)>,
+    /// Per seat column / row: the two coarse neighbours and the weight of the second.
+    up_x: Vec<(u32, u32, f32)>,
+    up_y: Vec<(u32, u32, f32)>,
+    /// Box filter normalisation per coarse column / row (1 / window length).
+    inv_cx: Vec<f32>,
+    inv_cy: Vec<f32>,
+    /// Coarse planes: guide, mask, I*p, I*I, then a, b (reused), and box filter temps.
+    guide: Vec<f32>,
+    mask: Vec<f32>,
+    ip: Vec<f32>,
+    ii: Vec<f32>,
+    tmp: Vec<f32>,
+    colsum: Vec<f32>,
+    /// One luma row's sums while box-averaging onto the coarse grid.
+    acc: Vec<u32>,
+    /// Interpolated a and b for one seat row (coarse width).
+    row_a: Vec<f32>,
+    row_b: Vec<f32>,
+    /// Seat-size matte before the feather, and the previous output.
+    raw: Vec<u8>,
+    prev: Vec<u8>,
+    has_prev: bool,
+}
+
+impl Refiner {
+    /// A refiner with `options`.
+    pub fn new(options: RefineOptions) -> Self {
+        Self {
+            options,
+            ..Self::default()
+        }
+    }
+
+    /// The options in use.
+    pub fn options(&self) -> &RefineOptions {
+        &self.options
+    }
+
+    /// Forgets the previous matte (the next frame is not smoothed against it).
+    pub fn reset(&mut self) {
+        self.has_prev = false;
+    }
+
+    /// Lays out the scratch for a `w x h` seat and a `cw x ch` coarse mask; allocates only
+    /// when a size changes.
+    fn prepare(&mut self, w: usize, h: usize, cw: usize, ch: usize) {
+        if self.size == (w, h, cw, ch) {
+            return;
+        }
+        self.size = (w, h, cw, ch);
+        self.has_prev = false;
+        let ranges = |n: usize, m: usize| -> Vec<(u32, u32)> {
+            (0..m)
+                .map(|i| {
+                    let s = i * n / m;
+                    let e = ((i + 1) * n / m).max(s + 1).min(n);
+                    (s as u32, e as u32)
+                })
+                .collect()
+        };
+        self.cols = ranges(w, cw);
+        self.rows = ranges(h, ch);
+        // Pixel centres: seat x maps to coarse (x + 0.5) * cw / w - 0.5.
+        let up = |n: usize, m: usize| -> Vec<(u32, u32, f32)> {
+            (0..n)
+                .map(|x| {
+                    let c =
+                        ((x as f32 + 0.5) * m as f32 / n as f32 - 0.5).clamp(0.0, (m - 1) as f32);
+                    let i0 = c.floor() as usize;
+                    let i1 = (i0 + 1).min(m - 1);
+                    (i0 as u32, i1 as u32, c - i0 as f32)
+                })
+                .collect()
+        };
+        self.up_x = up(w, cw);
+        self.up_y = up(h, ch);
+        let r = self.options.radius;
+        let inv = |m: usize| -> Vec<f32> {
+            (0..m)
+                .map(|i| {
+                    let lo = i.saturating_sub(r);
+                    let hi = (i + r).min(m - 1);
+                    1.0 / (hi - lo + 1) as f32
+                })
+                .collect()
+        };
+        self.inv_cx = inv(cw);
+        self.inv_cy = inv(ch);
+        let n = cw * ch;
+        for v in [
+            &mut self.guide,
+            &mut self.mask,
+            &mut self.ip,
+            &mut self.ii,
+            &mut self.tmp,
+        ] {
+            v.clear();
+            v.resize(n, 0.0);
+        }
+        self.colsum.clear();
+        self.colsum.resize(cw, 0.0);
+        self.acc.clear();
+        self.acc.resize(w, 0);
+        self.row_a.clear();
+        self.row_a.resize(cw, 0.0);
+        self.row_b.clear();
+        self.row_b.resize(cw, 0.0);
+        self.raw.clear();
+        self.raw.resize(w * h, 0);
+        self.prev.clear();
+        self.prev.resize(w * h, 0);
+    }
+
+    /// Refines `coarse` (a mask of any size up to the seat's, 0..=255) into `out`, guided by
+    /// `luma`. `out` must have the luma's size and `coarse` must be no larger; nothing is
+    /// written (and `false` returned) otherwise, or when a plane is empty.
+    pub fn refine(
+        &mut self,
+        luma: &PlaneRef<'_>,
+        coarse: &PlaneRef<'_>,
+        out: &mut PlaneMut<'_>,
+    ) -> bool {
+        let (w, h) = (luma.width(), luma.height());
+        let (cw, ch) = (coarse.width(), coarse.height());
+        if w == 0 || h == 0 || cw == 0 || ch == 0 || (out.width(), out.height()) != (w, h) {
+            return false;
+        }
+        if cw > w || ch > h {
+            return false;
+        }
+        self.prepare(w, h, cw, ch);
+        self.coarse_inputs(luma, coarse);
+        self.guided();
+        self.finish(luma, out);
+        true
+    }
+
+    /// Lays out the guided filter's inputs on the coarse grid: the guide (luma box-averaged,
+    /// 0..1), the mask (0..1), I*p and I*I.
+    fn coarse_inputs(&mut self, luma: &PlaneRef<'_>, coarse: &PlaneRef<'_>) {
+        let (_, _, cw, _) = self.size;
+        for (j, &(y0, y1)) in self.rows.iter().enumerate() {
+            self.acc.fill(0);
+            for y in y0..y1 {
+                for (a, &v) in self.acc.iter_mut().zip(luma.row(y as usize)) {
+                    *a += u32::from(v);
+                }
+            }
+            let scale = 1.0 / (255.0 * (y1 - y0) as f32);
+            let mrow = &coarse.row(j)[..cw];
+            let span = j * cw..(j + 1) * cw;
+            let it = self.cols.iter().zip(mrow).zip(
+                self.guide[span.clone()]
+                    .iter_mut()
+                    .zip(&mut self.mask[span.clone()])
+                    .zip(self.ip[span.clone()].iter_mut().zip(&mut self.ii[span])),
+            );
+            for ((&(x0, x1), &m), ((g, p), (ip, ii))) in it {
+                let s: u32 = self.acc[x0 as usize..x1 as usize].iter().sum();
+                let gv = s as f32 * scale / (x1 - x0) as f32;
+                let pv = f32::from(m) * (1.0 / 255.0);
+                (*g, *p, *ip, *ii) = (gv, pv, gv * pv, gv * gv);
+            }
+        }
+    }
+
+    /// The guided filter on the coarse grid: leaves the averaged `a` in `ip`, `b` in `ii`.
+    fn guided(&mut self) {
+        let (_, _, cw, ch) = self.size;
+        let r = self.options.radius;
+        let eps = self.options.eps.max(1e-6);
+        let bx = |buf: &mut [f32], tmp: &mut [f32], colsum: &mut [f32], ix: &[f32], iy: &[f32]| {
+            box_mean(buf, tmp, colsum, cw, ch, r, ix, iy)
+        };
+        for buf in [&mut self.guide, &mut self.mask, &mut self.ip, &mut self.ii] {
+            bx(
+                buf,
+                &mut self.tmp,
+                &mut self.colsum,
+                &self.inv_cx,
+                &self.inv_cy,
+            );
+        }
+        for (((&mi, &mp), a), b) in self
+            .guide
+            .iter()
+            .zip(&self.mask)
+            .zip(self.ip.iter_mut())
+            .zip(self.ii.iter_mut())
+        {
+            let cov = *a - mi * mp;
+            let var = *b - mi * mi;
+            let av = cov / (var + eps);
+            (*a, *b) = (av, mp - av * mi);
+        }
+        for buf in [&mut self.ip, &mut self.ii] {
+            bx(
+                buf,
+                &mut self.tmp,
+                &mut self.colsum,
+                &self.inv_cx,
+                &self.inv_cy,
+            );
+        }
+    }
+
+    /// `q = a*Y + b` at seat resolution into `raw`, then feather, temporal step and snap into
+    /// `out`.
+    fn finish(&mut self, luma: &PlaneRef<'_>, out: &mut PlaneMut<'_>) {
+        let (w, h, cw, _) = self.size;
+        for (y, raw_row) in self.raw.chunks_exact_mut(w).enumerate() {
+            let (j0, j1, wy) = self.up_y[y];
+            let (a0, a1) = (
+                &self.ip[j0 as usize * cw..][..cw],
+                &self.ip[j1 as usize * cw..][..cw],
+            );
+            let (b0, b1) = (
+                &self.ii[j0 as usize * cw..][..cw],
+                &self.ii[j1 as usize * cw..][..cw],
+            );
+            for i in 0..cw {
+                self.row_a[i] = a0[i] + (a1[i] - a0[i]) * wy;
+                self.row_b[i] = b0[i] + (b1[i] - b0[i]) * wy;
+            }
+            for ((o, &l), &(i0, i1, wx)) in raw_row.iter_mut().zip(luma.row(y)).zip(&self.up_x) {
+                let (i0, i1) = (i0 as usize, i1 as usize);
+                let a = self.row_a[i0] + (self.row_a[i1] - self.row_a[i0]) * wx;
+                let b = self.row_b[i0] + (self.row_b[i1] - self.row_b[i0]) * wx;
+                let q = (a * f32::from(l) + b * 255.0).clamp(0.0, 255.0);
+                *o = (q + 0.5) as u8;
+            }
+        }
+        let t = i32::from(self.options.dead_band);
+        let smooth = t > 0 && self.has_prev;
+        for y in 0..h {
+            let orow = out.row_mut(y);
+            if self.options.feather {
+                let up = &self.raw[y.saturating_sub(1) * w..][..w];
+                let mid = &self.raw[y * w..][..w];
+                let down = &self.raw[(y + 1).min(h - 1) * w..][..w];
+                let col = |x: usize| u32::from(up[x]) + 2 * u32::from(mid[x]) + u32::from(down[x]);
+                let mut left = col(0);
+                let mut here = left;
+                for x in 0..w {
+                    let right = col((x + 1).min(w - 1));
+                    orow[x] = ((left + 2 * here + right + 8) >> 4) as u8;
+                    (left, here) = (here, right);
+                }
+            } else {
+                orow.copy_from_slice(&self.raw[y * w..][..w]);
+            }
+            let prev = &mut self.prev[y * w..][..w];
+            for (o, p) in orow.iter_mut().zip(prev.iter_mut()) {
+                let mut v = i32::from(*o);
+                if smooth {
+                    let pv = i32::from(*p);
+                    let d = v - pv;
+                    if d.abs() < t {
+                        v = pv + d * d.abs() / t;
+                    }
+                }
+                let v = match v {
+                    ..=3 => 0,
+                    252.. => 255,
+                    _ => v as u8,
+                };
+                *o = v;
+                *p = v;
+            }
+        }
+        self.has_prev = true;
+    }
+}
+
+/// Replaces `buf` (`w x h`, row-major) by its mean over a `(2r+1)^2` window clipped to the
+/// plane: a horizontal running sum into `tmp`, then a vertical running sum of its columns.
+/// `inv_x` / `inv_y` are 1 / window length per column / row.
+#[allow(clippy::too_many_arguments)]
+fn box_mean(
+    buf: &mut [f32],
+    tmp: &mut [f32],
+    colsum: &mut [f32],
+    w: usize,
+    h: usize,
+    r: usize,
+    inv_x: &[f32],
+    inv_y: &[f32],
+) {
+    for (src, dst) in buf.chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
+        let mut s: f32 = src[..(r + 1).min(w)].iter().sum();
+        for x in 0..w {
+            dst[x] = s * inv_x[x];
+            if x + r + 1 < w {
+                s += src[x + r + 1];
+            }
+            if x >= r {
+                s -= src[x - r];
+            }
+        }
+    }
+    colsum.fill(0.0);
+    for row in tmp.chunks_exact(w).take(r + 1) {
+        for (c, &v) in colsum.iter_mut().zip(row) {
+            *c += v;
+        }
+    }
+    for y in 0..h {
+        let k = inv_y[y];
+        for (d, &c) in buf[y * w..][..w].iter_mut().zip(colsum.iter()) {
+            *d = c * k;
+        }
+        if y + r + 1 < h {
+            for (c, &v) in colsum.iter_mut().zip(&tmp[(y + r + 1) * w..][..w]) {
+                *c += v;
+            }
+        }
+        if y >= r {
+            for (c, &v) in colsum.iter_mut().zip(&tmp[(y - r) * w..][..w]) {
+                *c -= v;
+            }
+        }
+    }
+}
+
+/// The legal code values of luma and chroma in `spec`'s range.
+fn legal(spec: ColorSpec) -> ((f32, f32), (f32, f32)) {
+    match spec.range {
+        Range::Limited => ((16.0, 235.0), (16.0, 240.0)),
+        Range::Full => ((0.0, 255.0), (0.0, 255.0)),
+    }
+}
+
+/// The 2x2 mean of the matte over chroma pixel `(cx, cy)`, rounded like the compositor's.
+#[inline]
+fn chroma_alpha(matte: &PlaneRef<'_>, cx: usize, cy: usize) -> u32 {
+    let (w, h) = (matte.width(), matte.height());
+    let (x0, y0) = ((2 * cx).min(w - 1), (2 * cy).min(h - 1));
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+    let (r0, r1) = (matte.row(y0), matte.row(y1));
+    (u32::from(r0[x0]) + u32::from(r0[x1]) + u32::from(r1[x0]) + u32::from(r1[x1]) + 2) / 4
+}
+
+/// A background colour known per pixel (a learned room, a remembered green screen), for
+/// [`unmix`]. Planes are packed; `u` and `v` at the seat's chroma size.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownBackground<'a> {
+    /// Background luma: at seat resolution, or at chroma resolution when `y_half`.
+    pub y: &'a [u8],
+    /// `y` is at chroma resolution.
+    pub y_half: bool,
+    /// Background U.
+    pub u: &'a [u8],
+    /// Background V.
+    pub v: &'a [u8],
+}
+
+/// Unmixes partly covered pixels against a known background: where `0 < a < 255`, the pixel
+/// was seen as `C = a*F + (1-a)*B`, so the person's colour is `F = B + (C - B) / a` (clamped
+/// to the legal range). Luma uses the matte, chroma its 2x2 mean (what the compositor blends
+/// chroma with). Then the straight-alpha blend `F*a + D*(1-a)` equals `C + (1-a)*(D - B)`:
+/// the room is replaced, not darkened or lightened. Does nothing if a size does not match.
+pub fn unmix(
+    colour: &mut SeatColour<'_>,
+    matte: &PlaneRef<'_>,
+    bg: &KnownBackground<'_>,
+    spec: ColorSpec,
+) {
+    let (w, h) = (colour.y.width(), colour.y.height());
+    let (cw, ch) = (colour.u.width(), colour.u.height());
+    let y_len = if bg.y_half { cw * ch } else { w * h };
+    if (matte.width(), matte.height()) != (w, h)
+        || (colour.v.width(), colour.v.height()) != (cw, ch)
+        || w == 0
+        || h == 0
+        || cw == 0
+        || ch == 0
+        || cw != w.div_ceil(2)
+        || ch != h.div_ceil(2)
+        || bg.y.len() != y_len
+        || bg.u.len() != cw * ch
+        || bg.v.len() != cw * ch
+    {
+        return;
+    }
+    let ((ylo, yhi), (clo, chi)) = legal(spec);
+    for y in 0..h {
+        let mrow = matte.row(y);
+        let brow = if bg.y_half {
+            &bg.y[(y / 2) * cw..][..cw]
+        } else {
+            &bg.y[y * w..][..w]
+        };
+        let crow = colour.y.row_mut(y);
+        for (x, (c, &a)) in crow.iter_mut().zip(mrow).enumerate() {
+            if a == 0 || a == 255 {
+                continue;
+            }
+            let b = f32::from(if bg.y_half { brow[x / 2] } else { brow[x] });
+            let f = b + (f32::from(*c) - b) * (255.0 / f32::from(a));
+            *c = (f.clamp(ylo, yhi) + 0.5) as u8;
+        }
+    }
+    for (plane, bgc) in [(&mut colour.u, bg.u), (&mut colour.v, bg.v)] {
+        for cy in 0..ch {
+            let row = plane.row_mut(cy);
+            for (cx, c) in row.iter_mut().enumerate() {
+                let a = chroma_alpha(matte, cx, cy);
+                if a == 0 || a == 255 {
+                    continue;
+                }
+                let b = f32::from(bgc[cy * cw + cx]);
+                let f = b + (f32::from(*c) - b) * (255.0 / a as f32);
+                *c = (f.clamp(clo, chi) + 0.5) as u8;
+            }
+        }
+    }
+}
+
+/// For segmenters that know no background (the ML model): replaces each partly covered
+/// pixel's colour by the mean colour of the fully covered pixels near it (luma within 2
+/// pixels, chroma within 1 chroma pixel), so edge pixels carry the person's colour; pixels
+/// with no fully covered neighbour are left as they are. Does nothing if a size does not
+/// match.
+pub fn pull_foreground(colour: &mut SeatColour<'_>, matte: &PlaneRef<'_>) {
+    let (w, h) = (colour.y.width(), colour.y.height());
+    let (cw, ch) = (colour.u.width(), colour.u.height());
+    if (matte.width(), matte.height()) != (w, h)
+        || (colour.v.width(), colour.v.height()) != (cw, ch)
+        || w == 0
+        || h == 0
+        || cw != w.div_ceil(2)
+        || ch != h.div_ceil(2)
+    {
+        return;
+    }
+    // Reads only fully covered pixels, which this never changes, so in place is exact.
+    const R: usize = 2;
+    for y in 0..h {
+        for x in 0..w {
+            let a = matte.row(y)[x];
+            if a == 0 || a == 255 {
+                continue;
+            }
+            let (mut s, mut n) = (0u32, 0u32);
+            for yy in y.saturating_sub(R)..(y + R + 1).min(h) {
+                let mrow = matte.row(yy);
+                for xx in x.saturating_sub(R)..(x + R + 1).min(w) {
+                    if mrow[xx] == 255 {
+                        s += u32::from(colour.y.row_mut(yy)[xx]);
+                        n += 1;
+                    }
+                }
+            }
+            if n > 0 {
+                colour.y.row_mut(y)[x] = ((s + n / 2) / n) as u8;
+            }
+        }
+    }
+    for plane in [&mut colour.u, &mut colour.v] {
+        for cy in 0..ch {
+            for cx in 0..cw {
+                let a = chroma_alpha(matte, cx, cy);
+                if a == 0 || a == 255 {
+                    continue;
+                }
+                let (mut s, mut n) = (0u32, 0u32);
+                for yy in cy.saturating_sub(1)..(cy + 2).min(ch) {
+                    for xx in cx.saturating_sub(1)..(cx + 2).min(cw) {
+                        if chroma_alpha(matte, xx, yy) == 255 {
+                            s += u32::from(plane.row_mut(yy)[xx]);
+                            n += 1;
+                        }
+                    }
+                }
+                if n > 0 {
+                    plane.row_mut(cy)[cx] = ((s + n / 2) / n) as u8;
+                }
+            }
+        }
+    }
+}
