@@ -1,0 +1,463 @@
+//! The per-seat ML segmenter and the scheduler its seats share.
+//!
+//! Running the network for every seat on every tick does not fit one core (49 seats x 30 fps
+//! is 1470 runs a second). So the seats of one compositor share an [`MlShared`]: the model
+//! (one plan per input size, built once) and a scheduler. Each seat runs the network once
+//! every `period` of its ticks, at a phase given by its order of arrival, so the runs are
+//! staggered evenly over the ticks; `period` is the smallest whole number that keeps the
+//! network's measured CPU time per tick, over all active seats, within
+//! [`ScheduleOptions::budget_ms`] (bounded by [`ScheduleOptions::max_period`]).
+//!
+//! Between runs the seat's last probability map is carried forward *tracked*: the seat's
+//! motion since the run is estimated from its luma (integral projections: the row and column
+//! sums of the luma are matched against those of the frame the network saw, which finds a
+//! head's or body's translation at a cost of one pass over the seat) and the map is shifted by
+//! it before it is scaled to the seat; then the same refinement as every frame (guided by the
+//! current luma) snaps its edges to the current frame.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::frame::{PlaneMut, PlaneRef};
+use crate::segment::refine::{RefineOptions, Refiner};
+use crate::segment::{Matte, SeatColour, SegmentInput, Segmenter};
+
+use super::resample::yuv420_to_input;
+use super::{input_size_for, GraphRewrite, MlError, ModelRunner, SelfieModel};
+
+/// How the shared scheduler runs the network.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScheduleOptions {
+    /// CPU milliseconds per tick the network may take, all seats together.
+    pub budget_ms: f64,
+    /// Run each seat at least once every this many ticks, whatever the budget says.
+    pub max_period: u32,
+    /// Longer side of the network's input (the seat's aspect, multiples of 16); at most the
+    /// seat's own size. 256 is the models' native scale.
+    pub max_input_side: usize,
+    /// Track the carried matte with the seat's motion (else hold it still).
+    pub track_motion: bool,
+    /// Matte refinement (guided by luma) after upsampling; `None` writes the raw probability.
+    pub refine: Option<RefineOptions>,
+    /// How the graph is expressed for tract.
+    pub rewrite: GraphRewrite,
+}
+
+impl Default for ScheduleOptions {
+    fn default() -> Self {
+        Self {
+            budget_ms: 16.0,
+            max_period: 30,
+            max_input_side: 256,
+            track_motion: true,
+            refine: Some(RefineOptions::default()),
+            rewrite: GraphRewrite::default(),
+        }
+    }
+}
+
+/// Counters of the shared scheduler (since creation).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ScheduleStats {
+    /// Seat frames segmented.
+    pub frames: u64,
+    /// Network runs.
+    pub runs: u64,
+    /// CPU milliseconds spent in network runs (including input conversion).
+    pub run_ms: f64,
+    /// Current period (ticks between a seat's runs).
+    pub period: u32,
+    /// Seats currently alive.
+    pub seats: usize,
+}
+
+/// The model and scheduler shared by all seats of one compositor.
+#[derive(Debug)]
+pub struct MlShared {
+    model: SelfieModel,
+    options: ScheduleOptions,
+    /// Plans by input size: built once, cloned per seat.
+    runners: Mutex<Vec<ModelRunner>>,
+    seats: AtomicUsize,
+    next_phase: AtomicUsize,
+    frames: AtomicU64,
+    runs: AtomicU64,
+    /// Run CPU time in microseconds.
+    run_us: AtomicU64,
+    /// Exponential average of one run's CPU time, in microseconds.
+    cost_us: AtomicU64,
+}
+
+impl MlShared {
+    /// Shares `model` with `options`.
+    pub fn new(model: SelfieModel, options: ScheduleOptions) -> Arc<Self> {
+        Arc::new(Self {
+            model,
+            options,
+            runners: Mutex::new(Vec::new()),
+            seats: AtomicUsize::new(0),
+            next_phase: AtomicUsize::new(0),
+            frames: AtomicU64::new(0),
+            runs: AtomicU64::new(0),
+            run_us: AtomicU64::new(0),
+            cost_us: AtomicU64::new(0),
+        })
+    }
+
+    /// A segmenter for one seat.
+    pub fn segmenter(self: &Arc<Self>) -> MlSegmenter {
+        self.seats.fetch_add(1, Ordering::Relaxed);
+        let phase = self.next_phase.fetch_add(1, Ordering::Relaxed) as u64;
+        MlSegmenter {
+            shared: Arc::clone(self),
+            phase,
+            tick: 0,
+            runner: None,
+            seat: (0, 0),
+            prob: Vec::new(),
+            have_prob: false,
+            ref_rows: Vec::new(),
+            ref_cols: Vec::new(),
+            cur_rows: Vec::new(),
+            cur_cols: Vec::new(),
+            coarse: Vec::new(),
+            refiner: self.options.refine.map(Refiner::new),
+        }
+    }
+
+    /// A [`SegmenterFactory`](crate::segment::SegmenterFactory) of seats sharing `self`.
+    pub fn factory(self: &Arc<Self>) -> crate::segment::SegmenterFactory {
+        let shared = Arc::clone(self);
+        Arc::new(move || Box::new(shared.segmenter()))
+    }
+
+    /// The options.
+    pub fn options(&self) -> &ScheduleOptions {
+        &self.options
+    }
+
+    /// Ticks between a seat's runs now.
+    pub fn period(&self) -> u32 {
+        let seats = self.seats.load(Ordering::Relaxed).max(1) as f64;
+        let cost_ms = self.cost_us.load(Ordering::Relaxed) as f64 / 1000.0;
+        let budget = self.options.budget_ms.max(1e-3);
+        let p = (seats * cost_ms / budget).ceil();
+        (p as u32).clamp(1, self.options.max_period.max(1))
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> ScheduleStats {
+        ScheduleStats {
+            frames: self.frames.load(Ordering::Relaxed),
+            runs: self.runs.load(Ordering::Relaxed),
+            run_ms: self.run_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            period: self.period(),
+            seats: self.seats.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A runner for `w x h`, built on first use of that size.
+    fn runner(&self, w: usize, h: usize) -> Result<ModelRunner, MlError> {
+        let mut cache = self.runners.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = cache.iter().find(|r| r.width() == w && r.height() == h) {
+            return r.fork();
+        }
+        let r = self.model.runner_with(w, h, self.options.rewrite)?;
+        let fork = r.fork();
+        cache.push(r);
+        fork
+    }
+
+    fn record_run(&self, us: u64) {
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        self.run_us.fetch_add(us, Ordering::Relaxed);
+        let old = self.cost_us.load(Ordering::Relaxed);
+        let new = if old == 0 { us } else { (old * 7 + us) / 8 };
+        self.cost_us.store(new, Ordering::Relaxed);
+    }
+}
+
+/// One seat's ML segmenter (see the module docs). Make them with [`MlShared::segmenter`].
+#[derive(Debug)]
+pub struct MlSegmenter {
+    shared: Arc<MlShared>,
+    phase: u64,
+    tick: u64,
+    runner: Option<ModelRunner>,
+    /// Seat size the state is for.
+    seat: (usize, usize),
+    /// The last probability map (runner size) and whether there is one.
+    prob: Vec<f32>,
+    have_prob: bool,
+    /// Luma row and column sums of the frame the network last saw, and of the current one.
+    ref_rows: Vec<u32>,
+    ref_cols: Vec<u32>,
+    cur_rows: Vec<u32>,
+    cur_cols: Vec<u32>,
+    /// The carried mask at seat size, before refinement.
+    coarse: Vec<u8>,
+    refiner: Option<Refiner>,
+}
+
+impl Drop for MlSegmenter {
+    fn drop(&mut self) {
+        self.shared.seats.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl MlSegmenter {
+    /// The shared scheduler.
+    pub fn shared(&self) -> &Arc<MlShared> {
+        &self.shared
+    }
+
+    fn reset(&mut self, w: usize, h: usize) -> Result<(), MlError> {
+        let (iw, ih) = input_size_for(w, h, self.shared.options.max_input_side);
+        self.runner = Some(self.shared.runner(iw, ih)?);
+        self.seat = (w, h);
+        self.prob.clear();
+        self.prob.resize(iw * ih, 0.0);
+        self.have_prob = false;
+        for v in [&mut self.ref_rows, &mut self.cur_rows] {
+            v.clear();
+            v.resize(h, 0);
+        }
+        for v in [&mut self.ref_cols, &mut self.cur_cols] {
+            v.clear();
+            v.resize(w, 0);
+        }
+        self.coarse.clear();
+        self.coarse.resize(w * h, 0);
+        if let Some(r) = &mut self.refiner {
+            r.reset();
+        }
+        Ok(())
+    }
+
+    fn run_model(&mut self, input: &SegmentInput<'_>) -> Result<(), MlError> {
+        let start = cpu_time::ThreadTime::now();
+        let runner = self.runner.as_mut().ok_or(MlError::Graph("no runner"))?;
+        let (iw, ih) = (runner.width(), runner.height());
+        yuv420_to_input(
+            &input.y,
+            &input.u,
+            &input.v,
+            input.color,
+            runner.input_mut(),
+            iw,
+            ih,
+        )?;
+        let out = runner.run()?;
+        self.prob.copy_from_slice(out);
+        self.have_prob = true;
+        std::mem::swap(&mut self.ref_rows, &mut self.cur_rows);
+        std::mem::swap(&mut self.ref_cols, &mut self.cur_cols);
+        self.shared
+            .record_run(start.elapsed().as_micros().min(u64::MAX as u128) as u64);
+        Ok(())
+    }
+
+    fn segment_inner(
+        &mut self,
+        input: &SegmentInput<'_>,
+        matte: &mut PlaneMut<'_>,
+    ) -> Result<(), MlError> {
+        let (w, h) = (input.y.width(), input.y.height());
+        if w == 0 || h == 0 || (matte.width(), matte.height()) != (w, h) {
+            return Err(MlError::InputSize {
+                width: w,
+                height: h,
+            });
+        }
+        if self.seat != (w, h) || self.runner.is_none() {
+            self.reset(w, h)?;
+        }
+        self.shared.frames.fetch_add(1, Ordering::Relaxed);
+        let track = self.shared.options.track_motion;
+        if track || !self.have_prob {
+            projections(&input.y, &mut self.cur_rows, &mut self.cur_cols);
+        }
+        let period = u64::from(self.shared.period());
+        let due = (self.tick + self.phase) % period == 0;
+        self.tick += 1;
+        let (dx, dy) = if due || !self.have_prob {
+            self.run_model(input)?;
+            (0, 0)
+        } else if track {
+            (
+                best_shift(&self.ref_cols, &self.cur_cols, w / 8),
+                best_shift(&self.ref_rows, &self.cur_rows, h / 8),
+            )
+        } else {
+            (0, 0)
+        };
+        let runner = self.runner.as_ref().ok_or(MlError::Graph("no runner"))?;
+        let (pw, ph) = (runner.width(), runner.height());
+        let mut coarse =
+            PlaneMut::new(&mut self.coarse, w, h, w).map_err(|_| MlError::BufferSize {
+                expected: w * h,
+                found: 0,
+            })?;
+        prob_to_matte_shifted(&self.prob, pw, ph, &mut coarse, dx, dy);
+        match &mut self.refiner {
+            Some(refiner) => {
+                if !refiner.refine(&input.y, &coarse.as_ref(), matte) {
+                    matte
+                        .copy_from(&coarse.as_ref())
+                        .map_err(|_| MlError::BufferSize {
+                            expected: w * h,
+                            found: 0,
+                        })?;
+                }
+            }
+            None => matte
+                .copy_from(&coarse.as_ref())
+                .map_err(|_| MlError::BufferSize {
+                    expected: w * h,
+                    found: 0,
+                })?,
+        }
+        Ok(())
+    }
+}
+
+impl Segmenter for MlSegmenter {
+    fn segment(&mut self, input: &SegmentInput<'_>, matte: &mut PlaneMut<'_>) -> Matte {
+        match self.segment_inner(input, matte) {
+            Ok(()) => Matte::Written,
+            Err(_) => {
+                self.runner = None;
+                Matte::Opaque
+            }
+        }
+    }
+
+    fn decontaminate(&mut self, colour: &mut SeatColour<'_>, matte: &PlaneRef<'_>) {
+        crate::segment::refine::pull_foreground(colour, matte);
+    }
+}
+
+/// Row sums into `rows` and column sums into `cols` of a luma plane.
+fn projections(y: &PlaneRef<'_>, rows: &mut [u32], cols: &mut [u32]) {
+    cols.iter_mut().for_each(|c| *c = 0);
+    for (r, line) in rows.iter_mut().zip(y.rows()) {
+        let mut s = 0u32;
+        for (c, &v) in cols.iter_mut().zip(line) {
+            *c += u32::from(v);
+            s += u32::from(v);
+        }
+        *r = s;
+    }
+}
+
+/// The shift `d` in `-range..=range` minimising the mean absolute difference between
+/// `cur[i]` and `reference[i - d]` over their overlap (after removing each profile's mean,
+/// so a brightness change does not move it); 0 on ties and for flat profiles.
+fn best_shift(reference: &[u32], cur: &[u32], range: usize) -> isize {
+    let n = reference.len().min(cur.len());
+    if n < 8 {
+        return 0;
+    }
+    let range = range.min(n / 4) as isize;
+    let mean = |v: &[u32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
+    let (mr, mc) = (mean(&reference[..n]), mean(&cur[..n]));
+    let mut best = (f64::INFINITY, 0isize);
+    for d in -range..=range {
+        let (lo, hi) = (d.max(0) as usize, (n as isize + d.min(0)) as usize);
+        let mut sad = 0.0;
+        for i in lo..hi {
+            let r = f64::from(reference[(i as isize - d) as usize]) - mr;
+            let c = f64::from(cur[i]) - mc;
+            sad += (r - c).abs();
+        }
+        let cost = sad / (hi - lo) as f64;
+        // Prefer no motion unless a shift is clearly better.
+        let cost = if d == 0 { cost * 0.98 } else { cost };
+        if cost < best.0 {
+            best = (cost, d);
+        }
+    }
+    best.1
+}
+
+/// Scales `prob` (`pw x ph`) bilinearly into `out`, moved by `(dx, dy)` seat pixels (edge
+/// values repeat where the shift uncovers the border).
+fn prob_to_matte_shifted(
+    prob: &[f32],
+    pw: usize,
+    ph: usize,
+    out: &mut PlaneMut<'_>,
+    dx: isize,
+    dy: isize,
+) {
+    let (w, h) = (out.width(), out.height());
+    let (sx, sy) = (pw as f32 / w as f32, ph as f32 / h as f32);
+    let tap = |o: isize, scale: f32, len: usize| {
+        let s = ((o as f32 + 0.5) * scale - 0.5).clamp(0.0, (len - 1) as f32);
+        let i0 = (s as usize).min(len - 1);
+        (i0, (i0 + 1).min(len - 1), s - i0 as f32)
+    };
+    for oy in 0..h {
+        let (y0, y1, fy) = tap(oy as isize - dy, sy, ph);
+        let (r0, r1) = (&prob[y0 * pw..(y0 + 1) * pw], &prob[y1 * pw..(y1 + 1) * pw]);
+        for (ox, d) in out.row_mut(oy).iter_mut().enumerate() {
+            let (x0, x1, fx) = tap(ox as isize - dx, sx, pw);
+            let top = r0[x0] + (r0[x1] - r0[x0]) * fx;
+            let bot = r1[x0] + (r1[x1] - r1[x0]) * fx;
+            *d = ((top + (bot - top) * fy) * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn best_shift_finds_a_translation() {
+        let reference: Vec<u32> = (0..100)
+            .map(|i| if (40..60).contains(&i) { 900 } else { 100 })
+            .collect();
+        let cur: Vec<u32> = (0..100)
+            .map(|i| if (47..67).contains(&i) { 900 } else { 100 })
+            .collect();
+        assert_eq!(best_shift(&reference, &cur, 12), 7);
+        assert_eq!(best_shift(&cur, &reference, 12), -7);
+        assert_eq!(best_shift(&reference, &reference, 12), 0);
+        let flat = vec![5u32; 100];
+        assert_eq!(best_shift(&flat, &flat, 12), 0);
+    }
+
+    #[test]
+    fn shifted_upsample_moves_the_mask() {
+        let mut prob = vec![0.0f32; 16 * 16];
+        for y in 4..8 {
+            for x in 4..8 {
+                prob[y * 16 + x] = 1.0;
+            }
+        }
+        let mut a = vec![0u8; 32 * 32];
+        let mut b = vec![0u8; 32 * 32];
+        prob_to_matte_shifted(
+            &prob,
+            16,
+            16,
+            &mut PlaneMut::new(&mut a, 32, 32, 32).unwrap(),
+            0,
+            0,
+        );
+        prob_to_matte_shifted(
+            &prob,
+            16,
+            16,
+            &mut PlaneMut::new(&mut b, 32, 32, 32).unwrap(),
+            3,
+            -2,
+        );
+        for y in 2..28 {
+            for x in 0..28 {
+                assert_eq!(b[y * 32 + x + 3], a[(y + 2) * 32 + x], "({x},{y})");
+            }
+        }
+    }
+}

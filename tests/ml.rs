@@ -1,0 +1,280 @@
+//! The ML segmenter against MediaPipe's own output (feature `ml`).
+//!
+//! Needs `scripts/ml-setup.sh` first: the models from npm in models/, and MediaPipe's masks of
+//! scikit-image's astronaut.png (mediapipe==0.10.21, in a venv) in models/reference/.
+#![cfg(feature = "ml")]
+
+use std::path::{Path, PathBuf};
+
+use together_mode::frame::{ColorSpec, PlaneMut, PlaneRef};
+use together_mode::segment::ml::{
+    rgb8_to_input, GraphRewrite, MlError, MlShared, ScheduleOptions, SelfieModel,
+};
+use together_mode::segment::{Matte, SegmentInput, Segmenter};
+
+fn models() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
+}
+
+fn need(path: &Path) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/ml-setup.sh (fetches the model and MediaPipe's references)",
+        path.display()
+    );
+    path.to_path_buf()
+}
+
+fn model(name: &str) -> SelfieModel {
+    SelfieModel::from_file(need(&models().join(name))).expect("model loads")
+}
+
+fn rgb(name: &str) -> (Vec<u8>, usize, usize) {
+    let img = image::open(need(&models().join("reference").join(name)))
+        .expect("reference image decodes")
+        .to_rgb8();
+    let (w, h) = img.dimensions();
+    (img.into_raw(), w as usize, h as usize)
+}
+
+fn reference(name: &str) -> Vec<f32> {
+    let bytes = std::fs::read(need(&models().join("reference").join(name))).unwrap();
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn run(model: &SelfieModel, rgb: &[u8], w: usize, h: usize, rewrite: GraphRewrite) -> Vec<f32> {
+    let mut runner = model.runner_with(w, h, rewrite).expect("plan builds");
+    rgb8_to_input(rgb, w, h, runner.input_mut(), w, h).unwrap();
+    runner.run().expect("runs").to_vec()
+}
+
+/// Mean absolute difference, and pixels whose side of 0.5 differs.
+fn compare(ours: &[f32], theirs: &[f32]) -> (f64, usize) {
+    assert_eq!(ours.len(), theirs.len());
+    let mad = ours
+        .iter()
+        .zip(theirs)
+        .map(|(a, b)| f64::from((a - b).abs()))
+        .sum::<f64>()
+        / ours.len() as f64;
+    let flips = ours
+        .iter()
+        .zip(theirs)
+        .filter(|(a, b)| (**a > 0.5) != (**b > 0.5))
+        .count();
+    (mad, flips)
+}
+
+fn check_against_mediapipe(file: &str, image: &str, reference_file: &str) {
+    let m = model(file);
+    let (pixels, w, h) = rgb(image);
+    assert_eq!((w, h), m.native_size());
+    let theirs = reference(reference_file);
+    let person = theirs.iter().filter(|&&p| p > 0.5).count();
+    // A real portrait: a good share of person and of room, so the comparison means something.
+    assert!(
+        person > w * h / 5 && person < w * h * 4 / 5,
+        "person pixels {person}"
+    );
+    for rewrite in [GraphRewrite::Faithful, GraphRewrite::ResizeAsDeconv] {
+        let ours = run(&m, &pixels, w, h, rewrite);
+        let (mad, flips) = compare(&ours, &theirs);
+        let max = ours
+            .iter()
+            .zip(&theirs)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        eprintln!("{file} {rewrite:?}: mean abs diff {mad:.2e}, max {max:.2e}, mask flips {flips}");
+        assert!(mad < 1.0 / 255.0, "mean absolute difference {mad}");
+        assert_eq!(flips, 0, "mask at 0.5 differs in {flips} pixels");
+    }
+}
+
+#[test]
+fn general_model_equals_mediapipe_on_astronaut() {
+    check_against_mediapipe(
+        "selfie_segmentation.tflite",
+        "astronaut_256x256.png",
+        "general_256x256.f32",
+    );
+}
+
+#[test]
+fn landscape_model_equals_mediapipe_on_astronaut() {
+    check_against_mediapipe(
+        "selfie_segmentation_landscape.tflite",
+        "astronaut_256x144.png",
+        "landscape_256x144.f32",
+    );
+}
+
+/// IoU at 0.5 of our map at `side x side` against MediaPipe's 256x256 map, compared at
+/// 256x256 (ours upsampled bilinearly).
+fn iou_at(m: &SelfieModel, side: usize, pixels: &[u8], theirs: &[f32]) -> f64 {
+    let mut runner = m.runner(side, side).unwrap();
+    rgb8_to_input(pixels, 256, 256, runner.input_mut(), side, side).unwrap();
+    let ours = runner.run().unwrap().to_vec();
+    let mut up = vec![0u8; 256 * 256];
+    let mut plane = PlaneMut::new(&mut up, 256, 256, 256).unwrap();
+    together_mode::segment::ml::prob_to_matte(&ours, side, side, &mut plane).unwrap();
+    let (mut inter, mut union) = (0usize, 0usize);
+    for (a, b) in up.iter().zip(theirs) {
+        let (a, b) = (*a > 127, *b > 0.5);
+        inter += usize::from(a && b);
+        union += usize::from(a || b);
+    }
+    inter as f64 / union as f64
+}
+
+#[test]
+fn smaller_inputs_cost_accuracy() {
+    // The network is fully convolutional, so it runs at any multiple of 16, but it was
+    // trained at 256x256: a smaller input (fewer pixels per head) loses accuracy. Measured
+    // here so that choosing the input size from the seat size is an informed trade.
+    let m = model("selfie_segmentation.tflite");
+    let (pixels, w, h) = rgb("astronaut_256x256.png");
+    assert_eq!((w, h), (256, 256));
+    let theirs = reference("general_256x256.f32");
+    let ious: Vec<(usize, f64)> = [256, 224, 192, 160, 128, 96, 64]
+        .into_iter()
+        .map(|s| (s, iou_at(&m, s, &pixels, &theirs)))
+        .collect();
+    eprintln!("IoU against MediaPipe at 256x256, by input side: {ious:?}");
+    assert!(ious[0].1 > 0.999, "native size {:?}", ious[0]);
+}
+
+#[test]
+fn malformed_files_give_errors_not_panics() {
+    let bytes = std::fs::read(need(&models().join("selfie_segmentation.tflite"))).unwrap();
+    assert!(matches!(
+        SelfieModel::from_bytes(&[]),
+        Err(MlError::Flatbuffer(_))
+    ));
+    assert!(SelfieModel::from_bytes(&bytes[..bytes.len() / 2]).is_err());
+    assert!(matches!(
+        SelfieModel::from_file(models().join("no-such-model.tflite")),
+        Err(MlError::Io { .. })
+    ));
+    // Deterministic mutations: overwrite bytes across the file (the graph tables are near
+    // the start and the end, the weights in between). Each must load or fail cleanly.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut rejected = 0;
+    for _ in 0..300 {
+        let mut b = bytes.clone();
+        for _ in 0..4 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let at = (state % b.len() as u64) as usize;
+            let at = if state & 1 == 0 {
+                at % 4096
+            } else {
+                b.len() - 1 - at % 4096
+            };
+            b[at] = (state >> 32) as u8;
+        }
+        match SelfieModel::from_bytes(&b) {
+            Ok(m) => {
+                // Whatever loaded must still plan (or refuse) without panicking.
+                let _ = m.runner(64, 64);
+            }
+            Err(_) => rejected += 1,
+        }
+    }
+    eprintln!("{rejected} of 300 mutated files rejected");
+    assert!(rejected > 0);
+}
+
+#[test]
+fn input_sizes_that_do_not_fit_are_refused() {
+    let m = model("selfie_segmentation.tflite");
+    assert!(matches!(m.runner(0, 64), Err(MlError::InputSize { .. })));
+    // 40 is not a multiple of 16: the skip connections do not line up.
+    assert!(matches!(m.runner(40, 40), Err(MlError::InputSize { .. })));
+}
+
+/// A seat: grey room, a brighter "person" ellipse; I420 planes.
+fn seat(w: usize, h: usize, cx: f32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let img = image::open(need(
+        &models().join("reference").join("astronaut_256x256.png"),
+    ))
+    .unwrap()
+    .to_rgb8();
+    let mut y = vec![0u8; w * h];
+    let (cw, ch) = (w / 2, h / 2);
+    let mut u = vec![128u8; cw * ch];
+    let mut v = vec![128u8; cw * ch];
+    let shift = (cx * w as f32) as i64;
+    for yy in 0..h {
+        for xx in 0..w {
+            let sx = ((xx as i64 - shift).clamp(0, w as i64 - 1) as usize * 256 / w) as u32;
+            let sy = (yy * 256 / h) as u32;
+            let p = img.get_pixel(sx, sy).0;
+            let (r, g, b) = (f32::from(p[0]), f32::from(p[1]), f32::from(p[2]));
+            y[yy * w + xx] = (16.0 + 0.257 * r + 0.504 * g + 0.098 * b) as u8;
+            if yy % 2 == 0 && xx % 2 == 0 && yy / 2 < ch && xx / 2 < cw {
+                u[yy / 2 * cw + xx / 2] = (128.0 - 0.148 * r - 0.291 * g + 0.439 * b) as u8;
+                v[yy / 2 * cw + xx / 2] = (128.0 + 0.439 * r - 0.368 * g - 0.071 * b) as u8;
+            }
+        }
+    }
+    (y, u, v)
+}
+
+#[test]
+fn seats_share_a_staggered_schedule_and_track_motion() {
+    let m = model("selfie_segmentation.tflite");
+    let opts = ScheduleOptions {
+        budget_ms: 1e-3, // far too small: the period goes to its cap
+        max_period: 4,
+        max_input_side: 192,
+        refine: None,
+        ..ScheduleOptions::default()
+    };
+    let shared = MlShared::new(m, opts);
+    let mut seats: Vec<_> = (0..8).map(|_| shared.segmenter()).collect();
+    let (w, h) = (192, 192);
+    let mut mattes = vec![vec![0u8; w * h]; 8];
+    let ticks = 12;
+    for t in 0..ticks {
+        let (y, u, v) = seat(w, h, 0.02 * t as f32);
+        for (s, m) in seats.iter_mut().zip(&mut mattes) {
+            let input = SegmentInput {
+                y: PlaneRef::new(&y, w, h, w).unwrap(),
+                u: PlaneRef::new(&u, w / 2, h / 2, w / 2).unwrap(),
+                v: PlaneRef::new(&v, w / 2, h / 2, w / 2).unwrap(),
+                input_alpha: None,
+                participant: "p",
+                pts: t,
+                color: ColorSpec::BT601_LIMITED,
+            };
+            let mut plane = PlaneMut::new(m, w, h, w).unwrap();
+            assert_eq!(s.segment(&input, &mut plane), Matte::Written);
+        }
+    }
+    let stats = shared.stats();
+    eprintln!("{stats:?}");
+    assert_eq!(stats.frames, 8 * ticks as u64);
+    assert_eq!(stats.period, 4);
+    // Every seat runs on its first tick, then once every 4 ticks, at staggered phases.
+    assert!(
+        stats.runs <= 8 + 8 * (ticks as u64 - 1).div_ceil(4),
+        "runs {}",
+        stats.runs
+    );
+    assert!(stats.runs >= 8 + 8 * 2, "runs {}", stats.runs);
+    // All seats saw the same frames: all mattes are a person of similar size.
+    let cover: Vec<usize> = mattes
+        .iter()
+        .map(|m| m.iter().filter(|&&v| v > 127).count())
+        .collect();
+    eprintln!("person pixels per seat: {cover:?}");
+    for c in &cover {
+        assert!(*c > w * h / 5 && *c < w * h * 4 / 5);
+    }
+    drop(seats);
+    assert_eq!(shared.stats().seats, 0);
+}
