@@ -4,6 +4,7 @@
 //! together demo [--participants N] [--frames N] [--size WxH] --out OUT
 //! together render --scene DIR|builtin:NAME --input ID=PATH ... [--size WxH] [--frames N] [--fps R] --out OUT
 //! together seating --scene DIR|builtin:NAME --participants N [--scene-size WxH] [--size WxH]
+//! together segment --input IMAGE --out MASK.png [--model PATH] [--raw] [--repeat N]   (--features ml)
 //! ```
 //! OUT is a .y4m file, `-` (Y4M on stdout) or a PNG pattern such as `frames/%05d.png`.
 
@@ -79,6 +80,59 @@ enum Command {
         #[arg(long)]
         out: String,
     },
+    /// Run the canonical benchmark workload in-process and print CPU ms per frame.
+    Bench {
+        /// Participants (seats in a grid, as in shared/bench/WORKLOAD.md).
+        #[arg(long, default_value_t = 49)]
+        participants: usize,
+        /// Measured frames (after a warm-up of 30).
+        #[arg(long, default_value_t = 300)]
+        frames: u64,
+        /// Output size WxH.
+        #[arg(long, default_value = "1920x1080")]
+        size: String,
+        /// none: constant alpha 0.8 (the peers' workload); opaque: alpha 1.0; alpha: a
+        /// per-pixel matte from the inputs' own alpha.
+        #[arg(long, default_value = "none")]
+        segment: String,
+        /// Fraction of participants that deliver a new frame each tick (0.0..=1.0).
+        #[arg(long, default_value_t = 1.0)]
+        changed: f64,
+        /// Render seats and bands on one thread.
+        #[arg(long)]
+        serial: bool,
+        /// Independent rooms (meetings) composed per tick, each with its own engine.
+        #[arg(long, default_value_t = 1)]
+        rooms: usize,
+    },
+    /// Play a meeting timeline (scenario JSON): one Y4M per room and events.jsonl in --out.
+    Scenario {
+        /// The scenario file (schema: the README's "Scenarios" section).
+        file: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Person mask of one image (8-bit gray PNG at the input's size) with the selfie model.
+    /// Needs a build with `--features ml` and the model (scripts/fetch-model.sh).
+    Segment {
+        /// The image (PNG or JPEG).
+        #[arg(long)]
+        input: PathBuf,
+        /// The mask to write (PNG).
+        #[arg(long)]
+        out: PathBuf,
+        /// The .tflite model. Default: models/selfie_segmentation_landscape.tflite for
+        /// landscape images (wider than 4:3), else models/selfie_segmentation.tflite.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// The model's probability, scaled to the input, without refinement.
+        #[arg(long)]
+        raw: bool,
+        /// Run the model N more times and print ms_per_mask (CPU ms per mask, one thread).
+        #[arg(long, default_value_t = 0)]
+        repeat: usize,
+    },
     /// Print the ACS seating map (JSON) for N participants.
     Seating {
         /// Scene folder or builtin:NAME.
@@ -97,7 +151,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let result = match cli.command {
         Command::Demo {
             participants,
@@ -121,6 +178,31 @@ fn main() -> ExitCode {
             scene_size,
             size,
         } => seating(&scene, participants, &scene_size, &size),
+        Command::Segment {
+            input,
+            out,
+            model,
+            raw,
+            repeat,
+        } => segment_image(&input, &out, model.as_deref(), raw, repeat),
+        Command::Scenario { file, out } => scenario(&file, &out),
+        Command::Bench {
+            participants,
+            frames,
+            size,
+            segment,
+            changed,
+            serial,
+            rooms,
+        } => bench(
+            participants,
+            frames,
+            &size,
+            &segment,
+            changed,
+            serial,
+            rooms,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -131,6 +213,28 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Help and version print as clap prints them. A usage error becomes one `error:` line (the
+/// first paragraph of clap's message, its lines joined) and exit status 1, like every other
+/// error of this tool.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        // `together` alone: the help, as clap shows it.
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        _ => {}
+    }
+    let text = e.render().to_string();
+    let first = text.split("\n\n").next().unwrap_or_default();
+    let line = first.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line);
+    eprintln!("error: {line} (see --help)");
+    ExitCode::FAILURE
 }
 
 fn output_size(s: &str) -> Result<(u32, u32)> {
@@ -401,5 +505,184 @@ fn seating(scene: &str, participants: usize, scene_size: &str, size: &str) -> Re
         engine.join(&format!("8:acs:participant-{}", i + 1), Role::Attendee)?;
     }
     println!("{}", engine.seating_map((sw, sh)).to_json());
+    Ok(())
+}
+
+/// CPU time (user + system) of this process so far, in milliseconds.
+fn cpu_ms() -> f64 {
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a complete rusage into the pointer it is given, which points to
+    // a properly sized, writable MaybeUninit; on failure it writes nothing and we read zeros.
+    let ru = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr());
+        ru.assume_init()
+    };
+    let ms = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
+    ms(ru.ru_utime) + ms(ru.ru_stime)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bench(
+    participants: usize,
+    frames: u64,
+    size: &str,
+    segment: &str,
+    changed: f64,
+    serial: bool,
+    rooms: usize,
+) -> Result<()> {
+    use together_mode::workload::{Workload, WorkloadMatte};
+    let (w, h) = output_size(size)?;
+    if participants == 0 || frames == 0 || rooms == 0 {
+        bail!("--participants, --frames and --rooms must be at least 1");
+    }
+    if !(0.0..=1.0).contains(&changed) {
+        bail!("--changed must be between 0 and 1, got {changed}");
+    }
+    let matte = match segment {
+        "none" => WorkloadMatte::Constant,
+        "opaque" => WorkloadMatte::Opaque,
+        "alpha" => WorkloadMatte::PerPixel,
+        other => bail!("--segment {other:?}: bench supports none, opaque, alpha"),
+    };
+    let options = CompositorOptions::default().with_parallel(!serial);
+    let mut loads = (0..rooms)
+        .map(|_| Workload::new(participants, w, h, matte, options))
+        .collect::<Result<Vec<_>, _>>()?;
+    // A participant k changes on tick t when its share of the ticks says so (evenly spread).
+    let every = |t: u64, k: usize| -> bool {
+        let c = changed * 1000.0;
+        ((t as f64 * 7.0 + k as f64 * 1000.0 / participants as f64) % 1000.0) < c
+    };
+    let run = |loads: &mut Vec<Workload>, t: u64| -> Result<()> {
+        let tick = |wl: &mut Workload| -> Result<(), together_mode::ComposeError> {
+            wl.push_frames(|k| every(t, k))?;
+            wl.engine().render()?;
+            Ok(())
+        };
+        if rooms > 1 && !serial {
+            use rayon::prelude::*;
+            loads.par_iter_mut().try_for_each(tick)?;
+        } else {
+            loads.iter_mut().try_for_each(tick)?;
+        }
+        Ok(())
+    };
+    for t in 0..30 {
+        run(&mut loads, t)?;
+    }
+    let (c0, t0) = (cpu_ms(), std::time::Instant::now());
+    for t in 30..30 + frames {
+        run(&mut loads, t)?;
+    }
+    let wall = t0.elapsed().as_secs_f64() * 1e3 / frames as f64;
+    let cpu = (cpu_ms() - c0) / frames as f64;
+    println!(
+        "participants={participants} frames={frames} ms_per_frame={wall:.3} cpu_ms_per_frame={cpu:.3} fps={:.1} size={w}x{h} segment={segment} changed={changed} rooms={rooms} threads={}",
+        1e3 / wall,
+        if serial { 1 } else { rayon::current_num_threads() }
+    );
+    Ok(())
+}
+
+fn scenario(file: &Path, out: &Path) -> Result<()> {
+    let report = together_mode::scenario::run_file(file, out)?;
+    for (room, path) in &report.rooms {
+        eprintln!("{room}: {}", path.display());
+    }
+    eprintln!(
+        "{} ticks, {} events, {} refused operations: {}",
+        report.ticks,
+        report.events,
+        report.refused,
+        report.events_file.display()
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "ml"))]
+fn segment_image(
+    _input: &Path,
+    _out: &Path,
+    _model: Option<&Path>,
+    _raw: bool,
+    _repeat: usize,
+) -> Result<()> {
+    bail!("`together segment` needs the ML segmenter: rebuild with `--features ml`")
+}
+
+/// `together segment`: the selfie model on one image, at the model's native input size.
+#[cfg(feature = "ml")]
+fn segment_image(
+    input: &Path,
+    out: &Path,
+    model: Option<&Path>,
+    raw: bool,
+    repeat: usize,
+) -> Result<()> {
+    use together_mode::frame::{PlaneMut, PlaneRef};
+    use together_mode::segment::ml::{prob_to_matte, rgb8_to_input, SelfieModel};
+    use together_mode::segment::refine::{RefineOptions, Refiner};
+
+    let img = image::open(input)
+        .with_context(|| format!("cannot read {}", input.display()))?
+        .to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let model_path = match model {
+        Some(p) => p.to_path_buf(),
+        None if w * 3 > h * 4 => PathBuf::from("models/selfie_segmentation_landscape.tflite"),
+        None => PathBuf::from("models/selfie_segmentation.tflite"),
+    };
+    let model = SelfieModel::from_file(&model_path)?;
+    let (mw, mh) = model.native_size();
+    let mut runner = model.runner(mw, mh)?;
+    rgb8_to_input(img.as_raw(), w, h, runner.input_mut(), mw, mh)?;
+    runner.run()?;
+    if repeat > 0 {
+        let start = cpu_time::ThreadTime::now();
+        for _ in 0..repeat {
+            runner.run()?;
+        }
+        let ms = start.elapsed().as_secs_f64() * 1000.0 / repeat as f64;
+        println!(
+            "ms_per_mask={ms:.3} model={} input={mw}x{mh}",
+            model_path.display()
+        );
+    }
+    let prob = runner.output();
+    let mut mask = vec![0u8; w * h];
+    {
+        let mut plane = PlaneMut::new(&mut mask, w, h, w)?;
+        prob_to_matte(prob, mw, mh, &mut plane)?;
+    }
+    if !raw && mw <= w && mh <= h {
+        // Refined: the model's mask at its own size, upsampled by the guided filter along
+        // the image's luma edges (BT.601 luma of the RGB input).
+        let luma: Vec<u8> = img
+            .pixels()
+            .map(|p| {
+                let [r, g, b] = p.0.map(u32::from);
+                ((77 * r + 150 * g + 29 * b + 128) >> 8) as u8
+            })
+            .collect();
+        let coarse: Vec<u8> = prob
+            .iter()
+            .map(|&p| (p * 255.0 + 0.5).clamp(0.0, 255.0) as u8)
+            .collect();
+        let mut refiner = Refiner::new(RefineOptions::default().with_dead_band(0));
+        let mut refined = vec![0u8; w * h];
+        let ok = refiner.refine(
+            &PlaneRef::new(&luma, w, h, w)?,
+            &PlaneRef::new(&coarse, mw, mh, mw)?,
+            &mut PlaneMut::new(&mut refined, w, h, w)?,
+        );
+        if ok {
+            mask = refined;
+        }
+    }
+    image::GrayImage::from_raw(w as u32, h as u32, mask)
+        .context("mask buffer")?
+        .save(out)
+        .with_context(|| format!("cannot write {}", out.display()))?;
     Ok(())
 }

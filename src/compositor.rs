@@ -20,9 +20,11 @@ use rayon::prelude::*;
 
 use crate::error::{ComposeError, SizeError};
 use crate::frame::{ColorSpec, Frame, FrameMut, FrameRef, PixelFormat};
-use crate::geometry::check_output_size;
+use crate::geometry::{check_output_size, Rect};
 use crate::render::kernels::SimdLevel;
-use crate::render::{compose, render_seat, Layout, SeatParams, SeatRender, SeatScratch};
+use crate::render::{
+    compose, render_seat, Layout, SeatParams, SeatRender, SeatScaler, SeatScratch,
+};
 use crate::scene::Scene;
 use crate::seating::{Role, Seating, SeatingMap};
 use crate::segment::{input_alpha_factory, Segmenter, SegmenterFactory};
@@ -33,7 +35,9 @@ pub const MAX_OUTPUT: (u32, u32) = (7680, 4320);
 /// The scaling filter for seats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ScaleFilter {
-    /// Bilinear, widened when downscaling (anti-aliased); FFmpeg `flags=bilinear` class.
+    /// Bilinear-class and fast: exact 2x2 box halvings while the seat is at least 2x smaller
+    /// than its crop, then 2-tap bilinear (our own SIMD kernels; within 35 dB of FFmpeg's
+    /// `flags=bilinear`).
     #[default]
     Bilinear,
     /// Lanczos3: sharper, about twice the cost.
@@ -43,11 +47,13 @@ pub enum ScaleFilter {
 }
 
 impl ScaleFilter {
-    fn alg(self) -> fr::ResizeAlg {
+    fn scaler(self) -> SeatScaler {
         match self {
-            ScaleFilter::Bilinear => fr::ResizeAlg::Convolution(fr::FilterType::Bilinear),
-            ScaleFilter::Lanczos3 => fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3),
-            ScaleFilter::Nearest => fr::ResizeAlg::Nearest,
+            ScaleFilter::Bilinear => SeatScaler::Fast,
+            ScaleFilter::Lanczos3 => {
+                SeatScaler::Fir(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
+            }
+            ScaleFilter::Nearest => SeatScaler::Fir(fr::ResizeAlg::Nearest),
         }
     }
 }
@@ -141,6 +147,8 @@ struct Participant {
     pts: i64,
     /// Bumped on every push: a seat re-renders only when this (or its geometry) changes.
     generation: u64,
+    /// Brightness kept when dimmed ([`Compositor::set_dim`]).
+    dim: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -156,6 +164,10 @@ struct SeatSlot {
     scratch: SeatScratch,
     /// What `render` currently shows; `None` when nothing valid.
     key: Option<SeatKey>,
+    /// Re-rendered since the last compose into the engine's own frame.
+    rendered: bool,
+    /// Whether the engine's own frame shows this seat's render.
+    shown: bool,
 }
 
 impl SeatSlot {
@@ -164,6 +176,8 @@ impl SeatSlot {
             render: SeatRender::new(),
             scratch: SeatScratch::new(),
             key: None,
+            rendered: false,
+            shown: false,
         }
     }
 }
@@ -183,6 +197,10 @@ pub struct Compositor {
     /// Per seat: the segmenter and the participant it belongs to (its state is per person).
     segmenters: Vec<SeatSegmenter>,
     output: Frame,
+    /// Rectangles of `output` to recompose on the next `render` (reused, not reallocated).
+    damage: Vec<Rect>,
+    /// `output` must be recomposed whole (new layout, or written elsewhere).
+    full_redraw: bool,
     factory: SegmenterFactory,
 }
 
@@ -226,6 +244,8 @@ impl Compositor {
             participants: HashMap::new(),
             slots,
             output,
+            damage: Vec::new(),
+            full_redraw: true,
             factory: input_alpha_factory(),
         })
     }
@@ -271,6 +291,7 @@ impl Compositor {
                 frame: None,
                 pts: 0,
                 generation: 0,
+                dim: None,
             },
         );
         Ok(seat)
@@ -325,6 +346,21 @@ impl Compositor {
         Ok(())
     }
 
+    /// Dims a participant's seat (e.g. a frozen video): `Some(k)` scales luma above black and
+    /// chroma around neutral by `k / 255` (`Some(255)` changes nothing, `Some(0)` is black);
+    /// `None` shows the frame as it is. The seat re-renders on the next tick.
+    pub fn set_dim(&mut self, id: &str, dim: Option<u8>) -> Result<(), ComposeError> {
+        let p = self
+            .participants
+            .get_mut(id)
+            .ok_or_else(|| ComposeError::UnknownParticipant(id.to_string()))?;
+        if p.dim != dim {
+            p.dim = dim;
+            self.invalidate([self.seating.seat_of(id)]);
+        }
+        Ok(())
+    }
+
     /// Moves a seated participant to a free seat.
     pub fn assign_seat(&mut self, id: &str, seat: usize) -> Result<(), ComposeError> {
         let old = self.seating.seat_of(id);
@@ -366,6 +402,7 @@ impl Compositor {
         self.segmenters = (0..scene.seats.len()).map(|_| None).collect();
         self.layout = layout;
         self.scene = scene;
+        self.full_redraw = true;
         Ok(dropped)
     }
 
@@ -376,6 +413,7 @@ impl Compositor {
         self.layout = Layout::new(&self.scene, width, height, options.color)?;
         self.output = Frame::black(PixelFormat::I420, width, height, options.color)?;
         self.options = options;
+        self.full_redraw = true;
         for s in &mut self.slots {
             s.key = None;
         }
@@ -392,20 +430,54 @@ impl Compositor {
     }
 
     /// Renders one tick into the compositor's own I420 frame and returns a view of it.
+    ///
+    /// Only what changed is redrawn: seats whose frame or geometry changed are re-rendered,
+    /// and only their rectangles of the frame are recomposed (from every layer, so sprites
+    /// in front and overlapping seats stay right). A tick where nothing changed costs
+    /// almost nothing.
     pub fn render(&mut self) -> Result<FrameRef<'_>, ComposeError> {
         self.render_seats()?;
+        self.compose_own()?;
+        Ok(self.output.as_ref())
+    }
+
+    /// Recomposes the damaged parts (or all) of the engine's own frame.
+    fn compose_own(&mut self) -> Result<(), ComposeError> {
+        let (w, h) = (self.options.width, self.options.height);
+        self.damage.clear();
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let visible = slot.key.is_some();
+            if slot.rendered || visible != slot.shown {
+                if let Some(r) = self.layout.seat_rect(i).map(|r| r.clip(w, h)) {
+                    if !r.is_empty() {
+                        self.damage.push(r);
+                    }
+                }
+            }
+            slot.shown = visible;
+            slot.rendered = false;
+        }
+        let damage = if self.full_redraw {
+            None
+        } else if self.damage.is_empty() {
+            return Ok(());
+        } else {
+            Some(&self.damage[..])
+        };
         compose_slots(
             &self.layout,
             &self.slots,
             &mut self.output.as_mut(),
             self.level,
             self.options.parallel,
+            damage,
         )?;
-        Ok(self.output.as_ref())
+        self.full_redraw = false;
+        Ok(())
     }
 
-    /// Renders one tick into a caller's buffer: I420 (composed in place) or RGBA/BGRA
-    /// (composed in I420, then converted). The size must be the output size.
+    /// Renders one tick into a caller's buffer: I420 (composed in place, whole) or
+    /// RGBA/BGRA (the engine's own frame, converted). The size must be the output size.
     pub fn render_into(&mut self, out: &mut FrameMut<'_>) -> Result<(), ComposeError> {
         let (w, h) = (self.options.width, self.options.height);
         let ok_format = matches!(
@@ -421,17 +493,20 @@ impl Compositor {
             });
         }
         self.render_seats()?;
-        let (level, parallel) = (self.level, self.options.parallel);
         if out.format() == PixelFormat::I420 {
-            return compose_slots(&self.layout, &self.slots, out, level, parallel);
+            // The caller's buffer holds anything: compose it whole. The seats' new renders
+            // are not in our own frame yet, so it is redrawn whole next time.
+            self.full_redraw = true;
+            return compose_slots(
+                &self.layout,
+                &self.slots,
+                out,
+                self.level,
+                self.options.parallel,
+                None,
+            );
         }
-        compose_slots(
-            &self.layout,
-            &self.slots,
-            &mut self.output.as_mut(),
-            level,
-            parallel,
-        )?;
+        self.compose_own()?;
         crate::frame::convert(&self.output.as_ref(), out)?;
         Ok(())
     }
@@ -446,8 +521,9 @@ impl Compositor {
             self.scene.mirror_participants,
             self.options.opacity_u8(),
             self.options.color,
-            self.options.filter.alg(),
+            self.options.filter.scaler(),
         );
+        let level = self.level;
         let work = |(i, (slot, segmenter)): (usize, (&mut SeatSlot, &mut SeatSegmenter))| -> Result<(), ComposeError> {
             let Some(id) = seating.occupant(i) else {
                 slot.key = None;
@@ -489,9 +565,12 @@ impl Compositor {
                 color: params.2,
                 participant: id,
                 pts: p.pts,
-                alg: params.3,
+                scaler: params.3,
+                level,
+                dim: p.dim.unwrap_or(255),
             };
             render_seat(&mut slot.scratch, &mut slot.render, seg.as_mut(), &frame.as_ref(), &sp)?;
+            slot.rendered = true;
             key.participant.clear();
             key.participant.push_str(id);
             (key.generation, key.width, key.height) = (p.generation, w, h);
@@ -522,11 +601,12 @@ fn compose_slots(
     out: &mut FrameMut<'_>,
     level: SimdLevel,
     parallel: bool,
+    damage: Option<&[Rect]>,
 ) -> Result<(), ComposeError> {
     let lookup = |i: usize| -> Option<&SeatRender> {
         let slot = slots.get(i)?;
         slot.key.as_ref()?;
         Some(&slot.render)
     };
-    compose(layout, &lookup, out, level, parallel)
+    compose(layout, &lookup, out, level, parallel, damage)
 }

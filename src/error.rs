@@ -269,6 +269,9 @@ pub enum IoError {
         max_width: u32,
         max_height: u32,
     },
+    /// An input file over the byte limit, refused before it is read.
+    #[error("{path} is {size} bytes, over the limit of {max}")]
+    FileTooLarge { path: String, size: u64, max: u64 },
     /// An output pattern that is neither .y4m, `-`, nor a PNG pattern with one `%d`.
     #[error("output {0:?} must be a .y4m file, '-' or a PNG pattern like frames/%05d.png")]
     BadOutput(String),

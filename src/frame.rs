@@ -716,7 +716,9 @@ impl Frame {
             color: ColorSpec::default(),
             offsets,
             strides,
-            storage: vec![Block([0; 64]); total.div_ceil(64)],
+            // Zeroed by the allocator (calloc): a large frame costs address space until its
+            // pages are written, so a hostile header naming the largest frame is cheap.
+            storage: bytemuck::zeroed_vec(total.div_ceil(64)),
         })
     }
 

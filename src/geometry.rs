@@ -33,15 +33,18 @@ pub struct WorldRect {
 }
 
 impl WorldRect {
-    /// Whether the rectangle lies inside `extent` (with a tolerance of 1e-6 of the extent).
+    /// Whether the rectangle lies inside `extent`, with a tolerance of 1e-6 of the extent's
+    /// size on each axis (per axis: a wide, flat extent must not let a seat stick out far
+    /// vertically, where one world unit can be billions of pixels).
     pub fn inside(&self, extent: &Extent) -> bool {
-        let eps = 1e-6 * extent.width.abs().max(extent.height.abs());
+        let eps_x = 1e-6 * extent.width.abs();
+        let eps_y = 1e-6 * extent.height.abs();
         let l = self.cx - self.width / 2.0;
         let t = self.cy - self.height / 2.0;
-        l >= extent.left - eps
-            && t >= extent.top - eps
-            && l + self.width <= extent.left + extent.width + eps
-            && t + self.height <= extent.top + extent.height + eps
+        l >= extent.left - eps_x
+            && t >= extent.top - eps_y
+            && l + self.width <= extent.left + extent.width + eps_x
+            && t + self.height <= extent.top + extent.height + eps_y
     }
 }
 

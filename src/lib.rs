@@ -10,11 +10,15 @@ pub mod error;
 pub mod frame;
 pub mod geometry;
 pub mod io;
+pub mod meeting;
 pub mod render;
+pub mod scenario;
 pub mod scene;
 pub mod seating;
 pub mod segment;
+pub mod stream;
 pub mod synth;
+pub mod workload;
 
 pub use compositor::{Compositor, CompositorOptions, ScaleFilter};
 pub use error::{ComposeError, FrameError, IoError, SceneError, SeatingError, SizeError};

@@ -220,3 +220,10 @@ fn workload_n9_at_alpha_08_matches_ffmpeg() {
         parity(9, 1920, 1080, 0.8);
     }
 }
+
+#[test]
+fn workload_n49_at_alpha_08_matches_ffmpeg() {
+    if have_ffmpeg() {
+        parity(49, 1920, 1080, 0.8);
+    }
+}

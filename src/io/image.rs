@@ -1,7 +1,7 @@
 //! PNG and JPEG stills in and out.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Cursor, Read, Write};
 use std::path::Path;
 
 use ::image::codecs::png::{CompressionType, FilterType, PngEncoder};
@@ -33,16 +33,59 @@ fn io_error(path: &Path, context: &str, source: std::io::Error) -> IoError {
     }
 }
 
+/// Largest still image file [`load_image`] reads (bytes): 64 MiB, several times a
+/// losslessly compressed 4K frame. Checked from the file's length before reading, and again
+/// while reading (a file that grows, a pipe).
+pub const MAX_IMAGE_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads all of `path`, refusing files over [`MAX_IMAGE_FILE_BYTES`] before reading them.
+fn read_capped(path: &Path) -> Result<Vec<u8>, IoError> {
+    let too_large = |size| IoError::FileTooLarge {
+        path: path.display().to_string(),
+        size,
+        max: MAX_IMAGE_FILE_BYTES,
+    };
+    let file = File::open(path).map_err(|e| io_error(path, "opening", e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| io_error(path, "reading", e))?
+        .len();
+    if len > MAX_IMAGE_FILE_BYTES {
+        return Err(too_large(len));
+    }
+    let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(MAX_IMAGE_FILE_BYTES + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| io_error(path, "reading", e))?;
+    if data.len() as u64 > MAX_IMAGE_FILE_BYTES {
+        return Err(too_large(data.len() as u64));
+    }
+    Ok(data)
+}
+
+/// Width and height from a PNG's IHDR chunk (right after the signature), if it is there.
+fn png_ihdr_size(data: &[u8]) -> Option<(u32, u32)> {
+    if data.get(12..16)? != b"IHDR" {
+        return None;
+    }
+    let be = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
+    };
+    Some((be(16)?, be(20)?))
+}
+
 /// Decodes a PNG or JPEG file into an RGBA [`Frame`] (straight alpha, opaque for JPEG).
 ///
-/// The dimensions are read from the file header first: an image wider than `max.0` or
+/// A file over [`MAX_IMAGE_FILE_BYTES`] is refused ([`IoError::FileTooLarge`]) before it is
+/// read. Then the dimensions are read from the image header: an image wider than `max.0` or
 /// taller than `max.1` (or than [`MAX_DIMENSION`]) is refused with
 /// [`IoError::ImageTooLarge`] before any pixel is decoded. The decoder also runs under
 /// `image`'s own [`Limits`] for the same size.
 pub fn load_image(path: &Path, max: (u32, u32)) -> Result<Frame, IoError> {
     let (max_w, max_h) = (max.0.min(MAX_DIMENSION), max.1.min(MAX_DIMENSION));
-    let mut reader = ImageReader::open(path)
-        .map_err(|e| io_error(path, "opening", e))?
+    // The JPEG decoder reads its whole input before it knows the size: bound that first.
+    let data = read_capped(path)?;
+    let mut reader = ImageReader::new(Cursor::new(&data[..]))
         .with_guessed_format()
         .map_err(|e| io_error(path, "reading", e))?;
     if !matches!(reader.format(), Some(ImageFormat::Png | ImageFormat::Jpeg)) {
@@ -50,6 +93,25 @@ pub fn load_image(path: &Path, max: (u32, u32)) -> Result<Frame, IoError> {
             path: path.display().to_string(),
             reason: "not a PNG or JPEG file".into(),
         });
+    }
+    let check_size = |width: u32, height: u32| {
+        if width > max_w || height > max_h {
+            return Err(IoError::ImageTooLarge {
+                path: path.display().to_string(),
+                width,
+                height,
+                max_width: max_w,
+                max_height: max_h,
+            });
+        }
+        Ok(())
+    };
+    // A PNG's size is in its IHDR chunk, which must come first: checked here, before the
+    // decoder sizes its buffers from it (it refuses absurd sizes less tellingly).
+    if reader.format() == Some(ImageFormat::Png) {
+        if let Some((width, height)) = png_ihdr_size(&data) {
+            check_size(width, height)?;
+        }
     }
     // Decoded pixels of the largest allowed image at 16 bits x 4 channels, plus slack for
     // the decoders' working buffers.
@@ -60,15 +122,7 @@ pub fn load_image(path: &Path, max: (u32, u32)) -> Result<Frame, IoError> {
         .into_decoder()
         .map_err(|e| image_error(path, "reading", e))?;
     let (width, height) = decoder.dimensions();
-    if width > max_w || height > max_h {
-        return Err(IoError::ImageTooLarge {
-            path: path.display().to_string(),
-            width,
-            height,
-            max_width: max_w,
-            max_height: max_h,
-        });
-    }
+    check_size(width, height)?;
     limits.max_image_width = Some(max_w);
     limits.max_image_height = Some(max_h);
     limits

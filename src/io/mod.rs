@@ -10,7 +10,7 @@ mod image;
 mod sink;
 mod y4m;
 
-pub use self::image::{load_image, save_png};
+pub use self::image::{load_image, save_png, MAX_IMAGE_FILE_BYTES};
 pub use self::sink::{FrameSink, OutputSpec};
 pub use self::y4m::{Interlace, Y4mColorspace, Y4mHeader, Y4mReader, Y4mWriter, MAX_LINE_LEN};
 

@@ -19,6 +19,7 @@ use crate::frame::{ColorSpec, Frame, FrameRef, PixelFormat, PlaneMut, PlaneRef};
 use crate::geometry::{aspect_fill_crop, Rect, WorldToPixel};
 use crate::scene::{Layer, Scene};
 use crate::segment::{Matte, SeatColour, SegmentInput, Segmenter};
+use kernels::scale::{scale_plane, ScalePlan, ScaleScratch};
 use kernels::{blend, div255, SimdLevel};
 use scale::{scale, CropF};
 
@@ -58,6 +59,8 @@ pub struct Layout {
     color: ColorSpec,
     layers: Vec<LayerPlan>,
     seat_rects: Vec<Rect>,
+    /// The first layer is an opaque sprite covering the whole output: no need to clear.
+    base_covers: bool,
 }
 
 impl Layout {
@@ -69,8 +72,17 @@ impl Layout {
         height: u32,
         color: ColorSpec,
     ) -> Result<Self, ComposeError> {
+        // Scenes built in code skip the loader's checks: no pixel size may come from a
+        // non-finite, negative or out-of-extent number.
+        scene.check_geometry()?;
         let map = WorldToPixel::new(scene.extent, width, height);
-        let seat_rects: Vec<Rect> = scene.seats.iter().map(|s| map.rect_even(&s.rect)).collect();
+        // Seats lie inside the extent, so clipping only trims rounding (in degenerate extents
+        // one ulp of world can be many pixels): a seat never renders larger than the output.
+        let seat_rects: Vec<Rect> = scene
+            .seats
+            .iter()
+            .map(|s| map.rect_even(&s.rect).clip(width, height))
+            .collect();
         let mut resizer = fr::Resizer::new();
         let mut layers = Vec::new();
         for layer in scene.layers() {
@@ -92,12 +104,15 @@ impl Layout {
                 }
             }
         }
+        let base_covers = matches!(layers.first(), Some(LayerPlan::Sprite(s))
+            if s.opaque && s.rect == Rect::new(0, 0, width as i64, height as i64));
         Ok(Self {
             width,
             height,
             color,
             layers,
             seat_rects,
+            base_covers,
         })
     }
 
@@ -109,7 +124,7 @@ impl Layout {
     pub fn height(&self) -> u32 {
         self.height
     }
-    /// The pixel rectangle of seat `i` (even; may extend past the output).
+    /// The pixel rectangle of seat `i` (even, inside the output).
     pub fn seat_rect(&self, i: usize) -> Option<Rect> {
         self.seat_rects.get(i).copied()
     }
@@ -197,11 +212,12 @@ fn prepare_sprite(
 fn chroma_alpha(a: &[u8], w: usize, h: usize) -> Vec<u8> {
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
     let mut out = vec![0u8; cw * ch];
-    chroma_alpha_into(a, w, h, &mut out);
+    chroma_alpha_into(SimdLevel::detect(), a, w, h, &mut out);
     out
 }
 
-fn chroma_alpha_into(a: &[u8], w: usize, h: usize, out: &mut [u8]) {
+/// The same into `out` (`ceil(w/2) x ceil(h/2)`), with the box kernel of the scaler.
+fn chroma_alpha_into(level: SimdLevel, a: &[u8], w: usize, h: usize, out: &mut [u8]) {
     let cw = w.div_ceil(2);
     for (cy, orow) in out
         .chunks_exact_mut(cw.max(1))
@@ -214,12 +230,7 @@ fn chroma_alpha_into(a: &[u8], w: usize, h: usize, out: &mut [u8]) {
         } else {
             r0
         };
-        for (cx, o) in orow.iter_mut().enumerate() {
-            let x0 = 2 * cx;
-            let x1 = (x0 + 1).min(w - 1);
-            let s = r0[x0] as u32 + r0[x1] as u32 + r1[x0] as u32 + r1[x1] as u32;
-            *o = ((s + 2) / 4) as u8;
-        }
+        kernels::scale::box_row(level, r0, r1, orow);
     }
 }
 
@@ -278,6 +289,9 @@ impl SeatRender {
 /// format conversion).
 pub(crate) struct SeatScratch {
     resizer: fr::Resizer,
+    luma_plan: Option<ScalePlan>,
+    chroma_plan: Option<ScalePlan>,
+    scale: ScaleScratch,
     conv: Option<Frame>,
     alpha_in: Vec<u8>,
 }
@@ -286,10 +300,31 @@ impl SeatScratch {
     pub(crate) fn new() -> Self {
         Self {
             resizer: fr::Resizer::new(),
+            luma_plan: None,
+            chroma_plan: None,
+            scale: ScaleScratch::default(),
             conv: None,
             alpha_in: Vec::new(),
         }
     }
+}
+
+/// The whole-pixel crop `c` of `plane`, `size` pixels.
+fn crop_to<'p>(
+    plane: PlaneRef<'p>,
+    c: &CropF,
+    size: (usize, usize),
+) -> Result<PlaneRef<'p>, FrameError> {
+    plane.crop(c.left as usize, c.top as usize, size.0, size.1)
+}
+
+/// Which scaler renders seats.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SeatScaler {
+    /// Our own box-halving + 2-tap bilinear kernels (`kernels::scale`).
+    Fast,
+    /// fast_image_resize with this algorithm.
+    Fir(fr::ResizeAlg),
 }
 
 /// Per-seat drawing options.
@@ -302,7 +337,10 @@ pub(crate) struct SeatParams<'a> {
     pub color: ColorSpec,
     pub participant: &'a str,
     pub pts: i64,
-    pub alg: fr::ResizeAlg,
+    pub scaler: SeatScaler,
+    pub level: SimdLevel,
+    /// Brightness kept, out of 255 (255: unchanged); see [`dim_seat`].
+    pub dim: u8,
 }
 
 /// Renders `frame` into `out` at the seat's size: centre crop to the seat's aspect (even
@@ -403,45 +441,101 @@ pub(crate) fn render_seat(
     }
 
     let (cw2, ch2) = (sw / 2, sh / 2);
-    let r = &mut scratch.resizer;
-    scale::<fr::pixels::U8>(
-        r,
-        yv,
-        luma_crop,
-        &mut PlaneMut::new(&mut out.y, sw, sh, sw)?,
-        p.alg,
-        false,
-    )?;
-    scale::<fr::pixels::U8>(
-        r,
-        uv,
-        chroma_crop,
-        &mut PlaneMut::new(&mut out.u, cw2, ch2, cw2)?,
-        p.alg,
-        false,
-    )?;
-    scale::<fr::pixels::U8>(
-        r,
-        vv,
-        chroma_crop,
-        &mut PlaneMut::new(&mut out.v, cw2, ch2, cw2)?,
-        p.alg,
-        false,
-    )?;
-    let input_alpha = match av {
-        Some(a) => {
-            scratch.alpha_in.resize(sw * sh, 0);
+    let input_alpha = match p.scaler {
+        SeatScaler::Fast => {
+            // Our own scaler; it mirrors as it goes.
+            let lsrc = (cw as usize, ch as usize);
+            let csrc = (cw.div_ceil(2) as usize, ch.div_ceil(2) as usize);
+            if !scratch
+                .luma_plan
+                .as_ref()
+                .is_some_and(|pl| pl.fits(lsrc, (sw, sh), p.mirror))
+            {
+                scratch.luma_plan = Some(ScalePlan::new(lsrc, (sw, sh), p.mirror));
+            }
+            if !scratch
+                .chroma_plan
+                .as_ref()
+                .is_some_and(|pl| pl.fits(csrc, (cw2, ch2), p.mirror))
+            {
+                scratch.chroma_plan = Some(ScalePlan::new(csrc, (cw2, ch2), p.mirror));
+            }
+            let (Some(lp), Some(cp)) = (&scratch.luma_plan, &scratch.chroma_plan) else {
+                unreachable!("plans were just made")
+            };
+            let ss = &mut scratch.scale;
+            scale_plane(p.level, lp, crop_to(yv, &luma_crop, lsrc)?, &mut out.y, ss);
+            scale_plane(
+                p.level,
+                cp,
+                crop_to(uv, &chroma_crop, csrc)?,
+                &mut out.u,
+                ss,
+            );
+            scale_plane(
+                p.level,
+                cp,
+                crop_to(vv, &chroma_crop, csrc)?,
+                &mut out.v,
+                ss,
+            );
+            match av {
+                Some(a) => {
+                    scratch.alpha_in.resize(sw * sh, 0);
+                    scale_plane(
+                        p.level,
+                        lp,
+                        crop_to(a, &luma_crop, lsrc)?,
+                        &mut scratch.alpha_in,
+                        ss,
+                    );
+                    Some(PlaneRef::packed(&scratch.alpha_in, sw, sh)?)
+                }
+                None => None,
+            }
+        }
+        SeatScaler::Fir(alg) => {
+            let r = &mut scratch.resizer;
             scale::<fr::pixels::U8>(
                 r,
-                a,
+                yv,
                 luma_crop,
-                &mut PlaneMut::new(&mut scratch.alpha_in, sw, sh, sw)?,
-                p.alg,
+                &mut PlaneMut::new(&mut out.y, sw, sh, sw)?,
+                alg,
                 false,
             )?;
-            Some(PlaneRef::packed(&scratch.alpha_in, sw, sh)?)
+            scale::<fr::pixels::U8>(
+                r,
+                uv,
+                chroma_crop,
+                &mut PlaneMut::new(&mut out.u, cw2, ch2, cw2)?,
+                alg,
+                false,
+            )?;
+            scale::<fr::pixels::U8>(
+                r,
+                vv,
+                chroma_crop,
+                &mut PlaneMut::new(&mut out.v, cw2, ch2, cw2)?,
+                alg,
+                false,
+            )?;
+            match av {
+                Some(a) => {
+                    scratch.alpha_in.resize(sw * sh, 0);
+                    scale::<fr::pixels::U8>(
+                        r,
+                        a,
+                        luma_crop,
+                        &mut PlaneMut::new(&mut scratch.alpha_in, sw, sh, sw)?,
+                        alg,
+                        false,
+                    )?;
+                    Some(PlaneRef::packed(&scratch.alpha_in, sw, sh)?)
+                }
+                None => None,
+            }
         }
-        None => None,
     };
 
     // Inputs tagged differently from the output (RGB inputs were converted with the output's
@@ -485,7 +579,10 @@ pub(crate) fn render_seat(
         Matte::Opaque if p.opacity < 255 => SeatKind::Constant(p.opacity),
         Matte::Opaque => SeatKind::Opaque,
     };
-    if p.mirror {
+    if p.dim < 255 {
+        dim_seat(out, p.dim, p.color.black()[0]);
+    }
+    if p.mirror && !matches!(p.scaler, SeatScaler::Fast) {
         for row in out.y.chunks_exact_mut(sw) {
             row.reverse();
         }
@@ -503,19 +600,38 @@ pub(crate) fn render_seat(
         }
     }
     if out.kind == SeatKind::Matte {
-        chroma_alpha_into(&out.a, sw, sh, &mut out.ca);
+        chroma_alpha_into(p.level, &out.a, sw, sh, &mut out.ca);
     }
     Ok(())
 }
 
-/// Composes every layer of `layout` into `out` (I420, the layout's size). `seat(i)` gives
-/// the render of seat `i`, or `None` for an empty seat.
+/// Darkens a seat render (a frozen participant): luma above `black` and chroma around
+/// neutral 128 are scaled by `keep / 255`, rounded to nearest.
+fn dim_seat(out: &mut SeatRender, keep: u8, black: u8) {
+    let k = u32::from(keep);
+    for y in &mut out.y {
+        if *y > black {
+            *y = black + div255(u32::from(*y - black) * k);
+        }
+    }
+    for c in out.u.iter_mut().chain(out.v.iter_mut()) {
+        let d = i32::from(*c) - 128;
+        let scaled = i32::from(div255(d.unsigned_abs() * k));
+        *c = (128 + d.signum() * scaled) as u8;
+    }
+}
+
+/// Composes `layout` into `out` (I420, the layout's size). `seat(i)` gives the render of
+/// seat `i`, or `None` for an empty seat. With `damage`, only those rectangles are
+/// recomposed (from all layers, so overlaps stay right); the rest of `out` must already
+/// hold the previous composite.
 pub(crate) fn compose<'s>(
     layout: &Layout,
     seat: &(dyn Fn(usize) -> Option<&'s SeatRender> + Sync),
     out: &mut crate::frame::FrameMut<'_>,
     level: SimdLevel,
     parallel: bool,
+    damage: Option<&[Rect]>,
 ) -> Result<(), ComposeError> {
     if out.format() != PixelFormat::I420
         || (out.width(), out.height()) != (layout.width, layout.height)
@@ -541,10 +657,13 @@ pub(crate) fn compose<'s>(
     }
     let w = layout.width as usize;
     let h = layout.height as usize;
+    let full = [Rect::new(0, 0, w as i64, h as i64)];
+    let clips = damage.unwrap_or(&full);
     type Band<'b> = (usize, ((&'b mut [u8], &'b mut [u8]), &'b mut [u8]));
     let band = |(i, ((yb, ub), vb)): Band<'_>| {
         let y0 = i * BAND_ROWS;
         let rows = BAND_ROWS.min(h - y0);
+        let band_rect = Rect::new(0, y0 as i64, w as i64, rows as i64);
         let mut bp = BandPlanes {
             y: yb,
             u: ub,
@@ -552,16 +671,38 @@ pub(crate) fn compose<'s>(
             ys,
             cs,
             y0,
-            rows,
-            w,
+            clip: band_rect,
         };
-        bp.fill(black);
-        for layer in &layout.layers {
-            match layer {
-                LayerPlan::Sprite(s) => bp.sprite(s, level),
-                LayerPlan::Seat(i) => {
-                    if let Some(r) = seat(*i) {
-                        bp.seat(layout.seat_rects[*i], r, level);
+        for c in clips {
+            bp.clip = c.intersect(&band_rect);
+            if bp.clip.is_empty() {
+                continue;
+            }
+            if !layout.base_covers {
+                bp.fill(black);
+            }
+            for layer in &layout.layers {
+                match layer {
+                    LayerPlan::Sprite(s) => {
+                        let op = if s.opaque {
+                            Op::Copy
+                        } else {
+                            Op::Premul(&s.a, &s.ca)
+                        };
+                        bp.layer(s.rect, s.rect.width as usize, [&s.y, &s.u, &s.v], op, level);
+                    }
+                    LayerPlan::Seat(i) => {
+                        let Some(r) = seat(*i) else { continue };
+                        let rect = layout.seat_rects[*i];
+                        if r.width as i64 != rect.width || r.height as i64 != rect.height {
+                            continue;
+                        }
+                        let op = match r.kind {
+                            SeatKind::Opaque => Op::Copy,
+                            SeatKind::Constant(a) => Op::Constant(a),
+                            SeatKind::Matte => Op::Straight(&r.a, &r.ca),
+                        };
+                        bp.layer(rect, r.width, [&r.y, &r.u, &r.v], op, level);
                     }
                 }
             }
@@ -587,7 +728,21 @@ pub(crate) fn compose<'s>(
     Ok(())
 }
 
-/// One band of output rows: luma rows `y0 .. y0 + rows`, chroma rows half that.
+/// How a layer's pixels land on what is below them.
+#[derive(Clone, Copy)]
+enum Op<'a> {
+    /// Replace.
+    Copy,
+    /// Premultiplied source with (luma alpha, chroma alpha).
+    Premul(&'a [u8], &'a [u8]),
+    /// Straight source with (luma alpha, chroma alpha).
+    Straight(&'a [u8], &'a [u8]),
+    /// Straight source, one alpha.
+    Constant(u8),
+}
+
+/// One band of output rows (luma rows `y0 ..`, chroma rows half that), drawn only inside
+/// `clip` (absolute output pixels, even edges, inside the band).
 struct BandPlanes<'a> {
     y: &'a mut [u8],
     u: &'a mut [u8],
@@ -595,100 +750,65 @@ struct BandPlanes<'a> {
     ys: usize,
     cs: usize,
     y0: usize,
-    rows: usize,
-    w: usize,
+    clip: Rect,
 }
 
 impl BandPlanes<'_> {
     fn fill(&mut self, [y, u, v]: [u8; 3]) {
-        let cw = self.w / 2;
-        for r in 0..self.rows {
-            self.y[r * self.ys..r * self.ys + self.w].fill(y);
+        let c = self.clip;
+        let (x, cols) = (c.x as usize, c.width as usize);
+        let by = c.y as usize - self.y0;
+        for r in 0..c.height as usize {
+            self.y[(by + r) * self.ys + x..][..cols].fill(y);
         }
-        for r in 0..self.rows / 2 {
-            self.u[r * self.cs..r * self.cs + cw].fill(u);
-            self.v[r * self.cs..r * self.cs + cw].fill(v);
+        for r in 0..c.height as usize / 2 {
+            let row = (by / 2 + r) * self.cs + x / 2;
+            self.u[row..row + cols / 2].fill(u);
+            self.v[row..row + cols / 2].fill(v);
         }
     }
 
-    /// The rows of `rect` inside this band, as (band-local row, rect-local row) ranges.
-    fn overlap(&self, rect: &Rect) -> Option<(usize, usize, usize)> {
-        let top = (rect.y.max(self.y0 as i64)) as usize;
-        let bottom = rect.bottom().min((self.y0 + self.rows) as i64);
-        if bottom <= top as i64 {
-            return None;
-        }
-        Some((top - self.y0, top - rect.y as usize, bottom as usize - top))
-    }
-
-    fn sprite(&mut self, s: &PreparedSprite, level: SimdLevel) {
-        let Some((by, sy, n)) = self.overlap(&s.rect) else {
+    /// Draws the part of a layer at `rect` (source rows `src_w` wide, chroma half) that lies
+    /// inside the clip. All edges are even, so chroma rows and columns split exactly.
+    fn layer(
+        &mut self,
+        rect: Rect,
+        src_w: usize,
+        [sy_, su, sv]: [&[u8]; 3],
+        op: Op<'_>,
+        level: SimdLevel,
+    ) {
+        let area = rect.intersect(&self.clip);
+        if area.is_empty() {
             return;
+        }
+        let (x0, top) = (area.x as usize, area.y as usize);
+        let (cols, n) = (area.width as usize, area.height as usize);
+        let sx = (area.x - rect.x) as usize;
+        let sy = (area.y - rect.y) as usize;
+        let by = top - self.y0;
+        let apply = |d: &mut [u8], src: &[u8], o: usize, len: usize, luma: bool| match op {
+            Op::Copy => d.copy_from_slice(&src[o..o + len]),
+            Op::Constant(a) => blend::constant(level, d, &src[o..o + len], a),
+            Op::Premul(a, ca) => {
+                let al = if luma { a } else { ca };
+                blend::premul(level, d, &src[o..o + len], &al[o..o + len]);
+            }
+            Op::Straight(a, ca) => {
+                let al = if luma { a } else { ca };
+                blend::straight(level, d, &src[o..o + len], &al[o..o + len]);
+            }
         };
-        let (x, w) = (s.rect.x as usize, s.rect.width as usize);
         for r in 0..n {
-            let d = &mut self.y[(by + r) * self.ys + x..][..w];
-            let o = (sy + r) * w;
-            if s.opaque {
-                d.copy_from_slice(&s.y[o..o + w]);
-            } else {
-                blend::premul(level, d, &s.y[o..o + w], &s.a[o..o + w]);
-            }
+            let d = &mut self.y[(by + r) * self.ys + x0..][..cols];
+            apply(d, sy_, (sy + r) * src_w + sx, cols, true);
         }
-        let (cx, cw) = (x / 2, w / 2);
+        let (cx0, ccols, csw) = (x0 / 2, cols / 2, src_w / 2);
         for r in 0..n / 2 {
-            let o = (sy / 2 + r) * cw;
-            let row = (by / 2 + r) * self.cs + cx;
-            for (plane, src) in [(&mut *self.u, &s.u), (&mut *self.v, &s.v)] {
-                let d = &mut plane[row..row + cw];
-                if s.opaque {
-                    d.copy_from_slice(&src[o..o + cw]);
-                } else {
-                    blend::premul(level, d, &src[o..o + cw], &s.ca[o..o + cw]);
-                }
-            }
-        }
-    }
-
-    fn seat(&mut self, rect: Rect, s: &SeatRender, level: SimdLevel) {
-        if s.width as i64 != rect.width || s.height as i64 != rect.height {
-            return;
-        }
-        // Horizontal clip against the output width.
-        let x0 = rect.x.max(0);
-        let x1 = rect.right().min(self.w as i64);
-        if x1 <= x0 {
-            return;
-        }
-        let Some((by, sy, n)) = self.overlap(&rect) else {
-            return;
-        };
-        let sx = (x0 - rect.x) as usize;
-        let (x0, w) = (x0 as usize, (x1 - x0) as usize);
-        let sw = s.width;
-        for r in 0..n {
-            let d = &mut self.y[(by + r) * self.ys + x0..][..w];
-            let o = (sy + r) * sw + sx;
-            let src = &s.y[o..o + w];
-            match s.kind {
-                SeatKind::Opaque => d.copy_from_slice(src),
-                SeatKind::Constant(a) => blend::constant(level, d, src, a),
-                SeatKind::Matte => blend::straight(level, d, src, &s.a[o..o + w]),
-            }
-        }
-        let (cx0, cw, csx, scw) = (x0 / 2, w / 2, sx / 2, sw / 2);
-        for r in 0..n / 2 {
-            let o = (sy / 2 + r) * scw + csx;
+            let o = (sy / 2 + r) * csw + sx / 2;
             let row = (by / 2 + r) * self.cs + cx0;
-            for (plane, src) in [(&mut *self.u, &s.u), (&mut *self.v, &s.v)] {
-                let d = &mut plane[row..row + cw];
-                let src = &src[o..o + cw];
-                match s.kind {
-                    SeatKind::Opaque => d.copy_from_slice(src),
-                    SeatKind::Constant(a) => blend::constant(level, d, src, a),
-                    SeatKind::Matte => blend::straight(level, d, src, &s.ca[o..o + cw]),
-                }
-            }
+            apply(&mut self.u[row..row + ccols], su, o, ccols, false);
+            apply(&mut self.v[row..row + ccols], sv, o, ccols, false);
         }
     }
 }

@@ -252,6 +252,19 @@ impl Scene {
         teams::load(dir, limits)
     }
 
+    /// Loads a Teams scene package held in memory (an upload, a database row): `json` is
+    /// scene.json, `files` maps asset names (relative paths with `/` separators, as
+    /// scene.json names them) to their bytes. The same checks and limits as [`Scene::load`]
+    /// apply; a name that would leave the package (`..`, absolute) is refused, and one that
+    /// is not in `files` is [`SceneError::Io`] (not found).
+    pub fn load_from_memory(
+        json: &[u8],
+        files: &std::collections::HashMap<String, Vec<u8>>,
+        limits: &SceneLimits,
+    ) -> Result<Scene, SceneError> {
+        teams::load_from_memory(json, files, limits)
+    }
+
     /// A built-in scene generated in code: `auditorium` or `grid` (nine seats, 1920x1080).
     pub fn builtin(name: &str) -> Result<Scene, SceneError> {
         match name {
@@ -283,6 +296,16 @@ impl Scene {
     pub fn validate(&self, limits: &SceneLimits) -> Result<(), SceneError> {
         check_extent(&self.extent)?;
         check_counts(self.seats.len(), self.sprites.len(), limits)?;
+        self.check_geometry()
+    }
+
+    /// The geometry part of [`Scene::validate`], without counts: a finite extent of positive
+    /// size, seats inside it, sprites with finite centres and positive sizes, every number
+    /// within [`MAX_WORLD_COORD`]. The compositor checks this for every scene it lays out
+    /// (scenes built in code skip the loader), so no pixel size is ever derived from a
+    /// non-finite, negative or out-of-extent number.
+    pub fn check_geometry(&self) -> Result<(), SceneError> {
+        check_extent(&self.extent)?;
         for (i, seat) in self.seats.iter().enumerate() {
             check_seat(i, &seat.rect, &self.extent)?;
         }

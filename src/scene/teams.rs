@@ -140,7 +140,7 @@ pub(super) fn load(dir: &Path, limits: &SceneLimits) -> Result<Scene, SceneError
     let mut scene = parse(&json, limits)?;
 
     let canon_dir = dir.canonicalize().map_err(io_err(&dir))?;
-    load_assets(&canon_dir, &mut scene, json_bytes, limits)?;
+    load_disk_assets(&canon_dir, &mut scene, json_bytes, limits)?;
     Ok(scene)
 }
 
@@ -212,8 +212,9 @@ fn parse(json: &[u8], limits: &SceneLimits) -> Result<Scene, SceneError> {
     })
 }
 
-/// Resolves an asset name to a canonical path inside `canon_dir`.
-fn resolve(canon_dir: &Path, name: &str) -> Result<PathBuf, SceneError> {
+/// Checks an asset name lexically: a relative path without `..` (no absolute path, no
+/// prefix), ending in `.png` (any case). Returns the name as a path.
+fn check_name(name: &str) -> Result<&Path, SceneError> {
     let rel = Path::new(name);
     let escapes = rel.is_absolute()
         || rel
@@ -229,6 +230,12 @@ fn resolve(canon_dir: &Path, name: &str) -> Result<PathBuf, SceneError> {
     if !is_png {
         return Err(SceneError::NotPng(name.to_string()));
     }
+    Ok(rel)
+}
+
+/// Resolves an asset name to a canonical path inside `canon_dir`.
+fn resolve(canon_dir: &Path, name: &str) -> Result<PathBuf, SceneError> {
+    let rel = check_name(name)?;
     let joined = canon_dir.join(rel);
     let canon = joined.canonicalize().map_err(io_err(&joined))?;
     if !canon.starts_with(canon_dir) {
@@ -237,45 +244,65 @@ fn resolve(canon_dir: &Path, name: &str) -> Result<PathBuf, SceneError> {
     Ok(canon)
 }
 
-struct Asset {
+/// The `/`-joined normal components of a checked asset name (`./a//b.png` is `a/b.png`):
+/// the key of an in-memory package's file.
+fn normalized(name: &str) -> Result<String, SceneError> {
+    let rel = check_name(name)?;
+    let parts: Vec<&str> = rel
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => s.to_str(),
+            _ => None,
+        })
+        .collect();
+    Ok(parts.join("/"))
+}
+
+/// One distinct asset file of a package.
+struct Asset<K> {
     name: String,
-    path: PathBuf,
+    key: K,
     size: u64,
 }
 
-fn load_assets(
-    canon_dir: &Path,
+/// Loads every sprite's image. `locate` finds a sprite's file (a key that identifies it, so a
+/// file named twice is decoded once, and its size) without reading it; `read` reads it,
+/// failing past the given byte limit. Sizes are checked, each and in total, before anything
+/// is read.
+fn load_assets<'d, K, L, R>(
     scene: &mut Scene,
     json_bytes: u64,
     limits: &SceneLimits,
-) -> Result<(), SceneError> {
-    // Resolve and size every distinct file before reading any.
-    let mut assets: Vec<Asset> = Vec::new();
-    let mut index_of: HashMap<PathBuf, usize> = HashMap::new();
+    locate: L,
+    read: R,
+) -> Result<(), SceneError>
+where
+    K: Eq + std::hash::Hash + Clone,
+    L: Fn(&str) -> Result<(K, u64), SceneError>,
+    R: Fn(&K, &str, u64) -> Result<std::borrow::Cow<'d, [u8]>, SceneError>,
+{
+    let mut assets: Vec<Asset<K>> = Vec::new();
+    let mut index_of: HashMap<K, usize> = HashMap::new();
     let mut sprite_asset = Vec::with_capacity(scene.sprites.len());
     for sprite in &scene.sprites {
-        let path = resolve(canon_dir, &sprite.name)?;
-        if let Some(&i) = index_of.get(&path) {
+        let (key, size) = locate(&sprite.name)?;
+        if let Some(&i) = index_of.get(&key) {
             sprite_asset.push(i);
             continue;
         }
-        let meta = fs::metadata(&path).map_err(io_err(&path))?;
-        if !meta.is_file() {
-            return Err(SceneError::NotPng(sprite.name.clone()));
-        }
-        if meta.len() > limits.max_image_bytes {
+        if size > limits.max_image_bytes {
             return Err(SceneError::FileTooLarge {
                 name: sprite.name.clone(),
-                size: meta.len(),
+                size,
                 max: limits.max_image_bytes,
             });
         }
-        index_of.insert(path.clone(), assets.len());
+        index_of.insert(key.clone(), assets.len());
         sprite_asset.push(assets.len());
         assets.push(Asset {
             name: sprite.name.clone(),
-            path,
-            size: meta.len(),
+            key,
+            size,
         });
     }
     let total = assets
@@ -290,7 +317,7 @@ fn load_assets(
 
     let mut images = Vec::with_capacity(assets.len());
     for a in &assets {
-        let data = read_capped(&a.path, &a.name, a.size, limits.max_image_bytes)?;
+        let data = read(&a.key, &a.name, a.size)?;
         images.push(Arc::new(decode_png(&a.name, &data, limits)?));
     }
     for (sprite, i) in scene.sprites.iter_mut().zip(sprite_asset) {
@@ -299,6 +326,70 @@ fn load_assets(
         }
     }
     Ok(())
+}
+
+/// Loads the assets of a package on disk, inside `canon_dir`.
+fn load_disk_assets(
+    canon_dir: &Path,
+    scene: &mut Scene,
+    json_bytes: u64,
+    limits: &SceneLimits,
+) -> Result<(), SceneError> {
+    let locate = |name: &str| -> Result<(PathBuf, u64), SceneError> {
+        let path = resolve(canon_dir, name)?;
+        let meta = fs::metadata(&path).map_err(io_err(&path))?;
+        if !meta.is_file() {
+            return Err(SceneError::NotPng(name.to_string()));
+        }
+        Ok((path, meta.len()))
+    };
+    let read = |path: &PathBuf, name: &str, size: u64| {
+        read_capped(path, name, size, limits.max_image_bytes).map(std::borrow::Cow::Owned)
+    };
+    load_assets(scene, json_bytes, limits, locate, read)
+}
+
+/// The in-memory counterpart of [`load`]: `json` is scene.json, `files` maps asset names
+/// (relative paths with `/` separators) to their bytes. The same checks and limits apply;
+/// names are matched after dropping `.` and empty components, and a key that would escape
+/// the package (`..`, absolute) never matches.
+pub(super) fn load_from_memory(
+    json: &[u8],
+    files: &HashMap<String, Vec<u8>>,
+    limits: &SceneLimits,
+) -> Result<Scene, SceneError> {
+    let json_bytes = json.len() as u64;
+    if json_bytes > MAX_SCENE_JSON_BYTES {
+        return Err(SceneError::FileTooLarge {
+            name: SCENE_JSON.to_string(),
+            size: json_bytes,
+            max: MAX_SCENE_JSON_BYTES,
+        });
+    }
+    let mut scene = parse(json, limits)?;
+    if scene.sprites.is_empty() {
+        return Ok(scene);
+    }
+    let by_name: HashMap<String, &[u8]> = files
+        .iter()
+        .filter_map(|(k, v)| Some((normalized(k).ok()?, v.as_slice())))
+        .collect();
+    let locate = |name: &str| -> Result<(String, u64), SceneError> {
+        let key = normalized(name)?;
+        match by_name.get(&key) {
+            Some(data) => Ok((key, data.len() as u64)),
+            None => Err(SceneError::Io {
+                path: PathBuf::from(name),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            }),
+        }
+    };
+    let read = |key: &String, _: &str, _: u64| {
+        let data: &[u8] = by_name.get(key).copied().unwrap_or_default();
+        Ok(std::borrow::Cow::Borrowed(data))
+    };
+    load_assets(&mut scene, json_bytes, limits, locate, read)?;
+    Ok(scene)
 }
 
 /// Width and height from the IHDR chunk, which the PNG format requires to come first.

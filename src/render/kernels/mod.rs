@@ -3,6 +3,7 @@
 //! [`SimdLevel`], never per pixel.
 
 pub mod blend;
+pub(crate) mod scale;
 
 use std::sync::OnceLock;
 

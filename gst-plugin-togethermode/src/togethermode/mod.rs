@@ -1,0 +1,136 @@
+//! The `togethermode` element and its sink pad type, plus the plain parsing helpers their
+//! string properties use.
+//!
+//! # Element properties
+//!
+//! | property | type | default | meaning |
+//! |---|---|---|---|
+//! | `scene` | string | `builtin:auditorium` | a Teams scene folder, `builtin:NAME`, or `builtin:gridN` (the benchmark grid for N participants) |
+//! | `segment` | string | `alpha` | how seats are cut out: `none` (whole seats) or `alpha` (the input's own alpha: RGBA/BGRA inputs) |
+//! | `model-path` | string | none | the segmentation model file, for model-based `segment` modes |
+//! | `seat-opacity` | double | 1.0 | opacity of every seat (0..=1) |
+//! | `scene-size` | string | `1280x720` | the CSS-pixel box the seating map is expressed in (ACS `sceneSize`) |
+//! | `seating-map` | string, read-only | | the ACS seating map JSON: participant id → `{top, left, width, height}` |
+//!
+//! The output size and format come from the source caps (I420 or RGBA, even sizes; default
+//! 1920x1080 I420). Every change of the seating map is also posted as an element message
+//! named [`SEATING_MESSAGE`] with a string field [`SEATING_FIELD`].
+//!
+//! # Pad properties
+//!
+//! | property | type | default | meaning |
+//! |---|---|---|---|
+//! | `participant-id` | string | the pad's name | the participant's raw id (e.g. `8:acs:…`) |
+//! | `role` | string | `attendee` | `organizer`, `co-organizer`, `presenter` or `attendee` (privileged roles may take reserved seats) |
+
+use gst::glib;
+use gst::prelude::*;
+use together_mode::Role;
+
+mod imp;
+
+/// Name of the element message posted whenever the seating map changes.
+pub const SEATING_MESSAGE: &str = "togethermode-seating";
+/// Field of [`SEATING_MESSAGE`] that holds the seating map JSON.
+pub const SEATING_FIELD: &str = "seating-map";
+
+glib::wrapper! {
+    /// The `togethermode` element.
+    pub struct TogetherMode(ObjectSubclass<imp::TogetherMode>)
+        @extends gst_video::VideoAggregator, gst_base::Aggregator, gst::Element, gst::Object,
+        @implements gst::ChildProxy;
+}
+
+glib::wrapper! {
+    /// A `togethermode` sink pad: one participant.
+    pub struct TogetherModePad(ObjectSubclass<imp::TogetherModePad>)
+        @extends gst_video::VideoAggregatorPad, gst_base::AggregatorPad, gst::Pad, gst::Object;
+}
+
+/// Registers `togethermode` with `plugin`.
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    TogetherModePad::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    gst::Element::register(
+        Some(plugin),
+        "togethermode",
+        gst::Rank::NONE,
+        TogetherMode::static_type(),
+    )
+}
+
+/// The name of a role as the `role` pad property spells it.
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Organizer => "organizer",
+        Role::CoOrganizer => "co-organizer",
+        Role::Presenter => "presenter",
+        Role::Attendee => "attendee",
+    }
+}
+
+/// Parses a `role` pad property value (see [`role_name`]).
+pub fn parse_role(s: &str) -> Option<Role> {
+    [
+        Role::Organizer,
+        Role::CoOrganizer,
+        Role::Presenter,
+        Role::Attendee,
+    ]
+    .into_iter()
+    .find(|r| role_name(*r) == s)
+}
+
+/// Parses `WIDTHxHEIGHT` with both sides in `1..=16384`.
+pub fn parse_size(s: &str) -> Option<(u32, u32)> {
+    let (w, h) = s.split_once('x')?;
+    let (w, h) = (w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?);
+    ((1..=16384).contains(&w) && (1..=16384).contains(&h)).then_some((w, h))
+}
+
+/// `builtin:gridN` → `Some(N)` (the benchmark grid for N participants).
+pub fn grid_participants(spec: &str) -> Option<usize> {
+    let n = spec.strip_prefix("builtin:grid")?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    n.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_round_trip() {
+        for r in [
+            Role::Organizer,
+            Role::CoOrganizer,
+            Role::Presenter,
+            Role::Attendee,
+        ] {
+            assert_eq!(parse_role(role_name(r)), Some(r));
+        }
+        assert_eq!(parse_role("Organizer"), None);
+        assert_eq!(parse_role(""), None);
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1280x720"), Some((1280, 720)));
+        assert_eq!(parse_size(" 640 x 360 "), Some((640, 360)));
+        assert_eq!(parse_size("0x720"), None);
+        assert_eq!(parse_size("1280x"), None);
+        assert_eq!(parse_size("1280*720"), None);
+        assert_eq!(parse_size("99999x1"), None);
+        assert_eq!(parse_size("-1x5"), None);
+    }
+
+    #[test]
+    fn grid_specs() {
+        assert_eq!(grid_participants("builtin:grid49"), Some(49));
+        assert_eq!(grid_participants("builtin:grid"), None);
+        assert_eq!(grid_participants("builtin:grid+4"), None);
+        assert_eq!(grid_participants("builtin:auditorium"), None);
+        assert_eq!(grid_participants("grid9"), None);
+    }
+}

@@ -1,0 +1,390 @@
+//! `togethermode` under gst-check's Harness: frames pushed into request pads, composites
+//! pulled from the source pad and compared byte for byte with the library's output for the
+//! same inputs (the element runs the same `Compositor` code, so the match is exact).
+
+mod common;
+
+use common::*;
+use gst::prelude::*;
+use gst_check::Harness;
+use together_mode::frame::{ColorSpec, Frame, PixelFormat};
+use together_mode::segment::input_alpha_factory;
+use together_mode::{Compositor, CompositorOptions, Role, Scene};
+
+const OUT_W: u32 = 320;
+const OUT_H: u32 = 180;
+
+fn out_caps(format: &str) -> gst::Caps {
+    let mut caps = gst::Caps::builder("video/x-raw")
+        .field("format", format)
+        .field("width", OUT_W as i32)
+        .field("height", OUT_H as i32)
+        .field("framerate", gst::Fraction::new(30, 1));
+    if format == "I420" {
+        caps = caps.field("colorimetry", "bt601");
+    }
+    caps.build()
+}
+
+fn element(scene: &str) -> gst::Element {
+    init();
+    gst::ElementFactory::make("togethermode")
+        .property("scene", scene)
+        .build()
+        .expect("togethermode is registered")
+}
+
+fn library(scene: &str) -> Compositor {
+    let scene = Scene::open(scene, &Default::default()).expect("scene");
+    let mut c = Compositor::new(
+        scene,
+        CompositorOptions::default()
+            .with_size(OUT_W, OUT_H)
+            .with_color(ColorSpec::BT601_LIMITED),
+    )
+    .expect("compositor");
+    c.set_segmenter(input_alpha_factory());
+    c
+}
+
+/// One participant input: its pad's harness plus what the library needs to mirror it.
+struct Input {
+    harness: Harness,
+    id: String,
+    format: PixelFormat,
+    size: (u32, u32),
+    seed: u32,
+}
+
+impl Input {
+    /// Requests a pad on `element` (the first one also owns the output side).
+    fn new(
+        element: &gst::Element,
+        id: &str,
+        format: PixelFormat,
+        size: (u32, u32),
+        seed: u32,
+        with_output: bool,
+    ) -> Self {
+        let mut harness =
+            Harness::with_element(element, Some("sink_%u"), with_output.then_some("src"));
+        // Sink pads are kept in request order: the newest is last.
+        let pad = element
+            .sink_pads()
+            .into_iter()
+            .last()
+            .expect("requested pad");
+        pad.set_property("participant-id", id);
+        harness.set_src_caps(input_caps(format, size.0, size.1));
+        Self {
+            harness,
+            id: id.to_string(),
+            format,
+            size,
+            seed,
+        }
+    }
+
+    /// Pushes frame `n` (lasting `frames` output periods) and the same frame to the library.
+    fn push(&mut self, lib: &mut Compositor, n: u32, frames: u64) {
+        self.send(n, frames);
+        self.mirror(lib, n);
+    }
+
+    /// Pushes frame `n` into the element only.
+    fn send(&mut self, n: u32, frames: u64) {
+        let caps = input_caps(self.format, self.size.0, self.size.1);
+        let (start, end) = (at(u64::from(n)), at(u64::from(n) + frames));
+        let buf = gst_frame(&caps, self.seed, n, start, end - start);
+        self.harness.push(buf).expect("push");
+    }
+
+    /// Hands frame `n` to the library only.
+    fn mirror(&self, lib: &mut Compositor, n: u32) {
+        let f = library_frame(self.format, self.size.0, self.size.1, self.seed, n);
+        let pts = at(u64::from(n)).nseconds() as i64;
+        lib.push(&self.id, f, pts).expect("library push");
+    }
+}
+
+fn render_i420(lib: &mut Compositor) -> Frame {
+    let view = lib.render().expect("render");
+    Frame::from_ref(&view).expect("copy")
+}
+
+#[test]
+fn composites_match_the_library_bit_exact_for_every_input_format() {
+    let el = element("builtin:auditorium");
+    let mut lib = library("builtin:auditorium");
+    // Sizes with padded GStreamer strides (90 → Y stride 92, chroma 48) and odd chroma.
+    let specs = [
+        ("8:acs:i420", PixelFormat::I420, (90, 60)),
+        ("8:acs:nv12", PixelFormat::Nv12, (64, 50)),
+        ("8:acs:rgba", PixelFormat::Rgba, (40, 30)),
+        ("8:orgid:bgra", PixelFormat::Bgra, (48, 64)),
+    ];
+    let mut inputs: Vec<Input> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, &(id, format, size))| Input::new(&el, id, format, size, i as u32 + 1, i == 0))
+        .collect();
+    for inp in &inputs {
+        lib.join(&inp.id, Role::Attendee).expect("join");
+    }
+    let caps = out_caps("I420");
+    inputs[0].harness.set_sink_caps(caps.clone());
+    inputs[0].harness.play();
+    let empty = render_i420(&mut library("builtin:auditorium"));
+
+    for n in 0..3 {
+        for inp in &mut inputs {
+            inp.push(&mut lib, n, 1);
+        }
+        let out = inputs[0].harness.pull().expect("composite");
+        assert_eq!(out.pts(), Some(at(u64::from(n))), "output timestamps");
+        let expected = render_i420(&mut lib);
+        assert_same(&out, &caps, &expected.as_ref(), &format!("frame {n}"));
+        assert!(
+            differs(&out, &caps, &empty.as_ref()),
+            "frame {n}: the participants are visible"
+        );
+    }
+}
+
+#[test]
+fn rgba_output_matches_the_library() {
+    let el = element("builtin:grid");
+    let mut lib = library("builtin:grid");
+    let mut a = Input::new(&el, "a", PixelFormat::I420, (64, 48), 3, true);
+    let mut b = Input::new(&el, "b", PixelFormat::Rgba, (30, 40), 4, false);
+    lib.join("a", Role::Attendee).unwrap();
+    lib.join("b", Role::Attendee).unwrap();
+    let caps = out_caps("RGBA");
+    a.harness.set_sink_caps(caps.clone());
+    a.harness.play();
+    for n in 0..2 {
+        a.push(&mut lib, n, 1);
+        b.push(&mut lib, n, 1);
+        let out = a.harness.pull().expect("composite");
+        let mut expected = Frame::new(PixelFormat::Rgba, OUT_W, OUT_H).unwrap();
+        lib.render_into(&mut expected.as_mut())
+            .expect("render rgba");
+        assert_same(&out, &caps, &expected.as_ref(), &format!("rgba frame {n}"));
+    }
+}
+
+#[test]
+fn a_slower_input_is_held_and_timestamps_are_honoured() {
+    let el = element("builtin:grid");
+    let mut lib = library("builtin:grid");
+    let mut fast = Input::new(&el, "fast", PixelFormat::I420, (64, 48), 5, true);
+    let mut slow = Input::new(&el, "slow", PixelFormat::I420, (64, 48), 6, false);
+    lib.join("fast", Role::Attendee).unwrap();
+    lib.join("slow", Role::Attendee).unwrap();
+    let caps = out_caps("I420");
+    fast.harness.set_sink_caps(caps.clone());
+    fast.harness.play();
+
+    // `slow` sends one frame lasting three output periods, `fast` one per period. (Not live:
+    // the aggregator waits until every pad has data queued, so slow's next frame, due at
+    // tick 3, is queued early; until then its first frame is held.)
+    fast.push(&mut lib, 0, 1);
+    slow.push(&mut lib, 0, 3);
+    let out = fast.harness.pull().expect("composite");
+    let mut previous = render_i420(&mut lib);
+    assert_same(&out, &caps, &previous.as_ref(), "tick 0");
+    slow.send(3, 1);
+    for n in 1..4 {
+        fast.push(&mut lib, n, 1);
+        if n == 3 {
+            slow.mirror(&mut lib, 3);
+        }
+        let out = fast.harness.pull().expect("composite");
+        assert_eq!(out.pts(), Some(at(u64::from(n))), "tick {n} timestamp");
+        let expected = render_i420(&mut lib);
+        assert_same(&out, &caps, &expected.as_ref(), &format!("tick {n}"));
+        assert!(
+            differs(&out, &caps, &previous.as_ref()),
+            "tick {n} shows a new frame"
+        );
+        previous = expected;
+    }
+}
+
+#[test]
+fn pads_join_and_leave_while_playing_and_the_seating_map_follows() {
+    let el = element("builtin:auditorium");
+    let bus = gst::Bus::new();
+    el.set_bus(Some(&bus));
+    let mut lib = library("builtin:auditorium");
+    let caps = out_caps("I420");
+
+    let mut a = Input::new(&el, "8:acs:alice", PixelFormat::I420, (64, 48), 7, true);
+    lib.join("8:acs:alice", Role::Attendee).unwrap();
+    a.harness.set_sink_caps(caps.clone());
+    a.harness.play();
+    assert_eq!(el.current_state(), gst::State::Playing);
+    let map = |el: &gst::Element| el.property::<String>("seating-map");
+
+    a.push(&mut lib, 0, 1);
+    let out = a.harness.pull().unwrap();
+    assert_same(&out, &caps, &render_i420(&mut lib).as_ref(), "alone");
+    // The map is in CSS pixels of the 1280x720 box for the negotiated 320x180 output.
+    assert_eq!(map(&el), lib.seating_map((1280, 720)).to_json());
+
+    // Bob joins while PLAYING.
+    let mut b = Input::new(&el, "8:acs:bob", PixelFormat::Nv12, (48, 64), 8, false);
+    lib.join("8:acs:bob", Role::Attendee).unwrap();
+    let with_bob = lib.seating_map((1280, 720)).to_json();
+    assert_eq!(map(&el), with_bob);
+    assert!(with_bob.contains("8:acs:bob") && with_bob.contains("8:acs:alice"));
+    for n in 1..3 {
+        a.push(&mut lib, n, 1);
+        b.push(&mut lib, n, 1);
+        let out = a.harness.pull().unwrap();
+        assert_same(
+            &out,
+            &caps,
+            &render_i420(&mut lib).as_ref(),
+            &format!("with bob {n}"),
+        );
+    }
+
+    // Bob leaves while PLAYING: dropping his harness releases his request pad.
+    drop(b);
+    assert!(lib.leave("8:acs:bob"));
+    assert_eq!(el.sink_pads().len(), 1);
+    assert_eq!(map(&el), lib.seating_map((1280, 720)).to_json());
+    assert!(!map(&el).contains("8:acs:bob"));
+    a.push(&mut lib, 3, 1);
+    let out = a.harness.pull().unwrap();
+    assert_same(
+        &out,
+        &caps,
+        &render_i420(&mut lib).as_ref(),
+        "after bob left",
+    );
+
+    // Every change was posted, in order, and the last message is the current map.
+    let posted = seating_messages(&bus);
+    let mut alice_only = library("builtin:auditorium");
+    alice_only.join("8:acs:alice", Role::Attendee).unwrap();
+    let alone = alice_only.seating_map((1280, 720)).to_json();
+    assert!(
+        posted.iter().any(|m| m == &alone),
+        "alice alone posted: {posted:?}"
+    );
+    assert!(
+        posted.iter().any(|m| m == &with_bob),
+        "bob's arrival posted: {posted:?}"
+    );
+    assert_eq!(posted.last(), Some(&map(&el)));
+    for pair in posted.windows(2) {
+        assert_ne!(pair[0], pair[1], "only changes are posted");
+    }
+}
+
+#[test]
+fn identity_and_scene_size_changes_update_the_map() {
+    let el = element("builtin:grid");
+    let bus = gst::Bus::new();
+    el.set_bus(Some(&bus));
+    let mut lib = library("builtin:grid");
+    let mut a = Input::new(&el, "first", PixelFormat::I420, (64, 48), 9, true);
+    let mut b = Input::new(&el, "second", PixelFormat::I420, (64, 48), 10, false);
+    lib.join("first", Role::Attendee).unwrap();
+    lib.join("second", Role::Attendee).unwrap();
+    let caps = out_caps("I420");
+    a.harness.set_sink_caps(caps.clone());
+    a.harness.play();
+    a.push(&mut lib, 0, 1);
+    b.push(&mut lib, 0, 1);
+    let _ = a.harness.pull().unwrap();
+    seating_messages(&bus);
+
+    // Renaming a participant keeps their seat.
+    let seat_of_first = lib.seating().seat_of("first");
+    let pad = el.static_pad("sink_0").expect("sink_0");
+    pad.set_property("participant-id", "renamed");
+    assert_eq!(pad.property::<String>("participant-id"), "renamed");
+    lib.leave("first");
+    lib.join("renamed", Role::Attendee).unwrap();
+    assert_eq!(lib.seating().seat_of("renamed"), seat_of_first);
+    let expected = lib.seating_map((1280, 720)).to_json();
+    assert_eq!(el.property::<String>("seating-map"), expected);
+    assert_eq!(seating_messages(&bus), vec![expected]);
+
+    // The renamed participant has no frame until its pad delivers a new one.
+    a.id = "renamed".into();
+    a.push(&mut lib, 1, 1);
+    b.push(&mut lib, 1, 1);
+    let out = a.harness.pull().unwrap();
+    assert_same(&out, &caps, &render_i420(&mut lib).as_ref(), "after rename");
+
+    el.set_property("scene-size", "640x360");
+    assert_eq!(el.property::<String>("scene-size"), "640x360");
+    let expected = lib.seating_map((640, 360)).to_json();
+    assert_eq!(el.property::<String>("seating-map"), expected);
+    assert_eq!(seating_messages(&bus), vec![expected]);
+
+    pad.set_property("role", "presenter");
+    assert_eq!(pad.property::<String>("role"), "presenter");
+}
+
+#[test]
+fn a_full_scene_leaves_extra_pads_unseated_with_a_warning() {
+    let el = element("builtin:grid1");
+    let bus = gst::Bus::new();
+    el.set_bus(Some(&bus));
+    let mut lib = Compositor::new(
+        Scene::grid(1, 1920, 1080).unwrap(),
+        CompositorOptions::default()
+            .with_size(OUT_W, OUT_H)
+            .with_color(ColorSpec::BT601_LIMITED),
+    )
+    .unwrap();
+    let mut a = Input::new(&el, "in", PixelFormat::I420, (64, 48), 11, true);
+    let mut b = Input::new(&el, "out", PixelFormat::I420, (64, 48), 12, false);
+    lib.join("in", Role::Attendee).unwrap();
+    let warned = warnings(&bus);
+    assert!(warned.iter().any(|w| w.contains("sink_1")), "{warned:?}");
+    let caps = out_caps("I420");
+    a.harness.set_sink_caps(caps.clone());
+    a.harness.play();
+    a.push(&mut lib, 0, 1);
+    // `out` is not seated: the library never hears of it.
+    let buf = gst_frame(
+        &input_caps(PixelFormat::I420, 64, 48),
+        12,
+        0,
+        gst::ClockTime::ZERO,
+        at(1),
+    );
+    b.harness.push(buf).unwrap();
+    let out = a.harness.pull().unwrap();
+    assert_same(&out, &caps, &render_i420(&mut lib).as_ref(), "one seat");
+    assert!(!el.property::<String>("seating-map").contains("\"out\""));
+}
+
+#[test]
+fn bad_property_values_are_refused() {
+    let el = element("builtin:grid");
+    el.set_property("segment", "none");
+    assert_eq!(el.property::<String>("segment"), "none");
+    el.set_property("segment", "no-such-mode");
+    assert_eq!(el.property::<String>("segment"), "none");
+    el.set_property("scene-size", "wide");
+    assert_eq!(el.property::<String>("scene-size"), "1280x720");
+    el.set_property("model-path", "/nonexistent/model.tflite");
+    assert_eq!(
+        el.property::<Option<String>>("model-path").as_deref(),
+        Some("/nonexistent/model.tflite")
+    );
+}
+
+#[test]
+fn an_unopenable_scene_fails_the_state_change() {
+    let el = element("/nonexistent/scene/folder");
+    assert!(el.set_state(gst::State::Paused).is_err());
+    let _ = el.set_state(gst::State::Null);
+}

@@ -1,0 +1,145 @@
+//! The canonical benchmark workload (`shared/bench/WORKLOAD.md`), generated in memory, shared
+//! by `together bench`, the criterion benchmarks and the allocation tests.
+//!
+//! N participants, each a 640x360 I420 clip (8 distinct patterns, participant k uses pattern
+//! k mod 8), seated in `Scene::grid` (3:4 seats in a grid, centre crop 270x360 at x=184),
+//! bilinear-scaled and blended at alpha 0.8 over a 1920x1080 gradient. Every participant
+//! delivers a new frame every tick (frames alternate between two per participant, handed
+//! over without copying).
+
+use crate::error::ComposeError;
+use crate::frame::{Frame, PixelFormat};
+use crate::seating::Role;
+use crate::{Compositor, CompositorOptions, Scene};
+
+/// Input width of the canonical workload.
+pub const INPUT_WIDTH: u32 = 640;
+/// Input height of the canonical workload.
+pub const INPUT_HEIGHT: u32 = 360;
+
+/// How seats are matted in the workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadMatte {
+    /// Constant alpha 0.8 (the peers' workload).
+    Constant,
+    /// Opaque paste (alpha 1.0).
+    Opaque,
+    /// A per-pixel matte from the input's own alpha (I420A inputs, an elliptical person).
+    PerPixel,
+}
+
+/// A deterministic 640x360 test pattern: gradients plus a moving diagonal texture, so that
+/// frames differ and scaling does real work.
+pub fn pattern(seed: u64, frame: u64, with_alpha: bool) -> Result<Frame, ComposeError> {
+    let format = if with_alpha {
+        PixelFormat::I420A
+    } else {
+        PixelFormat::I420
+    };
+    let mut f = Frame::new(format, INPUT_WIDTH, INPUT_HEIGHT)?;
+    let (w, h) = (INPUT_WIDTH as i64, INPUT_HEIGHT as i64);
+    let s = seed as i64;
+    let t = frame as i64;
+    let mut m = f.as_mut();
+    for (i, plane) in m.planes_mut().iter_mut().enumerate() {
+        let sub = if i == 1 || i == 2 { 2 } else { 1 };
+        for (y, row) in plane.rows_mut().enumerate() {
+            let y = y as i64 * sub;
+            for (x, v) in row.iter_mut().enumerate() {
+                let x = x as i64 * sub;
+                *v = match i {
+                    0 => {
+                        let grad = 16 + (x * 160 / w) + (y * 40 / h);
+                        let tex = ((x * (3 + s) + y * (5 + s) + 7 * t) & 31) - 16;
+                        (grad + tex).clamp(16, 235) as u8
+                    }
+                    1 => (64 + (s * 23) % 128 + x * 32 / w) as u8,
+                    2 => (192 - (s * 37) % 128 + y * 32 / h) as u8,
+                    _ => {
+                        // An ellipse (head and shoulders, roughly) with a soft edge.
+                        let (cx, cy) = (w / 2 + ((t % 40) - 20), h * 55 / 100);
+                        let (rx, ry) = (w * 22 / 100, h * 50 / 100);
+                        let d = ((x - cx) * (x - cx) * 1024 / (rx * rx)
+                            + (y - cy) * (y - cy) * 1024 / (ry * ry))
+                            - 1024;
+                        (128 - d / 2).clamp(0, 255) as u8
+                    }
+                };
+            }
+        }
+    }
+    Ok(f)
+}
+
+/// The workload: an engine and two frames per participant.
+pub struct Workload {
+    engine: Compositor,
+    ids: Vec<String>,
+    spare: Vec<Option<Frame>>,
+    tick: i64,
+}
+
+impl Workload {
+    /// The workload for `n` participants at `width x height`.
+    pub fn new(
+        n: usize,
+        width: u32,
+        height: u32,
+        matte: WorkloadMatte,
+        options: CompositorOptions,
+    ) -> Result<Self, ComposeError> {
+        let scene = Scene::grid(n, width, height)?;
+        let opacity = if matte == WorkloadMatte::Constant {
+            0.8
+        } else {
+            1.0
+        };
+        let mut engine = Compositor::new(
+            scene,
+            options.with_size(width, height).with_seat_opacity(opacity),
+        )?;
+        let with_alpha = matte == WorkloadMatte::PerPixel;
+        let mut ids = Vec::with_capacity(n);
+        let mut spare = Vec::with_capacity(n);
+        for k in 0..n {
+            let id = format!("8:acs:bench-{k}");
+            engine.join(&id, Role::Attendee)?;
+            let seed = k as u64 % 8;
+            engine.push(&id, pattern(seed, 0, with_alpha)?, 0)?;
+            spare.push(Some(pattern(seed, 1, with_alpha)?));
+            ids.push(id);
+        }
+        Ok(Self {
+            engine,
+            ids,
+            spare,
+            tick: 0,
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&mut self) -> &mut Compositor {
+        &mut self.engine
+    }
+
+    /// Hands every participant (or only those with `changed(k)`) its other frame.
+    pub fn push_frames(&mut self, changed: impl Fn(usize) -> bool) -> Result<(), ComposeError> {
+        self.tick += 1;
+        for (k, (id, spare)) in self.ids.iter().zip(self.spare.iter_mut()).enumerate() {
+            if !changed(k) {
+                continue;
+            }
+            if let Some(f) = spare.take() {
+                *spare = self.engine.push(id, f, self.tick)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One tick: every participant pushes a new frame, then one frame is composed.
+    pub fn tick(&mut self) -> Result<(), ComposeError> {
+        self.push_frames(|_| true)?;
+        self.engine.render()?;
+        Ok(())
+    }
+}

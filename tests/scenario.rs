@@ -1,0 +1,210 @@
+//! The scenario runner: the example scenario end to end (files, frame counts, events and
+//! refusals), schema errors, and the `together scenario` command.
+
+use std::path::{Path, PathBuf};
+
+use together_mode::io::Y4mReader;
+use together_mode::scenario::{Scenario, ScenarioError};
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tm-scenario-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn frames(path: &Path) -> (u32, u32, usize) {
+    let f = std::fs::File::open(path).unwrap();
+    let mut r = Y4mReader::new(std::io::BufReader::new(f)).unwrap();
+    let (w, h) = (r.header().width, r.header().height);
+    let mut n = 0;
+    while r.read_frame().unwrap().is_some() {
+        n += 1;
+    }
+    (w, h, n)
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenario.json")
+}
+
+#[test]
+fn the_example_scenario_writes_a_video_per_room_and_every_event() {
+    let out = tmpdir("example");
+    let report = Scenario::load(&example()).unwrap().run(&out).unwrap();
+    assert_eq!(report.ticks, 90);
+    let rooms: Vec<&str> = report.rooms.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(rooms, ["main", "room-a"]);
+    for (_, path) in &report.rooms {
+        assert_eq!(frames(path), (640, 360, 90), "{}", path.display());
+    }
+    let text = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() as u64, report.events + report.refused);
+    let refused: Vec<(u64, u64)> = lines
+        .iter()
+        .filter(|l| l["event"] == "refused")
+        .map(|l| (l["code"].as_u64().unwrap(), l["subcode"].as_u64().unwrap()))
+        .collect();
+    // ACS user start, attendee start, visitor start, attendee seat change, presenter room
+    // creation, closed room join, unassigned join, attendee start in the room, return to main
+    // from main.
+    assert_eq!(
+        refused,
+        vec![
+            (403, 46306),
+            (403, 46303),
+            (403, 46303),
+            (403, 46303),
+            (403, 46303),
+            (409, 46413),
+            (403, 46414),
+            (403, 46303),
+            (409, 46416)
+        ]
+    );
+    let names: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+    for want in [
+        "togetherModeStreamsUpdated",
+        "togetherModeSceneUpdated",
+        "togetherModeSeatingUpdated",
+        "breakoutRooms",
+        "assignedBreakoutRooms",
+        "breakoutRoomsSettings",
+        "join",
+        "videoFrozen",
+        "videoResumed",
+    ] {
+        assert!(names.contains(&want), "{want} missing");
+    }
+    // Ticks never go back; seq counts up.
+    let ticks: Vec<u64> = lines.iter().map(|l| l["tick"].as_u64().unwrap()).collect();
+    assert!(ticks.windows(2).all(|w| w[0] <= w[1]));
+    // room-a closes by its end time (2.5 s = tick 75): its stream is removed then.
+    assert!(lines
+        .iter()
+        .any(|l| l["event"] == "togetherModeStreamsUpdated"
+            && l["room"] == "room-a"
+            && l["tick"] == 75
+            && l["removed"].as_array().is_some_and(|r| r.len() == 1)));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+fn parse(json: &str) -> Result<Scenario, ScenarioError> {
+    Scenario::parse(json, Path::new("."))
+}
+
+#[test]
+fn schema_errors_are_typed() {
+    let base =
+        r#""ticks": 10, "participants": [{"id": "8:acs:a", "source": {"synthetic": {"seed": 1}}}]"#;
+    let with = |events: &str| format!("{{{base}, \"events\": [{events}]}}");
+    assert!(parse(&with("")).is_ok());
+    assert!(matches!(
+        parse(&with(
+            r#"{"at": 1, "type": "join", "participant": "8:acs:zz"}"#
+        )),
+        Err(ScenarioError::UnknownParticipant { index: 0, .. })
+    ));
+    assert!(matches!(
+        parse(&with(
+            r#"{"at": 1, "type": "dance", "participant": "8:acs:a"}"#
+        )),
+        Err(ScenarioError::BadEvent { index: 0, .. })
+    ));
+    assert!(matches!(
+        parse(&with(
+            r#"{"at": 1, "type": "join", "participant": "8:acs:a", "typo": 1}"#
+        )),
+        Err(ScenarioError::BadEvent { .. })
+    ));
+    assert!(matches!(
+        parse(&with(
+            r#"{"at": "soon", "type": "leave", "participant": "8:acs:a"}"#
+        )),
+        Err(ScenarioError::BadTime { .. })
+    ));
+    assert!(matches!(
+        parse(&with(
+            r#"{"at": 10, "type": "leave", "participant": "8:acs:a"}"#
+        )),
+        Err(ScenarioError::AfterEnd { tick: 10, .. })
+    ));
+    assert!(matches!(
+        parse(&with(
+            r#"{"at": "200ms", "type": "leave", "participant": "8:acs:a"}"#
+        )),
+        Err(ScenarioError::AfterEnd { tick: 6, .. })
+    ));
+    assert!(matches!(
+        parse(&with(
+            r#"{"type": "changeScene", "by": "8:acs:a", "scene": "builtin:nope"}"#
+        )),
+        Err(ScenarioError::Scene { .. })
+    ));
+    assert!(matches!(
+        parse(r#"{"ticks": 0, "participants": []}"#),
+        Err(ScenarioError::BadTicks(0))
+    ));
+    assert!(matches!(
+        parse(
+            r#"{"ticks": 1, "output": {"width": 641, "height": 360, "fps": 30}, "participants": []}"#
+        ),
+        Err(ScenarioError::Size(_))
+    ));
+    assert!(matches!(
+        parse(
+            r#"{"ticks": 1, "participants": [{"id": "a", "role": "boss", "source": {"synthetic": {"seed": 1}}}]}"#
+        ),
+        Err(ScenarioError::BadRole { .. })
+    ));
+    assert!(matches!(
+        parse(
+            r#"{"ticks": 1, "participants": [{"id": "a", "source": {"synthetic": {"seed": 1}}}, {"id": "a", "source": {"synthetic": {"seed": 2}}}]}"#
+        ),
+        Err(ScenarioError::DuplicateParticipant(_))
+    ));
+    assert!(matches!(parse("{"), Err(ScenarioError::Json(_))));
+    // A missing clip fails when the run opens it, with the participant named.
+    let s = parse(r#"{"ticks": 1, "participants": [{"id": "a", "source": {"clip": {"path": "/nonexistent.y4m"}}}]}"#).unwrap();
+    let out = tmpdir("missing");
+    assert!(matches!(s.run(&out), Err(ScenarioError::Source { .. })));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn the_cli_runs_a_scenario() {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = dir
+        .join("examples")
+        .join(format!("together{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} missing", bin.display());
+    let out = tmpdir("cli");
+    let scenario = out.with_extension("json");
+    std::fs::write(
+        &scenario,
+        r#"{"output": {"width": 128, "height": 72, "fps": 10}, "ticks": 5,
+            "participants": [{"id": "8:orgid:o", "role": "organizer",
+                              "source": {"synthetic": {"seed": 1, "width": 64, "height": 48}}}],
+            "events": [{"type": "join", "participant": "8:orgid:o"},
+                       {"type": "start", "by": "8:orgid:o"}]}"#,
+    )
+    .unwrap();
+    let o = std::process::Command::new(bin)
+        .arg("scenario")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(frames(&out.join("main.y4m")), (128, 72, 5));
+    assert!(std::fs::read_to_string(out.join("events.jsonl"))
+        .unwrap()
+        .contains("togetherModeStreamsUpdated"));
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_file(&scenario);
+}
