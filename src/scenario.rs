@@ -398,7 +398,7 @@ fn parse_time_us(s: &str) -> Option<i64> {
         return None;
     };
     let v: f64 = num.trim().parse().ok()?;
-    if !v.is_finite() || v < 0.0 || v > 1.0e9 {
+    if !(0.0..=1.0e9).contains(&v) {
         return None;
     }
     Some((v * scale).round() as i64)

@@ -34,11 +34,12 @@ fn refusal<T: std::fmt::Debug>(r: Result<T, together_mode::meeting::MeetingError
 
 fn solid(y: u8, u: u8, v: u8) -> Frame {
     let mut f = Frame::new(PixelFormat::I420, 32, 32).unwrap();
-    let mut m = f.as_mut();
-    m.plane_mut(0).fill(y);
-    m.plane_mut(1).fill(u);
-    m.plane_mut(2).fill(v);
-    drop(m);
+    {
+        let mut m = f.as_mut();
+        m.plane_mut(0).fill(y);
+        m.plane_mut(1).fill(u);
+        m.plane_mut(2).fill(v);
+    }
     f
 }
 

@@ -320,7 +320,7 @@ fn randomized_meeting_keeps_its_invariants_and_memory_flat() {
         if tick == TICKS / 4 {
             live_mid = live_bytes;
         }
-        if tick >= TICKS / 4 && tick < TICKS * 5 / 8 {
+        if (TICKS / 4..TICKS * 5 / 8).contains(&tick) {
             max_first = max_first.max(live_bytes);
         } else if tick >= TICKS * 5 / 8 {
             max_second = max_second.max(live_bytes);

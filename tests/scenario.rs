@@ -134,9 +134,9 @@ fn schema_errors_are_typed() {
     ));
     assert!(matches!(
         parse(&with(
-            r#"{"at": "200ms", "type": "leave", "participant": "8:acs:a"}"#
+            r#"{"at": "400ms", "type": "leave", "participant": "8:acs:a"}"#
         )),
-        Err(ScenarioError::AfterEnd { tick: 6, .. })
+        Err(ScenarioError::AfterEnd { tick: 12, .. })
     ));
     assert!(matches!(
         parse(&with(
