@@ -69,8 +69,8 @@ impl Default for BackgroundOptions {
     fn default() -> Self {
         Self {
             learn_frames: 30,
-            threshold_lo: 4.0,
-            threshold_hi: 8.0,
+            threshold_lo: 3.0,
+            threshold_hi: 6.0,
             min_sigma_y: 2.0,
             min_sigma_c: 1.5,
             adapt_shift: 6,
@@ -349,5 +349,127 @@ impl Segmenter for BackgroundModel {
             v: &self.room8_v,
         };
         unmix(colour, matte, &bg, self.spec);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const W: usize = 48;
+    const H: usize = 32;
+
+    /// A textured room; with `person`, a block over columns 16..32, rows 8..
+    fn frame(person: bool, seed: u32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let noise = |i: usize| {
+            ((i as u32).wrapping_mul(2_654_435_761) ^ seed.wrapping_mul(40_503)) >> 29
+        } as u8;
+        let inside = |x: usize, y: usize| person && (16..32).contains(&x) && y >= 8;
+        let y = (0..W * H)
+            .map(|i| {
+                let (x, r) = (i % W, i / W);
+                if inside(x, r) {
+                    150 + noise(i)
+                } else {
+                    60 + (x as u8 * 5) % 40 + noise(i)
+                }
+            })
+            .collect();
+        let c = |base: u8, p: u8| -> Vec<u8> {
+            (0..(W / 2) * (H / 2))
+                .map(|i| {
+                    if inside(2 * (i % (W / 2)), 2 * (i / (W / 2))) {
+                        p
+                    } else {
+                        base
+                    }
+                })
+                .collect()
+        };
+        (y, c(120, 100), c(130, 160))
+    }
+
+    fn run(m: &mut BackgroundModel, f: &(Vec<u8>, Vec<u8>, Vec<u8>), out: &mut [u8]) -> Matte {
+        let input = SegmentInput {
+            y: PlaneRef::packed(&f.0, W, H).unwrap(),
+            u: PlaneRef::packed(&f.1, W / 2, H / 2).unwrap(),
+            v: PlaneRef::packed(&f.2, W / 2, H / 2).unwrap(),
+            input_alpha: None,
+            participant: "p",
+            pts: 0,
+            color: ColorSpec::BT601_LIMITED,
+        };
+        m.segment(&input, &mut PlaneMut::new(out, W, H, W).unwrap())
+    }
+
+    /// The first pixel that is not (nearly) 255 well inside the block or (nearly) 0 well
+    /// outside it; "well" is 3 pixels inside and 4 outside, the reach of the refinement's
+    /// soft edge.
+    fn person_wrong(out: &[u8]) -> Option<(usize, usize, u8)> {
+        out.chunks_exact(W).enumerate().find_map(|(r, row)| {
+            row.iter().enumerate().find_map(|(x, &a)| {
+                let inside = (19..29).contains(&x) && r >= 11;
+                let outside = !(12..36).contains(&x) || r < 4;
+                ((inside && a < 245) || (outside && a > 8)).then_some((x, r, a))
+            })
+        })
+    }
+
+    #[test]
+    fn learns_the_room_then_cuts_out_the_person_and_never_absorbs_them() {
+        let mut m = BackgroundModel::new(BackgroundOptions::default().with_learn_frames(10));
+        let mut out = vec![7u8; W * H];
+        for k in 0..10 {
+            assert!(!m.learned());
+            assert_eq!(run(&mut m, &frame(false, k), &mut out), Matte::Written);
+            assert!(out.iter().all(|&a| a == 0), "transparent while learning");
+        }
+        assert!(m.learned());
+        run(&mut m, &frame(false, 99), &mut out);
+        assert!(out.iter().all(|&a| a == 0), "the empty room is room");
+        // The person sits still for 20 seconds: still there at the end.
+        for k in 0..600 {
+            run(&mut m, &frame(true, k), &mut out);
+            assert_eq!(person_wrong(&out), None, "frame {k}");
+        }
+        // They leave: the room is room again at once.
+        run(&mut m, &frame(false, 7), &mut out);
+        assert!(out.iter().all(|&a| a == 0));
+    }
+
+    #[test]
+    fn a_person_walking_through_the_learning_phase_is_not_learned() {
+        let mut m = BackgroundModel::new(BackgroundOptions::default().with_learn_frames(20));
+        let mut out = vec![0u8; W * H];
+        for k in 0..20 {
+            run(&mut m, &frame((8..12).contains(&k), k), &mut out);
+        }
+        run(&mut m, &frame(true, 50), &mut out);
+        assert_eq!(person_wrong(&out), None);
+    }
+
+    #[test]
+    fn a_new_seat_size_starts_learning_again() {
+        let mut m = BackgroundModel::new(BackgroundOptions::default().with_learn_frames(3));
+        let mut out = vec![0u8; W * H];
+        for k in 0..4 {
+            run(&mut m, &frame(false, k), &mut out);
+        }
+        assert!(m.learned());
+        let (y, u, v) = (vec![100u8; 64], vec![128u8; 16], vec![128u8; 16]);
+        let input = SegmentInput {
+            y: PlaneRef::packed(&y, 8, 8).unwrap(),
+            u: PlaneRef::packed(&u, 4, 4).unwrap(),
+            v: PlaneRef::packed(&v, 4, 4).unwrap(),
+            input_alpha: None,
+            participant: "p",
+            pts: 0,
+            color: ColorSpec::BT601_LIMITED,
+        };
+        let mut small = vec![0u8; 64];
+        m.segment(&input, &mut PlaneMut::new(&mut small, 8, 8, 8).unwrap());
+        assert!(!m.learned());
+        m.relearn();
+        assert!(!m.learned());
     }
 }

@@ -321,3 +321,123 @@ impl Segmenter for ChromaKey {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_green_in_bt601_limited() {
+        let [y, u, v] = rgb_to_yuv([0, 177, 64], ColorSpec::BT601_LIMITED);
+        assert!((y - 111.5).abs() < 0.5 && (u - 104.6).abs() < 0.5 && (v - 58.3).abs() < 0.5);
+        let [y, u, v] = rgb_to_yuv([255, 255, 255], ColorSpec::BT709_LIMITED);
+        assert!((y - 235.0).abs() < 1e-3 && (u - 128.0).abs() < 1e-3 && (v - 128.0).abs() < 1e-3);
+    }
+
+    /// A 16x8 seat: green screen left of column 8, a skin-coloured person from it on.
+    fn seat() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let spec = ColorSpec::BT601_LIMITED;
+        let [gy, gu, gv] = rgb_to_yuv([0, 177, 64], spec).map(|c| c as u8);
+        let [sy, su, sv] = rgb_to_yuv([224, 172, 138], spec).map(|c| c as u8);
+        let y = (0..128).map(|i| if i % 16 < 8 { gy } else { sy }).collect();
+        let u = (0..32).map(|i| if i % 8 < 4 { gu } else { su }).collect();
+        let v = (0..32).map(|i| if i % 8 < 4 { gv } else { sv }).collect();
+        (y, u, v)
+    }
+
+    fn input<'a>(y: &'a [u8], u: &'a [u8], v: &'a [u8]) -> SegmentInput<'a> {
+        SegmentInput {
+            y: PlaneRef::packed(y, 16, 8).unwrap(),
+            u: PlaneRef::packed(u, 8, 4).unwrap(),
+            v: PlaneRef::packed(v, 8, 4).unwrap(),
+            input_alpha: None,
+            participant: "p",
+            pts: 0,
+            color: ColorSpec::BT601_LIMITED,
+        }
+    }
+
+    #[test]
+    fn keys_the_screen_and_keeps_the_person() {
+        let (y, u, v) = seat();
+        let mut m = vec![9u8; 128];
+        let mut k = ChromaKey::new(ChromaKeyOptions::default());
+        let r = k.segment(
+            &input(&y, &u, &v),
+            &mut PlaneMut::new(&mut m, 16, 8, 16).unwrap(),
+        );
+        assert_eq!(r, Matte::Written);
+        for row in m.chunks_exact(16) {
+            assert!(row[..6].iter().all(|&a| a == 0), "{row:?}");
+            assert!(row[10..].iter().all(|&a| a == 255), "{row:?}");
+        }
+        // A darker and a brighter part of the screen key too; a teal shirt (other hue,
+        // similar saturation) does not.
+        let key = Key::new([0, 177, 64], ColorSpec::BT601_LIMITED);
+        let o = ChromaKeyOptions::default();
+        for scale in [0.8f32, 1.1] {
+            let [_, u, v] = rgb_to_yuv([0, (177.0 * scale) as u8, (64.0 * scale) as u8], key.spec);
+            assert!(key.distance(u as u8, v as u8, o.saturation_weight).0 < o.similarity);
+        }
+        let [_, u, v] = rgb_to_yuv([0, 150, 150], key.spec);
+        assert!(
+            key.distance(u as u8, v as u8, o.saturation_weight).0 > o.similarity + o.smoothness
+        );
+    }
+
+    #[test]
+    fn spill_is_pulled_toward_neutral_and_skin_is_left_alone() {
+        let spec = ColorSpec::BT601_LIMITED;
+        let (y, mut u, mut v) = seat();
+        // Column 5 of the chroma (person side): skin with a green cast.
+        let [_, su, sv] = rgb_to_yuv([224, 172, 138], spec);
+        let [_, cu, cv] = rgb_to_yuv([150, 200, 110], spec);
+        for row in 0..4 {
+            u[row * 8 + 5] = cu as u8;
+            v[row * 8 + 5] = cv as u8;
+        }
+        let mut m = vec![0u8; 128];
+        let mut k = ChromaKey::new(ChromaKeyOptions::default());
+        let mut yy = y.clone();
+        assert_eq!(
+            k.segment(
+                &input(&y, &u, &v),
+                &mut PlaneMut::new(&mut m, 16, 8, 16).unwrap()
+            ),
+            Matte::Written
+        );
+        let before = k.key.distance(cu as u8, cv as u8, 0.35).1;
+        let mut c = SeatColour {
+            y: PlaneMut::new(&mut yy, 16, 8, 16).unwrap(),
+            u: PlaneMut::new(&mut u, 8, 4, 8).unwrap(),
+            v: PlaneMut::new(&mut v, 8, 4, 8).unwrap(),
+        };
+        k.decontaminate(&mut c, &PlaneRef::packed(&m, 16, 8).unwrap());
+        let after = k.key.distance(u[5], v[5], 0.35).1;
+        assert!(after < before * 0.75, "greenness {before} -> {after}");
+        assert_eq!((u[7], v[7]), (su as u8, sv as u8));
+    }
+
+    #[test]
+    fn mismatched_planes_are_opaque_not_a_panic() {
+        let (y, u, v) = seat();
+        let mut m = vec![0u8; 128];
+        let mut k = ChromaKey::new(ChromaKeyOptions::default());
+        let bad = SegmentInput {
+            u: PlaneRef::packed(&u[..16], 4, 4).unwrap(),
+            ..input(&y, &u, &v)
+        };
+        assert_eq!(
+            k.segment(&bad, &mut PlaneMut::new(&mut m, 16, 8, 16).unwrap()),
+            Matte::Opaque
+        );
+        let mut small = vec![0u8; 4];
+        assert_eq!(
+            k.segment(
+                &input(&y, &u, &v),
+                &mut PlaneMut::new(&mut small, 2, 2, 2).unwrap()
+            ),
+            Matte::Opaque
+        );
+    }
+}
