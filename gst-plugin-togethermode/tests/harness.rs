@@ -373,6 +373,10 @@ fn bad_property_values_are_refused() {
     assert_eq!(el.property::<String>("segment"), "none");
     el.set_property("segment", "no-such-mode");
     assert_eq!(el.property::<String>("segment"), "none");
+    for mode in ["chroma", "background", "auto", "alpha"] {
+        el.set_property("segment", mode);
+        assert_eq!(el.property::<String>("segment"), mode);
+    }
     el.set_property("scene-size", "wide");
     assert_eq!(el.property::<String>("scene-size"), "1280x720");
     el.set_property("model-path", "/nonexistent/model.tflite");
@@ -387,4 +391,37 @@ fn an_unopenable_scene_fails_the_state_change() {
     let el = element("/nonexistent/scene/folder");
     assert!(el.set_state(gst::State::Paused).is_err());
     let _ = el.set_state(gst::State::Null);
+}
+
+#[test]
+fn the_ml_mode_is_refused_until_the_element_has_a_model_runner() {
+    // Before start: the first build fails and so does the state change.
+    let el = element("builtin:grid");
+    el.set_property("segment", "ml");
+    assert!(el.set_state(gst::State::Paused).is_err());
+    let _ = el.set_state(gst::State::Null);
+
+    // While running: a warning, and the previous mode stays in force.
+    let el = element("builtin:grid");
+    let bus = gst::Bus::new();
+    el.set_bus(Some(&bus));
+    let mut lib = library("builtin:grid");
+    let mut a = Input::new(&el, "a", PixelFormat::Rgba, (40, 30), 13, true);
+    lib.join("a", Role::Attendee).unwrap();
+    let caps = out_caps("I420");
+    a.harness.set_sink_caps(caps.clone());
+    a.harness.play();
+    warnings(&bus);
+    el.set_property("segment", "ml");
+    assert_eq!(el.property::<String>("segment"), "alpha");
+    let warned = warnings(&bus);
+    assert!(warned.iter().any(|w| w.contains("ml")), "{warned:?}");
+    a.push(&mut lib, 0, 1);
+    let out = a.harness.pull().unwrap();
+    assert_same(
+        &out,
+        &caps,
+        &render_i420(&mut lib).as_ref(),
+        "alpha still in force",
+    );
 }

@@ -39,7 +39,7 @@ use together_mode::frame::{
     ColorSpec, FrameMut, FrameRef, Matrix, PixelFormat, PlaneMut, PlaneRef, Range,
 };
 use together_mode::scene::SceneLimits;
-use together_mode::segment::{input_alpha_factory, opaque_factory, SegmenterFactory};
+use together_mode::segment::{SegmentMode, SegmentModeError, SegmenterFactory};
 use together_mode::{Compositor, CompositorOptions, Role, Scene};
 
 use super::{grid_participants, parse_role, parse_size, role_name, SEATING_FIELD, SEATING_MESSAGE};
@@ -53,9 +53,7 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 const DEFAULT_SCENE: &str = "builtin:auditorium";
-const DEFAULT_SEGMENT: &str = "alpha";
-/// The segmentation modes this element offers (see [`segmenter`]).
-const SEGMENT_MODES: [&str; 2] = ["none", "alpha"];
+const DEFAULT_SEGMENT: SegmentMode = SegmentMode::Alpha;
 const DEFAULT_SEAT_OPACITY: f64 = 1.0;
 const DEFAULT_OUTPUT: (u32, u32) = (1920, 1080);
 /// World size of `builtin:gridN` scenes (the benchmark's canvas).
@@ -78,8 +76,12 @@ enum BuildError {
         #[source]
         source: SceneError,
     },
-    #[error("unknown segment mode {0:?} (expected none or alpha)")]
-    Segment(String),
+    #[error("segment mode {mode}: {source}")]
+    Segment {
+        mode: SegmentMode,
+        #[source]
+        source: SegmentModeError,
+    },
     #[error(transparent)]
     Compose(#[from] ComposeError),
 }
@@ -187,13 +189,11 @@ fn open_scene(spec: &str) -> Result<Scene, BuildError> {
     })
 }
 
-/// The segmenter factory for a `segment` mode.
-fn segmenter(mode: &str) -> Result<SegmenterFactory, BuildError> {
-    match mode {
-        "none" => Ok(opaque_factory()),
-        "alpha" => Ok(input_alpha_factory()),
-        other => Err(BuildError::Segment(other.to_string())),
-    }
+/// The segmenter factory for a `segment` mode. The element has no ML segmenter to offer
+/// yet, so `ml` fails (and `auto` falls back to the background model).
+fn segmenter(mode: SegmentMode) -> Result<SegmenterFactory, BuildError> {
+    mode.factory(None)
+        .map_err(|source| BuildError::Segment { mode, source })
 }
 
 // ------------------------------------------------------------------------------------------
@@ -320,7 +320,7 @@ impl VideoAggregatorPadImpl for TogetherModePad {}
 #[derive(Debug, Clone)]
 struct Settings {
     scene: String,
-    segment: String,
+    segment: SegmentMode,
     model_path: Option<String>,
     seat_opacity: f64,
     scene_size: (u32, u32),
@@ -330,7 +330,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             scene: DEFAULT_SCENE.to_string(),
-            segment: DEFAULT_SEGMENT.to_string(),
+            segment: DEFAULT_SEGMENT,
             model_path: None,
             seat_opacity: DEFAULT_SEAT_OPACITY,
             scene_size: together_mode::seating::DEFAULT_SCENE_SIZE,
@@ -380,7 +380,7 @@ impl TogetherMode {
             .with_color(state.color)
             .with_seat_opacity(settings.seat_opacity as f32);
         let mut engine = Compositor::new(scene, options)?;
-        engine.set_segmenter(segmenter(&settings.segment)?);
+        engine.set_segmenter(segmenter(settings.segment)?);
         if let Some(old) = &state.engine {
             for (seat, id) in old.seating().occupied() {
                 let role = old.seating().role_of(id).unwrap_or(Role::Attendee);
@@ -542,13 +542,13 @@ impl ObjectImpl for TogetherMode {
                     .build(),
                 glib::ParamSpecString::builder("segment")
                     .nick("Segmentation")
-                    .blurb("How seats are cut out: none (whole seats) or alpha (the input's own alpha)")
-                    .default_value(Some(DEFAULT_SEGMENT))
+                    .blurb("How seats are cut out: none, alpha (the input's own alpha), chroma, background, auto (ml: not available in the element yet)")
+                    .default_value(Some(DEFAULT_SEGMENT.name()))
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecString::builder("model-path")
                     .nick("Model path")
-                    .blurb("Segmentation model file, for model-based segment modes")
+                    .blurb("Segmentation model file, for the ml segment mode (stored, not read yet)")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecDouble::builder("seat-opacity")
@@ -588,17 +588,13 @@ impl ObjectImpl for TogetherMode {
                 }
                 "segment" => {
                     let v: Option<String> = value.get().expect("type checked upstream");
-                    let v = v.unwrap_or_else(|| DEFAULT_SEGMENT.to_string());
-                    if !SEGMENT_MODES.contains(&v.as_str()) {
-                        glib::g_warning!(
-                            "togethermode",
-                            "unknown segment mode {:?} (expected none or alpha); keeping {:?}",
-                            v,
-                            settings.segment
-                        );
-                        return;
+                    match v.map_or(Ok(DEFAULT_SEGMENT), |v| v.parse::<SegmentMode>()) {
+                        Ok(mode) => settings.segment = mode,
+                        Err(e) => {
+                            glib::g_warning!("togethermode", "{}; keeping {}", e, settings.segment);
+                            return;
+                        }
                     }
-                    settings.segment = v;
                     true
                 }
                 "model-path" => {
@@ -655,7 +651,7 @@ impl ObjectImpl for TogetherMode {
         let settings = lock(&self.settings);
         match pspec.name() {
             "scene" => settings.scene.to_value(),
-            "segment" => settings.segment.to_value(),
+            "segment" => settings.segment.name().to_value(),
             "model-path" => settings.model_path.to_value(),
             "seat-opacity" => settings.seat_opacity.to_value(),
             "scene-size" => {
