@@ -239,7 +239,9 @@ impl<'a> PlaneRef<'a> {
                 data: &[],
                 width,
                 height,
-                stride: self.stride.max(width),
+                // Zero width: stride 0, so every row is the empty slice at 0 (with the
+                // parent's stride, row 1 would start past the empty buffer).
+                stride: if width == 0 { 0 } else { self.stride },
             });
         }
         let start = y * self.stride + x;
@@ -378,7 +380,9 @@ impl<'a> PlaneMut<'a> {
                 data: &mut [],
                 width,
                 height,
-                stride: self.stride.max(width),
+                // Zero width: stride 0, so every row is the empty slice at 0 (with the
+                // parent's stride, row 1 would start past the empty buffer).
+                stride: if width == 0 { 0 } else { self.stride },
             });
         }
         let start = y * self.stride + x;
@@ -1060,4 +1064,131 @@ fn i420_to_rgb(src: &FrameRef<'_>, dst: &mut FrameMut<'_>) -> Result<(), FrameEr
         }
     }
     Ok(())
+}
+
+/// The view types on small buffers: fast enough for Miri, which checks the bounds and
+/// aliasing of every access here (see RELIABILITY.md).
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+
+    fn seq(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn plane_rows_crops_and_bounds() {
+        // 5 bytes wide, 4 rows, stride 8, last row unpadded: 8 * 3 + 5 bytes.
+        let data = seq(29);
+        let p = PlaneRef::new(&data, 5, 4, 8).unwrap();
+        let rows: Vec<&[u8]> = p.rows().collect();
+        assert_eq!(rows.len(), 4);
+        for (y, r) in rows.iter().enumerate() {
+            assert_eq!(*r, &data[y * 8..y * 8 + 5]);
+            assert_eq!(p.row(y), *r);
+        }
+        let c = p.crop(2, 1, 3, 3).unwrap();
+        assert_eq!((c.width(), c.height(), c.stride()), (3, 3, 8));
+        for y in 0..3 {
+            assert_eq!(c.row(y), &data[(y + 1) * 8 + 2..(y + 1) * 8 + 5]);
+        }
+        // The bottom-right corner crop ends exactly at the buffer's end.
+        assert_eq!(p.crop(4, 3, 1, 1).unwrap().row(0), &data[28..29]);
+        assert_eq!(p.crop(5, 4, 0, 0).unwrap().rows().count(), 0);
+        assert!(p.crop(5, 0, 1, 1).is_err());
+        assert!(p.crop(0, 2, 1, 3).is_err());
+        assert!(PlaneRef::new(&data[..28], 5, 4, 8).is_err());
+    }
+
+    /// Found by the `compositor_frames` fuzz target: a crop 0 bytes wide but several rows
+    /// high kept its parent's stride over an empty buffer, so `rows()` panicked on row 1.
+    #[test]
+    fn zero_sized_crops_yield_empty_rows() {
+        let data = seq(64);
+        let p = PlaneRef::new(&data, 8, 8, 8).unwrap();
+        for (x, y, w, h) in [(3, 1, 0, 5), (8, 0, 0, 8), (2, 8, 4, 0), (0, 0, 0, 0)] {
+            let c = p.crop(x, y, w, h).unwrap();
+            assert_eq!(c.rows().count(), h);
+            assert!(c.rows().all(<[u8]>::is_empty));
+            for row in 0..h {
+                assert!(c.row(row).is_empty());
+            }
+            assert!(c.crop(0, 0, 0, h).is_ok());
+        }
+        let mut buf = seq(64);
+        let m = PlaneMut::new(&mut buf, 8, 8, 8).unwrap();
+        let mut c = m.crop_mut(5, 2, 0, 4).unwrap();
+        for row in 0..4 {
+            assert!(c.row_mut(row).is_empty());
+        }
+        c.fill(0);
+        assert_eq!(c.as_ref().rows().count(), 4);
+        assert_eq!(buf, seq(64));
+    }
+
+    #[test]
+    fn plane_mut_splits_into_disjoint_bands() {
+        let mut data = vec![0u8; 8 * 5 + 6];
+        let p = PlaneMut::new(&mut data, 6, 6, 8).unwrap();
+        let (mut top, bottom) = p.split_at_row(2);
+        let (mut mid, mut low) = bottom.split_at_row(3);
+        assert_eq!((top.height(), mid.height(), low.height()), (2, 3, 1));
+        top.fill(1);
+        mid.fill(2);
+        low.fill(3);
+        let mut cropped = mid.reborrow().crop_mut(1, 1, 2, 2).unwrap();
+        cropped.fill(9);
+        let src = [5u8, 6];
+        low.rows_mut().next().unwrap()[4..].copy_from_slice(&src);
+        for y in 0..6 {
+            let row = &data[y * 8..y * 8 + 6];
+            let want = |x: usize| match y {
+                0 | 1 => 1,
+                3 | 4 if (1..3).contains(&x) => 9,
+                2..=4 => 2,
+                _ if x >= 4 => src[x - 4],
+                _ => 3,
+            };
+            for (x, &v) in row.iter().enumerate() {
+                assert_eq!(v, want(x), "({x}, {y})");
+            }
+            // Padding between rows is never written.
+            if y < 5 {
+                assert_eq!(&data[y * 8 + 6..y * 8 + 8], &[0, 0]);
+            }
+        }
+    }
+
+    #[test]
+    fn owned_frames_expose_their_planes() {
+        for format in [
+            PixelFormat::I420,
+            PixelFormat::I420A,
+            PixelFormat::Nv12,
+            PixelFormat::Rgba,
+            PixelFormat::Bgra,
+        ] {
+            let (w, h) = (5u32, 3u32);
+            let packed = seq(packed_len(format, w, h));
+            let src = FrameRef::from_packed(format, w, h, ColorSpec::default(), &packed).unwrap();
+            let mut f = Frame::from_ref(&src).unwrap();
+            assert_eq!(f.to_packed(), packed, "{format:?}");
+            for (i, p) in f.as_ref().planes().iter().enumerate() {
+                assert_eq!((p.width(), p.height()), format.plane_size(i, w, h));
+                assert_eq!(p.stride() % 64, 0);
+            }
+            // Writes through the mutable view land in the right plane only.
+            let mut m = f.as_mut();
+            let last = format.plane_count() - 1;
+            m.plane_mut(last).fill(0xEE);
+            let r = f.as_ref();
+            assert!(r.plane(last).rows().flatten().all(|&b| b == 0xEE));
+            if last > 0 {
+                assert_eq!(
+                    r.plane(0).rows().flatten().copied().collect::<Vec<_>>()[..],
+                    packed[..5 * 3]
+                );
+            }
+        }
+    }
 }
