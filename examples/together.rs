@@ -1,12 +1,13 @@
 //! `together`: render together-mode video from scenes and participant clips.
 //!
 //! ```text
-//! together demo [--participants N] [--frames N] [--size WxH] --out OUT
-//! together render --scene DIR|builtin:NAME --input ID=PATH ... [--size WxH] [--frames N] [--fps R] --out OUT
+//! together demo [--participants N] [--frames N] [--size WxH] [--segment MODE] --out OUT
+//! together render --scene DIR|builtin:NAME --input ID=PATH ... [--size WxH] [--frames N] [--fps R] [--segment MODE] --out OUT
 //! together seating --scene DIR|builtin:NAME --participants N [--scene-size WxH] [--size WxH]
 //! together segment --input IMAGE --out MASK.png [--model PATH] [--raw] [--repeat N]   (--features ml)
 //! ```
 //! OUT is a .y4m file, `-` (Y4M on stdout) or a PNG pattern such as `frames/%05d.png`.
+//! MODE is none, alpha (the default), chroma, background, ml or auto (see `SegmentMode`).
 
 use std::fs::File;
 use std::io::BufReader;
@@ -21,7 +22,9 @@ use together_mode::frame::{Frame, PixelFormat};
 use together_mode::geometry::{check_output_size, parse_size};
 use together_mode::io::{load_image, FrameSink, OutputSpec, Y4mReader};
 use together_mode::scene::SceneLimits;
-use together_mode::synth::SyntheticParticipant;
+use together_mode::segment::background::BackgroundOptions;
+use together_mode::segment::{SegmentMode, SegmenterFactory};
+use together_mode::synth::{Backdrop, SyntheticParticipant};
 use together_mode::{Compositor, CompositorOptions, Role, Scene};
 
 #[derive(Parser)]
@@ -54,6 +57,14 @@ enum Command {
         /// Scene folder or builtin:NAME.
         #[arg(long, default_value = "builtin:auditorium")]
         scene: String,
+        /// How people are cut out: none, alpha, chroma (the participants stand in front of a
+        /// green screen), background (the first 30 frames show their empty rooms, to learn
+        /// from), ml or auto.
+        #[arg(long, default_value = "alpha")]
+        segment: SegmentMode,
+        /// The selfie model for --segment ml / auto (builds with --features ml).
+        #[arg(long)]
+        model: Option<PathBuf>,
         /// .y4m file, '-' for stdout, or a PNG pattern like frames/%05d.png.
         #[arg(long)]
         out: String,
@@ -76,6 +87,15 @@ enum Command {
         /// Output frame rate.
         #[arg(long, default_value_t = 30)]
         fps: u32,
+        /// How people are cut out: none (whole frames), alpha (the inputs' own alpha),
+        /// chroma (green screen), background (a static camera; each clip's first 30 frames
+        /// must show the empty room), ml (the selfie model) or auto (per participant: its
+        /// alpha if its first frame has any, else ml if available, else background).
+        #[arg(long, default_value = "alpha")]
+        segment: SegmentMode,
+        /// The selfie model for --segment ml / auto (builds with --features ml).
+        #[arg(long)]
+        model: Option<PathBuf>,
         /// .y4m file, '-' for stdout, or a PNG pattern like frames/%05d.png.
         #[arg(long)]
         out: String,
@@ -104,6 +124,11 @@ enum Command {
         /// Independent rooms (meetings) composed per tick, each with its own engine.
         #[arg(long, default_value_t = 1)]
         rooms: usize,
+        /// move: frames handed over without a copy, read from memory by the engine (the
+        /// conservative figure); copy: frames copied in, and the copy's own cost (measured
+        /// alone) subtracted, as the peers' scripts do.
+        #[arg(long, default_value = "move")]
+        input_path: String,
     },
     /// Play a meeting timeline (scenario JSON): one Y4M per room and events.jsonl in --out.
     Scenario {
@@ -162,16 +187,38 @@ fn main() -> ExitCode {
             size,
             fps,
             scene,
+            segment,
+            model,
             out,
-        } => demo(participants, frames, &size, fps, &scene, &out),
+        } => demo(
+            participants,
+            frames,
+            &size,
+            fps,
+            &scene,
+            segment,
+            model.as_deref(),
+            &out,
+        ),
         Command::Render {
             scene,
             inputs,
             size,
             frames,
             fps,
+            segment,
+            model,
             out,
-        } => render(&scene, &inputs, &size, frames, fps, &out),
+        } => render(
+            &scene,
+            &inputs,
+            &size,
+            frames,
+            fps,
+            segment,
+            model.as_deref(),
+            &out,
+        ),
         Command::Seating {
             scene,
             participants,
@@ -194,6 +241,7 @@ fn main() -> ExitCode {
             changed,
             serial,
             rooms,
+            input_path,
         } => bench(
             participants,
             frames,
@@ -202,6 +250,7 @@ fn main() -> ExitCode {
             changed,
             serial,
             rooms,
+            &input_path,
         ),
     };
     match result {
@@ -273,12 +322,46 @@ fn open_sink(
     Ok(FrameSink::open(&spec, w, h, (fps, 1), color)?)
 }
 
+/// The selfie model's segmenters, when this build has the `ml` feature and a model is found
+/// (`--model`, else models/selfie_segmentation.tflite).
+#[cfg(feature = "ml")]
+fn ml_factory(model: Option<&Path>) -> Result<Option<SegmenterFactory>> {
+    use together_mode::segment::ml::{MlShared, ScheduleOptions, SelfieModel};
+    let path = model.unwrap_or(Path::new("models/selfie_segmentation.tflite"));
+    if model.is_none() && !path.exists() {
+        return Ok(None);
+    }
+    let m = SelfieModel::from_file(path).with_context(|| format!("--model {}", path.display()))?;
+    Ok(Some(MlShared::new(m, ScheduleOptions::default()).factory()))
+}
+
+#[cfg(not(feature = "ml"))]
+fn ml_factory(model: Option<&Path>) -> Result<Option<SegmenterFactory>> {
+    if model.is_some() {
+        bail!("--model needs a build with --features ml");
+    }
+    Ok(None)
+}
+
+/// The segmenters for `--segment`; the model is loaded only for ml and auto.
+fn segmenter_factory(mode: SegmentMode, model: Option<&Path>) -> Result<SegmenterFactory> {
+    let ml = match mode {
+        SegmentMode::Ml | SegmentMode::Auto => ml_factory(model)?,
+        _ if model.is_some() => bail!("--model is only used with --segment ml or auto"),
+        _ => None,
+    };
+    Ok(mode.factory(ml).context("--segment")?)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn demo(
     participants: usize,
     frames: u64,
     size: &str,
     fps: u32,
     scene: &str,
+    segment: SegmentMode,
+    model: Option<&Path>,
     out: &str,
 ) -> Result<()> {
     let (w, h) = output_size(size)?;
@@ -295,11 +378,21 @@ fn demo(
     }
     let options = CompositorOptions::default().with_size(w, h);
     let mut engine = Compositor::new(scene, options)?;
+    engine.set_segmenter(segmenter_factory(segment, model)?);
+    let backdrop = match segment {
+        SegmentMode::Chroma => Backdrop::GreenScreen,
+        _ => Backdrop::Room,
+    };
+    // The background model learns each room from the first frames: show them empty.
+    let empty_frames = match segment {
+        SegmentMode::Background => u64::from(BackgroundOptions::default().learn_frames),
+        _ => 0,
+    };
     let people: Vec<(String, SyntheticParticipant)> = (0..participants)
         .map(|i| {
             (
                 format!("8:acs:synthetic-{}", i + 1),
-                SyntheticParticipant::new(i as u64 + 1, 640, 360),
+                SyntheticParticipant::new(i as u64 + 1, 640, 360).with_backdrop(backdrop),
             )
         })
         .collect();
@@ -315,7 +408,11 @@ fn demo(
                 Some(f) => f,
                 None => Frame::new(PixelFormat::I420A, person.width(), person.height())?,
             };
-            person.render(k, &mut f);
+            if k < empty_frames {
+                person.render_empty(&mut f);
+            } else {
+                person.render(k, &mut f);
+            }
             *spare = engine.push(id, f, k as i64)?;
         }
         let frame = engine.render()?;
@@ -414,12 +511,15 @@ fn open_y4m(path: &Path) -> Result<Y4mReader<BufReader<File>>> {
     Y4mReader::new(BufReader::new(f)).with_context(|| format!("{}", path.display()))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render(
     scene: &str,
     inputs: &[String],
     size: &str,
     frames: Option<u64>,
     fps: u32,
+    segment: SegmentMode,
+    model: Option<&Path>,
     out: &str,
 ) -> Result<()> {
     let (w, h) = output_size(size)?;
@@ -430,6 +530,7 @@ fn render(
     let scene = Scene::open(scene, &SceneLimits::default())?;
     let options = CompositorOptions::default().with_size(w, h);
     let mut engine = Compositor::new(scene, options)?;
+    engine.set_segmenter(segmenter_factory(segment, model)?);
     let mut sources = Vec::new();
     for spec in inputs {
         let (id, path) = spec
@@ -530,6 +631,7 @@ fn bench(
     changed: f64,
     serial: bool,
     rooms: usize,
+    input_path: &str,
 ) -> Result<()> {
     use together_mode::workload::{Workload, WorkloadMatte};
     let (w, h) = output_size(size)?;
@@ -545,6 +647,14 @@ fn bench(
         "alpha" => WorkloadMatte::PerPixel,
         other => bail!("--segment {other:?}: bench supports none, opaque, alpha"),
     };
+    let copy = match input_path {
+        "move" => false,
+        "copy" => true,
+        other => bail!("--input-path {other:?}: use move or copy"),
+    };
+    if copy && (rooms != 1 || changed != 1.0) {
+        bail!("--input-path copy measures one room with every participant changing");
+    }
     let options = CompositorOptions::default().with_parallel(!serial);
     let mut loads = (0..rooms)
         .map(|_| Workload::new(participants, w, h, matte, options))
@@ -568,6 +678,31 @@ fn bench(
         }
         Ok(())
     };
+    if copy {
+        let wl = &mut loads[0];
+        let mut measure = |render: bool| -> Result<(f64, f64)> {
+            for _ in 0..30 {
+                wl.copy_frames(render)?;
+            }
+            let (c0, t0) = (cpu_ms(), std::time::Instant::now());
+            for _ in 0..frames {
+                wl.copy_frames(render)?;
+            }
+            Ok((
+                (cpu_ms() - c0) / frames as f64,
+                t0.elapsed().as_secs_f64() * 1e3 / frames as f64,
+            ))
+        };
+        let (src_cpu, src_wall) = measure(false)?;
+        let (e2e_cpu, e2e_wall) = measure(true)?;
+        let (cpu, wall) = (e2e_cpu - src_cpu, e2e_wall - src_wall);
+        println!(
+            "participants={participants} frames={frames} ms_per_frame={wall:.3} cpu_ms_per_frame={cpu:.3} fps={:.1} e2e_cpu_ms_per_frame={e2e_cpu:.3} src_cpu_ms_per_frame={src_cpu:.3} size={w}x{h} segment={segment} input_path=copy threads={}",
+            1e3 / wall,
+            if serial { 1 } else { rayon::current_num_threads() }
+        );
+        return Ok(());
+    }
     for t in 0..30 {
         run(&mut loads, t)?;
     }

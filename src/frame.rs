@@ -979,25 +979,59 @@ pub fn convert(src: &FrameRef<'_>, dst: &mut FrameMut<'_>) -> Result<(), FrameEr
 }
 
 fn rgb_to_i420(src: &FrameRef<'_>, dst: &mut FrameMut<'_>) -> Result<(), FrameError> {
-    let (w, h) = (src.width, src.height);
-    let color = src.color;
+    let (w, h) = (src.width as usize, src.height as usize);
     let p = src.plane(0);
-    let rgba = p.data();
-    let mode = yuv::YuvConversionMode::Balanced;
+    // The yuv crate wants `stride * rows` bytes and skips a short last row pair. A cropped
+    // view's last row is shorter than its stride, so convert all but the last rows in place
+    // (an even count, for 4:2:0) and the last 2 or 3 from a small packed copy.
+    let whole = p.data().len() >= p.stride() * h;
+    let k = if whole { h } else { h.saturating_sub(2) & !1 };
+    if k > 0 {
+        rgb_rows_to_i420(src, p.data(), p.stride(), 0, k, dst)?;
+    }
+    if k < h {
+        let mut tail = Vec::with_capacity(4 * w * (h - k));
+        for y in k..h {
+            tail.extend_from_slice(p.row(y));
+        }
+        rgb_rows_to_i420(src, &tail, 4 * w, k, h - k, dst)?;
+    }
+    if let Some(a) = dst.planes_mut().get_mut(3) {
+        for y in 0..h {
+            let arow = a.row_mut(y);
+            for (o, px) in arow.iter_mut().zip(p.row(y).chunks_exact(4)) {
+                *o = px[3];
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Converts `rows` rows of packed RGBA/BGRA (`rgba`, `stride` bytes apart) into the Y, U, V
+/// planes of `dst` from luma row `row0` (even) on.
+fn rgb_rows_to_i420(
+    src: &FrameRef<'_>,
+    rgba: &[u8],
+    stride: usize,
+    row0: usize,
+    rows: usize,
+    dst: &mut FrameMut<'_>,
+) -> Result<(), FrameError> {
+    let color = src.color;
     let planes = dst.planes_mut();
     let (yp, rest) = planes.split_at_mut(1);
     let (up, rest) = rest.split_at_mut(1);
-    let (vp, ap) = rest.split_at_mut(1);
-    let (ys, us, vs) = (yp[0].stride, up[0].stride, vp[0].stride);
+    let vp = &mut rest[0];
+    let (ys, us, vs) = (yp[0].stride, up[0].stride, vp.stride);
     let mut img = yuv::YuvPlanarImageMut {
-        y_plane: yuv::BufferStoreMut::Borrowed(yp[0].data_mut()),
+        y_plane: yuv::BufferStoreMut::Borrowed(&mut yp[0].data_mut()[row0 * ys..]),
         y_stride: ys as u32,
-        u_plane: yuv::BufferStoreMut::Borrowed(up[0].data_mut()),
+        u_plane: yuv::BufferStoreMut::Borrowed(&mut up[0].data_mut()[row0 / 2 * us..]),
         u_stride: us as u32,
-        v_plane: yuv::BufferStoreMut::Borrowed(vp[0].data_mut()),
+        v_plane: yuv::BufferStoreMut::Borrowed(&mut vp.data_mut()[row0 / 2 * vs..]),
         v_stride: vs as u32,
-        width: w,
-        height: h,
+        width: src.width,
+        height: rows as u32,
     };
     let f = if src.format == PixelFormat::Rgba {
         yuv::rgba_to_yuv420
@@ -1007,21 +1041,12 @@ fn rgb_to_i420(src: &FrameRef<'_>, dst: &mut FrameMut<'_>) -> Result<(), FrameEr
     f(
         &mut img,
         rgba,
-        p.stride() as u32,
+        stride as u32,
         color.yuv_range(),
         color.yuv_matrix(),
-        mode,
+        yuv::YuvConversionMode::Balanced,
     )
-    .map_err(yuv_err)?;
-    if let Some(a) = ap.first_mut() {
-        for y in 0..h as usize {
-            let arow = a.row_mut(y);
-            for (o, px) in arow.iter_mut().zip(p.row(y).chunks_exact(4)) {
-                *o = px[3];
-            }
-        }
-    }
-    Ok(())
+    .map_err(yuv_err)
 }
 
 fn i420_to_rgb(src: &FrameRef<'_>, dst: &mut FrameMut<'_>) -> Result<(), FrameError> {

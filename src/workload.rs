@@ -71,11 +71,26 @@ pub fn pattern(seed: u64, frame: u64, with_alpha: bool) -> Result<Frame, Compose
     Ok(f)
 }
 
+/// How input frames reach the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputPath {
+    /// Handed over without a copy (`Compositor::push`): the engine reads the frames from
+    /// memory, untouched since they were made (the conservative figure).
+    Move,
+    /// Copied in (`Compositor::push_ref`) from a pool, as a pipeline that reads frames into
+    /// buffers does; the copy is the "input path" the peers' scripts subtract.
+    Copy,
+}
+
 /// The workload: an engine and two frames per participant.
 pub struct Workload {
     engine: Compositor,
     ids: Vec<String>,
     spare: Vec<Option<Frame>>,
+    /// For [`InputPath::Copy`]: each participant's two source frames and a copy target for
+    /// the input-path-only runs.
+    pool: Vec<[Frame; 2]>,
+    sink: Vec<Frame>,
     tick: i64,
 }
 
@@ -101,18 +116,24 @@ impl Workload {
         let with_alpha = matte == WorkloadMatte::PerPixel;
         let mut ids = Vec::with_capacity(n);
         let mut spare = Vec::with_capacity(n);
+        let mut pool = Vec::with_capacity(n);
         for k in 0..n {
             let id = format!("8:acs:bench-{k}");
             engine.join(&id, Role::Attendee)?;
             let seed = k as u64 % 8;
-            engine.push(&id, pattern(seed, 0, with_alpha)?, 0)?;
-            spare.push(Some(pattern(seed, 1, with_alpha)?));
+            let (a, b) = (pattern(seed, 0, with_alpha)?, pattern(seed, 1, with_alpha)?);
+            pool.push([a.clone(), b.clone()]);
+            engine.push(&id, a, 0)?;
+            spare.push(Some(b));
             ids.push(id);
         }
+        let sink = pool.iter().map(|p| p[0].clone()).collect();
         Ok(Self {
             engine,
             ids,
             spare,
+            pool,
+            sink,
             tick: 0,
         })
     }
@@ -132,6 +153,26 @@ impl Workload {
             if let Some(f) = spare.take() {
                 *spare = self.engine.push(id, f, self.tick)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Copies every participant's next frame in with `push_ref` (the input path, then the
+    /// engine reads cache-warm data), or, with `render == false`, copies it into a private
+    /// buffer only: the input path alone, to subtract.
+    pub fn copy_frames(&mut self, render: bool) -> Result<(), ComposeError> {
+        self.tick += 1;
+        let which = (self.tick % 2) as usize;
+        for (k, id) in self.ids.iter().enumerate() {
+            let src = self.pool[k][which].as_ref();
+            if render {
+                self.engine.push_ref(id, &src, self.tick)?;
+            } else {
+                self.sink[k].copy_from(&src)?;
+            }
+        }
+        if render {
+            self.engine.render()?;
         }
         Ok(())
     }

@@ -330,3 +330,53 @@ fn quality_table() {
         }
     }
 }
+
+/// CPU time of this thread, in seconds.
+fn thread_cpu() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+#[test]
+#[ignore = "CPU time per seat (the criterion benches are the reference; this one reads thread CPU time, so it holds up on a busy machine): cargo test --release --test segment_quality cpu_time -- --ignored --nocapture"]
+fn cpu_time_per_seat() {
+    for kind in [Kind::Chroma, Kind::Background] {
+        for (w, h) in SIZES {
+            let p = SyntheticParticipant::new(3, w, h).with_backdrop(kind.backdrop());
+            let mut seat = Seat::new(&p);
+            let mut noise = Noise(1);
+            let mut s = kind.make(RefineOptions::default());
+            let mut frame = Frame::new(PixelFormat::I420A, 2, 2).unwrap();
+            let mut frames = Vec::new();
+            p.render_empty(&mut frame);
+            for _ in 0..LEARN_FRAMES {
+                seat.load(&frame, &mut noise);
+                seat.segment(s.as_mut(), false);
+            }
+            for k in 0..8 {
+                p.render(k, &mut frame);
+                seat.load(&frame, &mut noise);
+                frames.push((seat.y.clone(), seat.u.clone(), seat.v.clone()));
+            }
+            let n = 2000;
+            let t0 = thread_cpu();
+            for i in 0..n {
+                let f = &frames[i % 8];
+                seat.y.copy_from_slice(&f.0);
+                seat.u.copy_from_slice(&f.1);
+                seat.v.copy_from_slice(&f.2);
+                seat.segment(s.as_mut(), true);
+            }
+            let us = (thread_cpu() - t0) / n as f64 * 1e6;
+            println!(
+                "{} {w}x{h}: {us:.1} us CPU per seat (segment + decontaminate)",
+                kind.name()
+            );
+        }
+    }
+}

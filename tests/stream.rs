@@ -531,7 +531,6 @@ fn compositor_set_dim_darkens_the_seat_and_back() {
 /// whose frame is cropped to the seat's aspect shows a dark band at the seat's bottom. The
 /// engine's owner fixes it; then drop the `ignore`.
 #[test]
-#[ignore = "engine bug: cropped RGBA -> I420 conversion leaves the last two rows zero"]
 fn cropped_rgba_converts_every_row() {
     use together_mode::frame::FrameRef as View;
     let rgba = solid(PixelFormat::Rgba, 64, 48, RED);

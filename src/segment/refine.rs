@@ -488,9 +488,15 @@ pub struct KnownBackground<'a> {
 
 /// Unmixes partly covered pixels against a known background: where `0 < a < 255`, the pixel
 /// was seen as `C = a*F + (1-a)*B`, so the person's colour is `F = B + (C - B) / a` (clamped
-/// to the legal range). Luma uses the matte, chroma its 2x2 mean (what the compositor blends
-/// chroma with). Then the straight-alpha blend `F*a + D*(1-a)` equals `C + (1-a)*(D - B)`:
-/// the room is replaced, not darkened or lightened. Does nothing if a size does not match.
+/// to the legal range). Then the straight-alpha blend `F*a + D*(1-a)` equals
+/// `C + (1-a)*(D - B)`: the room is replaced, not darkened or lightened.
+///
+/// That is done for luma, with the matte. Chroma is half resolution, and its coverage (the
+/// matte's 2x2 mean, what the compositor blends chroma with) is only an estimate of how the
+/// camera mixed it; dividing by an underestimate overshoots away from the background (a
+/// magenta fringe around a person keyed from green). So a partly covered chroma pixel takes
+/// the mean chroma of the fully covered ones next to it (3x3), and is unmixed only when it
+/// has none. Does nothing if a size does not match.
 pub fn unmix(
     colour: &mut SeatColour<'_>,
     matte: &PlaneRef<'_>,
@@ -534,18 +540,44 @@ pub fn unmix(
     }
     for (plane, bgc) in [(&mut colour.u, bg.u), (&mut colour.v, bg.v)] {
         for cy in 0..ch {
-            let row = plane.row_mut(cy);
-            for (cx, c) in row.iter_mut().enumerate() {
+            for cx in 0..cw {
                 let a = chroma_alpha(matte, cx, cy);
                 if a == 0 || a == 255 {
                     continue;
                 }
-                let b = f32::from(bgc[cy * cw + cx]);
-                let f = b + (f32::from(*c) - b) * (255.0 / a as f32);
-                *c = (f.clamp(clo, chi) + 0.5) as u8;
+                let f = match inside_mean(plane, matte, cx, cy) {
+                    Some(m) => m,
+                    None => {
+                        let b = f32::from(bgc[cy * cw + cx]);
+                        let c = f32::from(plane.row_mut(cy)[cx]);
+                        (b + (c - b) * (255.0 / a as f32)).clamp(clo, chi) + 0.5
+                    }
+                };
+                plane.row_mut(cy)[cx] = f as u8;
             }
         }
     }
+}
+
+/// The mean (+ 0.5, for rounding) of the fully covered chroma pixels around `(cx, cy)` (3x3),
+/// if there are any.
+fn inside_mean(
+    plane: &mut PlaneMut<'_>,
+    matte: &PlaneRef<'_>,
+    cx: usize,
+    cy: usize,
+) -> Option<f32> {
+    let (cw, ch) = (plane.width(), plane.height());
+    let (mut s, mut n) = (0u32, 0u32);
+    for yy in cy.saturating_sub(1)..(cy + 2).min(ch) {
+        for xx in cx.saturating_sub(1)..(cx + 2).min(cw) {
+            if chroma_alpha(matte, xx, yy) == 255 {
+                s += u32::from(plane.row_mut(yy)[xx]);
+                n += 1;
+            }
+        }
+    }
+    (n > 0).then(|| s as f32 / n as f32 + 0.5)
 }
 
 /// For segmenters that know no background (the ML model): replaces each partly covered
