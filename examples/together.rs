@@ -350,7 +350,7 @@ fn segmenter_factory(mode: SegmentMode, model: Option<&Path>) -> Result<Segmente
         _ if model.is_some() => bail!("--model is only used with --segment ml or auto"),
         _ => None,
     };
-    Ok(mode.factory(ml).context("--segment")?)
+    mode.factory(ml).context("--segment")
 }
 
 #[allow(clippy::too_many_arguments)]
