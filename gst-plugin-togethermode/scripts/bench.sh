@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# bench.sh [N ...]  (default N = 9 25 49)
+#
+# CPU time per output frame of the `togethermode` element against GStreamer's `compositor` on
+# the canonical workload (shared/bench/WORKLOAD.md), run through gst-launch-1.0 side by side in
+# the same session. The compositor pipeline is shared/bench/build_cmd.sh's `gst` peer
+# (videocrop + videoscale per seat, then compositor over a still background); the togethermode
+# pipeline reads the same N raw 640x360 I420 clips straight into togethermode
+# (scene=builtin:gridN, the same seats and background; it crops and scales itself).
+#
+# Method (as shared/bench/run.sh): hyperfine times each pipeline at F_SHORT and F_LONG output
+# frames; CPU ms/frame = ((user+sys) at F_LONG - (user+sys) at F_SHORT) / (F_LONG - F_SHORT),
+# so start-up cancels. The same is done for the input path alone (the same sources into
+# fakesink); "compositing" = end-to-end - input path. Each pass times both elements back to
+# back; PASSES passes, median reported. One line per (element, N, pass) on stdout:
+#   element=… n=… pass=… cpu_ms=… src_cpu_ms=… comp_cpu_ms=… wall_ms=… load1=…
+#
+# Env: PASSES (3) RUNS (3) F_SHORT (30) F_LONG (330) ALPHA (0.8) BENCH (../shared/bench)
+# Needs: the release plugin (cargo build --release -p gst-plugin-togethermode).
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+BENCH=${BENCH:-$REPO/../shared/bench}
+# shellcheck source=/dev/null
+source "$BENCH/common.sh"
+PASSES=${PASSES:-3}
+RUNS=${RUNS:-3}
+NS=("$@")
+((${#NS[@]})) || NS=(9 25 49)
+export GST_PLUGIN_PATH="$REPO/target/release"
+gst-inspect-1.0 togethermode >/dev/null || { echo "build the plugin first" >&2; exit 1; }
+ensure_tools
+gen_inputs
+FRAME_IN=$((IN_W * IN_H * 3 / 2))
+
+# tm_cmd N F MODE -> the togethermode pipeline (MODE full) or its input path (MODE src)
+tm_cmd() {
+  local n=$1 f=$2 mode=$3 k s="gst-launch-1.0 -q"
+  if [ "$mode" = full ]; then
+    s+=" togethermode name=m scene=builtin:grid$n seat-opacity=$ALPHA"
+    s+=" ! video/x-raw,format=I420,width=$SCENE_W,height=$SCENE_H,framerate=30/1 ! fakesink sync=false"
+  fi
+  for ((k = 0; k < n; k++)); do
+    s+=" filesrc location=$BENCH_DIR/p$((k % NPAT)).yuv blocksize=$FRAME_IN num-buffers=$f"
+    s+=" ! rawvideoparse width=$IN_W height=$IN_H format=i420 framerate=30/1"
+    if [ "$mode" = full ]; then s+=" ! m.sink_$k"; else s+=" ! fakesink sync=false"; fi
+  done
+  echo "$s"
+}
+
+W=$(mktemp -d /tmp/tm-bench.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+
+# cpu_ms FILE -> (user+sys) per frame in ms from a hyperfine JSON holding [short, long]
+cpu_ms() {
+  jq -r --argjson d $((F_LONG - F_SHORT)) \
+    '((.results[1].user + .results[1].system) - (.results[0].user + .results[0].system)) / $d * 1000' "$1"
+}
+wall_ms() {
+  jq -r --argjson d $((F_LONG - F_SHORT)) '(.results[1].median - .results[0].median) / $d * 1000' "$1"
+}
+
+for ((pass = 1; pass <= PASSES; pass++)); do
+  for n in "${NS[@]}"; do
+    for el in togethermode compositor; do
+      for mode in full src; do
+        for f in "$F_SHORT" "$F_LONG"; do
+          if [ $el = togethermode ]; then tm_cmd "$n" "$f" "$mode"; else "$BENCH/build_cmd.sh" gst "$n" "$f" "$mode"; fi > "$W/$el-$mode-$f.sh"
+          bash "$W/$el-$mode-$f.sh" || { echo "failed: $(cat "$W/$el-$mode-$f.sh")" >&2; exit 1; }
+        done
+        hyperfine -N --style none --runs "$RUNS" --warmup 1 --export-json "$W/$el-$mode.json" \
+          "bash $W/$el-$mode-$F_SHORT.sh" "bash $W/$el-$mode-$F_LONG.sh" >/dev/null 2>&1
+      done
+      full=$(cpu_ms "$W/$el-full.json"); src=$(cpu_ms "$W/$el-src.json")
+      awk -v e=$el -v n="$n" -v p=$pass -v c="$full" -v s="$src" -v w="$(wall_ms "$W/$el-full.json")" \
+        -v l="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN{printf "element=%s n=%d pass=%d cpu_ms=%.2f src_cpu_ms=%.2f comp_cpu_ms=%.2f wall_ms=%.2f load1=%s\n", e, n, p, c, s, c-s, w, l}'
+    done
+  done
+done
