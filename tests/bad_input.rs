@@ -746,6 +746,26 @@ fn unchecked_scenes_built_in_code_are_refused_by_the_compositor() {
     assert!(engine.render().is_ok());
 }
 
+/// Found by the `compositor_frames` fuzz target: the visible part of a sprite, in image
+/// pixels, could end an ulp past the image's edge, and the scaler refused it, so
+/// `Compositor::new` failed for about 8% of small even output sizes (these among them).
+#[test]
+fn builtin_scenes_lay_out_where_sprite_crops_rounded_past_the_image() {
+    for (w, h) in [(2, 126), (2, 128), (2, 206), (2, 234), (4, 126), (4, 134)] {
+        let options = CompositorOptions::default()
+            .with_size(w, h)
+            .with_parallel(false);
+        let mut engine = Compositor::new(Scene::builtin("auditorium").unwrap(), options)
+            .unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
+        engine.render().unwrap();
+    }
+    // Sprites whose visible part is a sliver at the far edge of a huge placement.
+    for cx in [5e8 - 8.0 - 1e-3, -5e8 + 8.0 + 1e-3, 5e8 - 7.999] {
+        let s = scene_with_sprites(&[rect(cx, 0.0, 1e9, 9.0)]);
+        assert!(cost(s).is_ok(), "{cx}");
+    }
+}
+
 #[test]
 fn thousands_of_seats_with_a_raised_limit_lay_out_and_render() {
     let json = scene("", &vec![SEAT; 5000].join(","));
@@ -892,7 +912,7 @@ fn y4m_streams_at_the_limits() {
 
 #[test]
 fn frame_views_check_buffers_strides_and_planes() {
-    let buf = vec![0u8; 100];
+    let buf = [0u8; 100];
     type Check = fn(&Result<PlaneRef<'_>, FrameError>) -> bool;
     let planes: [(&str, usize, usize, usize, usize, Check); 8] = [
         ("exact fit", 100, 10, 10, 10, |r| r.is_ok()),

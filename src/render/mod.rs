@@ -134,6 +134,21 @@ impl Layout {
     }
 }
 
+/// A sub-pixel span `start .. start + len` of `0 .. size`, nudged inside: the scaler refuses
+/// `start >= size` and `start + len > size`, and f64 rounding of the visible part of a sprite
+/// can land an ulp past its image's edge (found by the compositor_frames fuzz target: about
+/// 8% of small output sizes failed to lay out the built-in scenes).
+fn crop_inside(start: f64, len: f64, size: f64) -> (f64, f64) {
+    let len = len.clamp(0.0, size);
+    let mut start = start.clamp(0.0, size - len);
+    // `start + len` may still round past `size` (by about an ulp): step back until it fits.
+    let step = size * f64::EPSILON;
+    while start > 0.0 && (start >= size || start + len > size) {
+        start = (start - step).max(0.0);
+    }
+    (start, len)
+}
+
 fn prepare_sprite(
     resizer: &mut fr::Resizer,
     sprite: &crate::scene::Sprite,
@@ -150,11 +165,13 @@ fn prepare_sprite(
     let (iw, ih) = (img.width() as f64, img.height() as f64);
     let sx = iw / full.width as f64;
     let sy = ih / full.height as f64;
+    let (left, width) = crop_inside((vis.x - full.x) as f64 * sx, vis.width as f64 * sx, iw);
+    let (top, height) = crop_inside((vis.y - full.y) as f64 * sy, vis.height as f64 * sy, ih);
     let crop = CropF {
-        left: (vis.x - full.x) as f64 * sx,
-        top: (vis.y - full.y) as f64 * sy,
-        width: vis.width as f64 * sx,
-        height: vis.height as f64 * sy,
+        left,
+        top,
+        width,
+        height,
     };
     let (vw, vh) = (vis.width as u32, vis.height as u32);
     let src = PlaneRef::packed(img.data(), 4 * img.width() as usize, img.height() as usize)?;
