@@ -10,8 +10,12 @@ pre- and post-processing resizes are identities. Writes into OUT_DIR (git-ignore
   general_256x256.f32, landscape_256x144.f32     MediaPipe's probability maps, row-major
                                                  little-endian f32, width x height values
 
-Usage: scripts/ml-reference.py OUT_DIR     (scripts/ml-setup.sh makes the venv and runs it)
+Usage: scripts/ml-reference.py OUT_DIR [--time N]   (scripts/ml-setup.sh makes the venv and
+runs it). With --time N, also prints MediaPipe's CPU ms per mask (process CPU time over N
+more calls of its own graph, pre- and post-processing included) for comparison with
+`together segment --repeat N`.
 """
+import time
 import os
 import sys
 
@@ -22,7 +26,13 @@ import mediapipe as mp
 
 
 def main() -> None:
-    out = sys.argv[1] if len(sys.argv) > 1 else "models/reference"
+    args = sys.argv[1:]
+    repeat = 0
+    if "--time" in args:
+        i = args.index("--time")
+        repeat = int(args[i + 1])
+        del args[i : i + 2]
+    out = args[0] if args else "models/reference"
     os.makedirs(out, exist_ok=True)
     astronaut = data.astronaut()  # 512x512 RGB uint8
     # General model: the whole portrait scaled to 256x256.
@@ -38,6 +48,12 @@ def main() -> None:
             model_selection=model_selection
         ) as seg:
             mask = seg.process(rgb).segmentation_mask
+            if repeat:
+                start = time.process_time()
+                for _ in range(repeat):
+                    seg.process(rgb)
+                ms = (time.process_time() - start) * 1000.0 / repeat
+                print(f"ml-reference: mediapipe {name} {w}x{h} cpu_ms_per_mask={ms:.3f}")
         mask = np.asarray(mask, dtype="<f4")
         if mask.shape != (h, w):
             sys.exit(f"unexpected mask shape {mask.shape} for {name}, want {(h, w)}")

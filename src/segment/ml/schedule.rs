@@ -121,6 +121,7 @@ impl MlShared {
             cur_rows: Vec::new(),
             cur_cols: Vec::new(),
             coarse: Vec::new(),
+            x_taps: Vec::new(),
             refiner: self.options.refine.map(Refiner::new),
         }
     }
@@ -196,6 +197,8 @@ pub struct MlSegmenter {
     cur_cols: Vec<u32>,
     /// The carried mask at seat size, before refinement.
     coarse: Vec<u8>,
+    /// Per seat column: the two probability-map columns and the weight of the second.
+    x_taps: Vec<(u32, u32, f32)>,
     refiner: Option<Refiner>,
 }
 
@@ -228,6 +231,12 @@ impl MlSegmenter {
         }
         self.coarse.clear();
         self.coarse.resize(w * h, 0);
+        let sx = iw as f32 / w as f32;
+        self.x_taps.clear();
+        self.x_taps.extend((0..w).map(|ox| {
+            let (x0, x1, f) = tap(ox as isize, sx, iw);
+            (x0 as u32, x1 as u32, f)
+        }));
         if let Some(r) = &mut self.refiner {
             r.reset();
         }
@@ -298,7 +307,7 @@ impl MlSegmenter {
                 expected: w * h,
                 found: 0,
             })?;
-        prob_to_matte_shifted(&self.prob, pw, ph, &mut coarse, dx, dy);
+        prob_to_matte_shifted(&self.prob, pw, ph, &self.x_taps, &mut coarse, dx, dy);
         match &mut self.refiner {
             Some(refiner) => {
                 if !refiner.refine(&input.y, &coarse.as_ref(), matte) {
@@ -361,8 +370,7 @@ fn best_shift(reference: &[u32], cur: &[u32], range: usize) -> isize {
     let range = range.min(n / 4) as isize;
     let mean = |v: &[u32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
     let (mr, mc) = (mean(&reference[..n]), mean(&cur[..n]));
-    let mut best = (f64::INFINITY, 0isize);
-    for d in -range..=range {
+    let cost = |d: isize| {
         let (lo, hi) = (d.max(0) as usize, (n as isize + d.min(0)) as usize);
         let mut sad = 0.0;
         for i in lo..hi {
@@ -370,41 +378,65 @@ fn best_shift(reference: &[u32], cur: &[u32], range: usize) -> isize {
             let c = f64::from(cur[i]) - mc;
             sad += (r - c).abs();
         }
-        let cost = sad / (hi - lo) as f64;
-        // Prefer no motion unless a shift is clearly better.
-        let cost = if d == 0 { cost * 0.98 } else { cost };
-        if cost < best.0 {
-            best = (cost, d);
+        sad / (hi - lo) as f64
+    };
+    // No motion unless a shift is clearly (2 %) better.
+    let mut best = (cost(0) * 0.98, 0isize);
+    for d in (-range..=range).filter(|&d| d != 0) {
+        let c = cost(d);
+        if c < best.0 {
+            best = (c, d);
         }
     }
     best.1
 }
 
+/// Bilinear taps of output index `o` (half-pixel centres, clamped to the source): the two
+/// source indices and the weight of the second.
+fn tap(o: isize, scale: f32, len: usize) -> (usize, usize, f32) {
+    let s = ((o as f32 + 0.5) * scale - 0.5).clamp(0.0, (len - 1) as f32);
+    let i0 = (s as usize).min(len - 1);
+    (i0, (i0 + 1).min(len - 1), s - i0 as f32)
+}
+
 /// Scales `prob` (`pw x ph`) bilinearly into `out`, moved by `(dx, dy)` seat pixels (edge
-/// values repeat where the shift uncovers the border).
+/// values repeat where the shift uncovers the border). `x_taps` holds [`tap`] of each output
+/// column for `pw` (a clamped index is the edge's tap, so a shift is a shifted lookup).
 fn prob_to_matte_shifted(
     prob: &[f32],
     pw: usize,
     ph: usize,
+    x_taps: &[(u32, u32, f32)],
     out: &mut PlaneMut<'_>,
     dx: isize,
     dy: isize,
 ) {
     let (w, h) = (out.width(), out.height());
-    let (sx, sy) = (pw as f32 / w as f32, ph as f32 / h as f32);
-    let tap = |o: isize, scale: f32, len: usize| {
-        let s = ((o as f32 + 0.5) * scale - 0.5).clamp(0.0, (len - 1) as f32);
-        let i0 = (s as usize).min(len - 1);
-        (i0, (i0 + 1).min(len - 1), s - i0 as f32)
-    };
+    if w == 0 || h == 0 || x_taps.len() != w || prob.len() != pw * ph {
+        return;
+    }
+    let sy = ph as f32 / h as f32;
     for oy in 0..h {
         let (y0, y1, fy) = tap(oy as isize - dy, sy, ph);
         let (r0, r1) = (&prob[y0 * pw..(y0 + 1) * pw], &prob[y1 * pw..(y1 + 1) * pw]);
-        for (ox, d) in out.row_mut(oy).iter_mut().enumerate() {
-            let (x0, x1, fx) = tap(ox as isize - dx, sx, pw);
+        let row = out.row_mut(oy);
+        // Columns whose source column is clamped to an edge, then the shifted middle.
+        let first = dx.clamp(0, w as isize) as usize;
+        let last = (w as isize + dx).clamp(0, w as isize) as usize;
+        let lerp = |t: &(u32, u32, f32)| {
+            let (x0, x1, fx) = (t.0 as usize, t.1 as usize, t.2);
             let top = r0[x0] + (r0[x1] - r0[x0]) * fx;
             let bot = r1[x0] + (r1[x1] - r1[x0]) * fx;
-            *d = ((top + (bot - top) * fy) * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+            ((top + (bot - top) * fy) * 255.0 + 0.5).clamp(0.0, 255.0) as u8
+        };
+        let (left, right) = (lerp(&x_taps[0]), lerp(&x_taps[w - 1]));
+        row[..first].fill(left);
+        row[last..].fill(right);
+        if first < last {
+            let src = (first as isize - dx) as usize;
+            for (d, t) in row[first..last].iter_mut().zip(&x_taps[src..]) {
+                *d = lerp(t);
+            }
         }
     }
 }
@@ -438,10 +470,17 @@ mod tests {
         }
         let mut a = vec![0u8; 32 * 32];
         let mut b = vec![0u8; 32 * 32];
+        let taps: Vec<(u32, u32, f32)> = (0..32)
+            .map(|o| {
+                let (x0, x1, f) = tap(o, 0.5, 16);
+                (x0 as u32, x1 as u32, f)
+            })
+            .collect();
         prob_to_matte_shifted(
             &prob,
             16,
             16,
+            &taps,
             &mut PlaneMut::new(&mut a, 32, 32, 32).unwrap(),
             0,
             0,
@@ -450,6 +489,7 @@ mod tests {
             &prob,
             16,
             16,
+            &taps,
             &mut PlaneMut::new(&mut b, 32, 32, 32).unwrap(),
             3,
             -2,
