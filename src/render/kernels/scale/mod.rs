@@ -217,6 +217,11 @@ pub(crate) fn scale_plane(
     row.resize(w + ROW_PAD, 0);
     for (oy, t) in plan.ys.iter().enumerate() {
         let i = t.i as usize;
+        if cur.is_none() && i + PREFETCH_ROWS + 1 < h {
+            // Interpolating straight from the source (no halving): fetch ahead here too.
+            prefetch(src.row(i + PREFETCH_ROWS));
+            prefetch(src.row(i + PREFETCH_ROWS + 1));
+        }
         let a = mid_row(i);
         if t.f == 0 || h == 1 {
             row[..w].copy_from_slice(a);
