@@ -17,6 +17,11 @@ const MAX_DIM: usize = 1 << 14;
 const MAX_ELEMENTS: usize = 1 << 26;
 /// Largest number of operators we accept.
 const MAX_OPS: usize = 4096;
+/// Largest tensor rank we accept (the selfie models use at most 4).
+const MAX_RANK: usize = 8;
+/// Longest tensor name kept (bytes); longer names are cut at a character boundary. Names are
+/// shared strings in the file, so without a cap every node could copy the same long one.
+const MAX_NAME: usize = 256;
 /// Largest kernel side and stride we accept.
 const MAX_KERNEL: usize = 15;
 const MAX_STRIDE: usize = 8;
@@ -327,6 +332,10 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Network, MlError> {
 
     let mut tensors = Vec::with_capacity(file_tensors.len());
     for t in file_tensors.iter() {
+        // Shape vectors may be shared by many tensors in the file: bound what each copies.
+        if t.shape().is_some_and(|s| s.len() > MAX_RANK) {
+            return Err(MlError::Graph("tensor rank"));
+        }
         let shape: Vec<usize> = match t.shape() {
             Some(s) => s
                 .iter()
@@ -343,7 +352,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Network, MlError> {
             shape,
             ty: t.type_(),
             buffer: t.buffer() as usize,
-            name: t.name().unwrap_or(""),
+            name: short_name(t.name().unwrap_or("")),
         });
     }
     let tensor = |i: i32| -> Result<&FileTensor<'_>, MlError> {
@@ -353,8 +362,11 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Network, MlError> {
             .ok_or(MlError::Graph("tensor index out of range"))
     };
 
-    // Constants: f32 buffers, and fp16 buffers (folded through DEQUANTIZE below).
+    // Constants: f32 buffers, and fp16 buffers (folded through DEQUANTIZE below). Each
+    // buffer is decoded once per element type and shared by every tensor naming it, so that
+    // many tensors on one buffer cost no more memory than the file itself (twice, for fp16).
     let mut consts: Vec<Option<Arc<[f32]>>> = vec![None; tensors.len()];
+    let mut decoded: std::collections::HashMap<(usize, i8), Arc<[f32]>> = Default::default();
     for (i, t) in tensors.iter().enumerate() {
         if t.buffer == 0 || t.buffer >= buffers.len() {
             continue; // buffer 0 is the empty sentinel: an activation
@@ -364,6 +376,13 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Network, MlError> {
             _ => continue,
         };
         let n: usize = t.shape.iter().product();
+        if let Some(v) = decoded.get(&(t.buffer, t.ty.0)) {
+            if v.len() != n {
+                return Err(MlError::Graph("constant length"));
+            }
+            consts[i] = Some(Arc::clone(v));
+            continue;
+        }
         let values: Vec<f32> = match t.ty {
             tflite::TensorType::FLOAT32 => {
                 if data.len() != n * 4 {
@@ -399,7 +418,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Network, MlError> {
         if values.iter().any(|v| !v.is_finite()) {
             return Err(MlError::Graph("non-finite constant"));
         }
-        consts[i] = Some(values.into());
+        let values: Arc<[f32]> = values.into();
+        decoded.insert((t.buffer, t.ty.0), Arc::clone(&values));
+        consts[i] = Some(values);
     }
 
     // Activation tensors get dense ids in order of first appearance.
@@ -639,7 +660,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Network, MlError> {
                 };
                 let size = constant(1, &consts)?;
                 let (ih, iw) = match tensors[x_file].shape[..] {
-                    [1, h, w, _] => (h, w),
+                    [1, h, w, _] if h > 0 && w > 0 => (h, w),
                     _ => return Err(MlError::Graph("resize input shape")),
                 };
                 let scale = match size.data[..] {
@@ -731,6 +752,15 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Network, MlError> {
         output_channels,
         ..net
     })
+}
+
+/// `name`, cut to at most [`MAX_NAME`] bytes at a character boundary.
+fn short_name(name: &str) -> &str {
+    let mut end = name.len().min(MAX_NAME);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
 }
 
 fn check_kernel(w: &Weights) -> Result<(), MlError> {
