@@ -1,12 +1,14 @@
 //! AVX2 scaling kernels, bit-exact with `scalar`.
 //!
-//! `maddubs` with ones sums byte pairs for the box; the lerps widen to u16 (all products fit:
-//! `255 * 256 + 128 < 2^16`); the horizontal pass reads a 16-byte window per group of 8
-//! outputs and picks left/right samples with `pshufb` (per 128-bit lane, two groups at once).
+//! `pmaddubsw` does the arithmetic: with ones it sums byte pairs for the box; with the
+//! interleaved weights `(64 - f, f)` it does a lerp's two products and their sum (at most
+//! `255 * 64`, no saturation), and `pmulhrsw` by 512 is exactly `(s + 32) >> 6`. The
+//! horizontal pass reads a 16-byte window per group of 8 outputs and gathers its
+//! (left, right) pairs with one `pshufb` (per 128-bit lane, two groups at once).
 
 use std::arch::x86_64::*;
 
-use super::{scalar, Group8};
+use super::{scalar, GroupPair, ONE};
 
 pub(super) fn box_row(r0: &[u8], r1: &[u8], out: &mut [u8]) {
     // SAFETY: the dispatcher calls this only after detecting AVX2.
@@ -20,7 +22,7 @@ pub(super) fn lerp_rows(a: &[u8], b: &[u8], f: u16, out: &mut [u8]) {
 
 /// Runs every group (two per step, an odd last one paired with itself); returns whether it
 /// could (otherwise the caller runs the scalar kernel).
-pub(super) fn lerp_groups(groups: &[Group8], row: &[u8], out: &mut [u8]) -> bool {
+pub(super) fn lerp_groups(groups: &[GroupPair], row: &[u8], out: &mut [u8]) -> bool {
     // SAFETY: the dispatcher calls this only after detecting AVX2.
     unsafe { lerp_groups_avx2(groups, row, out) }
 }
@@ -58,10 +60,9 @@ unsafe fn box_row_avx2(r0: &[u8], r1: &[u8], out: &mut [u8]) {
 #[target_feature(enable = "avx2")]
 unsafe fn lerp_rows_avx2(a: &[u8], b: &[u8], f: u16, out: &mut [u8]) {
     let n = out.len().min(a.len()).min(b.len());
-    let wl = _mm256_set1_epi16((256 - f) as i16);
-    let wr = _mm256_set1_epi16(f as i16);
-    let half = _mm256_set1_epi16(128);
-    let z = _mm256_setzero_si256();
+    // Byte pairs (a, b) meet weights (ONE - f, f): both at most 64, so they fit i8.
+    let w = _mm256_set1_epi16(((f as i16) << 8) | (ONE - f) as i16);
+    let round = _mm256_set1_epi16(512);
     let mut x = 0;
     // The last step overlaps the previous one (pure per-byte function: same results).
     while x < n && n >= 32 {
@@ -72,16 +73,10 @@ unsafe fn lerp_rows_avx2(a: &[u8], b: &[u8], f: u16, out: &mut [u8]) {
         unsafe {
             let va = _mm256_loadu_si256(a.as_ptr().add(x).cast());
             let vb = _mm256_loadu_si256(b.as_ptr().add(x).cast());
-            let lo = _mm256_add_epi16(
-                _mm256_mullo_epi16(_mm256_unpacklo_epi8(va, z), wl),
-                _mm256_mullo_epi16(_mm256_unpacklo_epi8(vb, z), wr),
-            );
-            let hi = _mm256_add_epi16(
-                _mm256_mullo_epi16(_mm256_unpackhi_epi8(va, z), wl),
-                _mm256_mullo_epi16(_mm256_unpackhi_epi8(vb, z), wr),
-            );
-            let lo = _mm256_srli_epi16(_mm256_add_epi16(lo, half), 8);
-            let hi = _mm256_srli_epi16(_mm256_add_epi16(hi, half), 8);
+            let lo = _mm256_maddubs_epi16(_mm256_unpacklo_epi8(va, vb), w);
+            let hi = _mm256_maddubs_epi16(_mm256_unpackhi_epi8(va, vb), w);
+            let lo = _mm256_mulhrs_epi16(lo, round);
+            let hi = _mm256_mulhrs_epi16(hi, round);
             _mm256_storeu_si256(out.as_mut_ptr().add(x).cast(), _mm256_packus_epi16(lo, hi));
         }
         x += 32;
@@ -91,35 +86,32 @@ unsafe fn lerp_rows_avx2(a: &[u8], b: &[u8], f: u16, out: &mut [u8]) {
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn lerp_groups_avx2(groups: &[Group8], row: &[u8], out: &mut [u8]) -> bool {
-    let fits = |g: &Group8| g.base as usize + 16 <= row.len() && g.out as usize + 8 <= out.len();
+unsafe fn lerp_groups_avx2(groups: &[GroupPair], row: &[u8], out: &mut [u8]) -> bool {
+    let fits = |g: &GroupPair| {
+        g.base.iter().all(|&b| b as usize + 16 <= row.len())
+            && g.out.iter().all(|&o| o as usize + 8 <= out.len())
+    };
     if !groups.iter().all(fits) {
         return false;
     }
-    let half = _mm256_set1_epi16(128);
-    for pair in groups.chunks(2) {
-        let (g0, g1) = (&pair[0], pair.get(1).unwrap_or(&pair[0]));
-        let (b0, b1) = (g0.base as usize, g1.base as usize);
-        // SAFETY: every group's 16-byte window lies inside `row` and its 8 output bytes
-        // inside `out` (checked above); the group tables are plain arrays read unaligned.
+    let round = _mm256_set1_epi16(512);
+    for g in groups {
+        let (b0, b1) = (g.base[0] as usize, g.base[1] as usize);
+        // SAFETY: both 16-byte windows lie inside `row` and both 8-byte outputs inside
+        // `out` (checked above); the tables are 32-byte aligned arrays of 32 bytes.
         unsafe {
             let win = _mm256_loadu2_m128i(row.as_ptr().add(b1).cast(), row.as_ptr().add(b0).cast());
-            let mlo = _mm256_loadu2_m128i(g1.lo.as_ptr().cast(), g0.lo.as_ptr().cast());
-            let mhi = _mm256_loadu2_m128i(g1.hi.as_ptr().cast(), g0.hi.as_ptr().cast());
-            let wl = _mm256_loadu2_m128i(g1.wl.as_ptr().cast(), g0.wl.as_ptr().cast());
-            let wr = _mm256_loadu2_m128i(g1.wr.as_ptr().cast(), g0.wr.as_ptr().cast());
-            let a = _mm256_shuffle_epi8(win, mlo);
-            let b = _mm256_shuffle_epi8(win, mhi);
-            let s = _mm256_add_epi16(_mm256_mullo_epi16(a, wl), _mm256_mullo_epi16(b, wr));
-            let s = _mm256_srli_epi16(_mm256_add_epi16(s, half), 8);
-            // Lane 0 holds g0's 8 results (low 8 bytes), lane 1 g1's.
+            let pairs = _mm256_shuffle_epi8(win, _mm256_load_si256(g.mask.as_ptr().cast()));
+            let s = _mm256_maddubs_epi16(pairs, _mm256_load_si256(g.w.as_ptr().cast()));
+            let s = _mm256_mulhrs_epi16(s, round);
+            // Lane 0 holds group 0's 8 results (low 8 bytes), lane 1 group 1's.
             let p = _mm256_packus_epi16(s, s);
             _mm_storel_epi64(
-                out.as_mut_ptr().add(g0.out as usize).cast(),
+                out.as_mut_ptr().add(g.out[0] as usize).cast(),
                 _mm256_castsi256_si128(p),
             );
             _mm_storel_epi64(
-                out.as_mut_ptr().add(g1.out as usize).cast(),
+                out.as_mut_ptr().add(g.out[1] as usize).cast(),
                 _mm256_extracti128_si256(p, 1),
             );
         }

@@ -10,7 +10,9 @@
 //!
 //! Arithmetic (the scalar kernels are the definition; the AVX2 tier matches bit for bit):
 //! - box: `(a + b + c + d + 2) >> 2`; a missing last column or row repeats the previous one;
-//! - lerp: `(a * (256 - f) + b * f + 128) >> 8` with `f` in `0..=256`; all in u16.
+//! - lerp: `(a * (64 - f) + b * f + 32) >> 6` with `f` in `0..=64` (a 1/64-pixel phase, the
+//!   same class as libyuv's 7-bit filter; 6 bits let both weights fit a signed byte, so the
+//!   SIMD tier does each output pair with one `pmaddubsw`); all in u16.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -26,17 +28,20 @@ pub(crate) struct Tap {
     pub f: u16,
 }
 
-/// Horizontal taps grouped by 8 outputs for the shuffle-based SIMD kernel: the group reads
-/// the 16 source bytes at `base`, picks its pairs with two byte shuffles and writes outputs
-/// `out .. out + 8`.
+/// The weight of a whole pixel in the lerp (`f` runs `0..=ONE`).
+pub(crate) const ONE: u16 = 64;
+
+/// Horizontal taps for the shuffle-based SIMD kernel, two groups of 8 outputs at a time (one
+/// per 128-bit lane): group `k` reads the 16 source bytes at `base[k]`, gathers its
+/// (left, right) pairs with one byte shuffle (`mask`, lane `k`), weighs them with `w`
+/// (`ONE - f, f` per output, lane `k`) and writes outputs `out[k] .. out[k] + 8`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Group8 {
-    pub base: u32,
-    pub out: u32,
-    pub lo: [u8; 16],
-    pub hi: [u8; 16],
-    pub wl: [u16; 8],
-    pub wr: [u16; 8],
+#[repr(C, align(32))]
+pub(crate) struct GroupPair {
+    pub mask: [u8; 32],
+    pub w: [i8; 32],
+    pub base: [u32; 2],
+    pub out: [u32; 2],
 }
 
 /// How to scale a `src_w x src_h` region to `dst_w x dst_h`.
@@ -48,7 +53,7 @@ pub(crate) struct ScalePlan {
     halvings: u32,
     xs: Vec<Tap>,
     ys: Vec<Tap>,
-    groups: Vec<Group8>,
+    groups: Vec<GroupPair>,
 }
 
 /// Taps for `dst` outputs over a `full`-pixel source seen after `halvings` 2x box
@@ -65,15 +70,15 @@ fn taps(full: usize, halvings: u32, src: usize, dst: usize) -> Vec<Tap> {
                 return Tap { i: 0, f: 0 };
             }
             let mut i = s.floor() as usize;
-            let mut f = ((s - i as f64) * 256.0).round() as u16;
-            if f == 256 {
+            let mut f = ((s - i as f64) * ONE as f64).round() as u16;
+            if f == ONE {
                 i += 1;
                 f = 0;
             }
             if i >= src - 1 {
                 // Keep i + 1 inside the row: the right edge is "all right neighbour".
                 i = src - 2;
-                f = 256;
+                f = ONE;
             }
             Tap { i: i as u32, f }
         })
@@ -112,10 +117,11 @@ impl ScalePlan {
     }
 
     /// Groups of 8 outputs covering every output (the last group overlaps the one before
-    /// when the width is not a multiple of 8); empty when the width is under 8 or a group's
-    /// source pairs do not fit one 16-byte window (an interpolation ratio of 2 or more),
-    /// in which case the scalar kernel runs.
-    fn groups(xs: &[Tap]) -> Vec<Group8> {
+    /// when the width is not a multiple of 8), paired for the two lanes (an odd last group
+    /// with itself); empty when the width is under 8 or a group's source pairs do not fit one
+    /// 16-byte window (an interpolation ratio of 2 or more), in which case the scalar kernel
+    /// runs.
+    fn groups(xs: &[Tap]) -> Vec<GroupPair> {
         let n = xs.len();
         if n < 8 {
             return Vec::new();
@@ -124,7 +130,7 @@ impl ScalePlan {
         if n % 8 != 0 {
             starts.push(n - 8);
         }
-        let mut out = Vec::with_capacity(starts.len());
+        let mut lanes = Vec::with_capacity(starts.len());
         for start in starts {
             let chunk = &xs[start..start + 8];
             let base = chunk.iter().map(|t| t.i).min().unwrap_or(0);
@@ -132,23 +138,33 @@ impl ScalePlan {
             if top - base >= 16 {
                 return Vec::new();
             }
-            let mut g = Group8 {
-                base,
-                out: start as u32,
-                lo: [0x80; 16],
-                hi: [0x80; 16],
-                wl: [0; 8],
-                wr: [0; 8],
-            };
+            let (mut mask, mut w) = ([0u8; 16], [0i8; 16]);
             for (k, t) in chunk.iter().enumerate() {
-                g.lo[2 * k] = (t.i - base) as u8;
-                g.hi[2 * k] = (t.i + 1 - base) as u8;
-                g.wl[k] = 256 - t.f;
-                g.wr[k] = t.f;
+                mask[2 * k] = (t.i - base) as u8;
+                mask[2 * k + 1] = (t.i + 1 - base) as u8;
+                // Both weights are at most ONE = 64: they fit a signed byte.
+                w[2 * k] = (ONE - t.f) as i8;
+                w[2 * k + 1] = t.f as i8;
             }
-            out.push(g);
+            lanes.push((base, start as u32, mask, w));
         }
-        out
+        lanes
+            .chunks(2)
+            .map(|pair| {
+                let (a, b) = (pair[0], *pair.get(1).unwrap_or(&pair[0]));
+                let mut g = GroupPair {
+                    mask: [0; 32],
+                    w: [0; 32],
+                    base: [a.0, b.0],
+                    out: [a.1, b.1],
+                };
+                g.mask[..16].copy_from_slice(&a.2);
+                g.mask[16..].copy_from_slice(&b.2);
+                g.w[..16].copy_from_slice(&a.3);
+                g.w[16..].copy_from_slice(&b.3);
+                g
+            })
+            .collect()
     }
 
     /// Whether this plan was made for these sizes.
@@ -181,6 +197,9 @@ pub(crate) fn scale_plane(
     // Halvings: src -> levels[0] -> levels[1] -> levels[0] ...
     let (mut w, mut h) = plan.src;
     let mut cur: Option<usize> = None;
+    for y in 0..PREFETCH_ROWS.min(h) {
+        prefetch(src.row(y));
+    }
     for _ in 0..plan.halvings {
         let (nw, nh) = (w.div_ceil(2), h.div_ceil(2));
         let into = cur.map_or(0, |c| 1 - c);
@@ -319,7 +338,7 @@ mod tests {
                 scalar::box_row(&a[..2 * w - 1], &b[..2 * w - 1], &mut want);
                 box_row(level, &a[..2 * w - 1], &b[..2 * w - 1], &mut got);
                 assert_eq!(got, want, "box odd {level:?} w={w}");
-                for f in [0u16, 1, 77, 128, 255, 256] {
+                for f in 0..=ONE {
                     scalar::lerp_rows(&a[1..1 + w], &b[..w], f, &mut want);
                     lerp_rows(level, &a[1..1 + w], &b[..w], f, &mut got);
                     assert_eq!(got, want, "lerp {level:?} w={w} f={f}");
@@ -424,7 +443,7 @@ mod tests {
                     .into_iter()
                     .chain(taps(2 * src - 1, 1, src, dst))
                 {
-                    assert!(t.f <= 256);
+                    assert!(t.f <= ONE);
                     if src > 1 {
                         assert!((t.i as usize) < src - 1, "{src}->{dst}: {t:?}");
                     }

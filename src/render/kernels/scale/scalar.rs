@@ -1,6 +1,6 @@
 //! The reference definitions of the scaling kernels.
 
-use super::Tap;
+use super::{Tap, ONE};
 
 /// `out[x] = (r0[2x] + r0[2x+1] + r1[2x] + r1[2x+1] + 2) >> 2`; a missing last column
 /// repeats the previous one. `out.len()` is `ceil(r0.len() / 2)` (extra outputs untouched).
@@ -18,10 +18,10 @@ pub fn box_row(r0: &[u8], r1: &[u8], out: &mut [u8]) {
 
 #[inline(always)]
 fn lerp(a: u8, b: u8, f: u16) -> u8 {
-    ((a as u16 * (256 - f) + b as u16 * f + 128) >> 8) as u8
+    ((a as u16 * (ONE - f) + b as u16 * f + ONE / 2) >> 6) as u8
 }
 
-/// `out[x] = (a[x] * (256 - f) + b[x] * f + 128) >> 8`.
+/// `out[x] = (a[x] * (64 - f) + b[x] * f + 32) >> 6`, `f` in `0..=64`.
 pub fn lerp_rows(a: &[u8], b: &[u8], f: u16, out: &mut [u8]) {
     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
         *o = lerp(x, y, f);
