@@ -112,9 +112,22 @@ enum Command {
         #[arg(long, default_value = "1920x1080")]
         size: String,
         /// none: constant alpha 0.8 (the peers' workload); opaque: alpha 1.0; alpha: a
-        /// per-pixel matte from the inputs' own alpha.
+        /// per-pixel matte from the inputs' own alpha; ml: the selfie model under the shared
+        /// scheduler (--features ml; prints its refresh rate per seat).
         #[arg(long, default_value = "none")]
         segment: String,
+        /// The .tflite model for --segment ml (default models/selfie_segmentation.tflite).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[command(flatten)]
+        ml: MlArgs,
+        /// --segment ml: CPU ms per tick the network may take, all seats together (default:
+        /// the library's ScheduleOptions).
+        #[arg(long)]
+        ml_budget_ms: Option<f64>,
+        /// --segment ml: longer side of the network's input (default: the library's).
+        #[arg(long)]
+        ml_input_side: Option<usize>,
         /// Fraction of participants that deliver a new frame each tick (0.0..=1.0).
         #[arg(long, default_value_t = 1.0)]
         changed: f64,
@@ -157,6 +170,12 @@ enum Command {
         /// Run the model N more times and print ms_per_mask (CPU ms per mask, one thread).
         #[arg(long, default_value_t = 0)]
         repeat: usize,
+        #[command(flatten)]
+        ml: MlArgs,
+        /// Also write the ONNX model the ort backend runs (at the model's native size) to
+        /// this file, to time it with other ONNX runtimes (needs --features ml-ort).
+        #[arg(long)]
+        onnx_out: Option<PathBuf>,
     },
     /// Print the ACS seating map (JSON) for N participants.
     Seating {
@@ -173,6 +192,26 @@ enum Command {
         #[arg(long, default_value = "1920x1080")]
         size: String,
     },
+}
+
+/// The ML segmenter's backend choice (`segment`, `bench --segment ml`).
+#[derive(clap::Args, Debug, Clone)]
+struct MlArgs {
+    /// What runs the selfie model: tract (pure Rust) or ort (onnxruntime; needs
+    /// --features ml-ort and the library: --ort-lib or ORT_DYLIB_PATH).
+    #[arg(long, default_value = "tract")]
+    backend: String,
+    /// The onnxruntime shared library for --backend ort (default: $ORT_DYLIB_PATH).
+    #[arg(long)]
+    ort_lib: Option<PathBuf>,
+}
+
+/// `bench --segment ml` settings.
+struct BenchMl {
+    model: Option<PathBuf>,
+    args: MlArgs,
+    budget_ms: Option<f64>,
+    input_side: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -231,7 +270,17 @@ fn main() -> ExitCode {
             model,
             raw,
             repeat,
-        } => segment_image(&input, &out, model.as_deref(), raw, repeat),
+            ml,
+            onnx_out,
+        } => segment_image(
+            &input,
+            &out,
+            model.as_deref(),
+            raw,
+            repeat,
+            &ml,
+            onnx_out.as_deref(),
+        ),
         Command::Scenario { file, out } => scenario(&file, &out),
         Command::Bench {
             participants,
@@ -242,6 +291,10 @@ fn main() -> ExitCode {
             serial,
             rooms,
             input_path,
+            model,
+            ml,
+            ml_budget_ms,
+            ml_input_side,
         } => bench(
             participants,
             frames,
@@ -251,6 +304,12 @@ fn main() -> ExitCode {
             serial,
             rooms,
             &input_path,
+            &BenchMl {
+                model,
+                args: ml,
+                budget_ms: ml_budget_ms,
+                input_side: ml_input_side,
+            },
         ),
     };
     match result {
@@ -320,6 +379,108 @@ fn open_sink(
 ) -> Result<FrameSink> {
     let spec = OutputSpec::parse(out).context("--out")?;
     Ok(FrameSink::open(&spec, w, h, (fps, 1), color)?)
+}
+
+/// What `bench --segment ml` reports.
+struct MlBenchStats {
+    runs: u64,
+    run_ms: f64,
+    period: u32,
+    seats: usize,
+    /// Seat size and network input size, `WxH`.
+    seat: String,
+    input: String,
+}
+
+/// Puts the selfie model's segmenters (one shared scheduler) on the workload's engine; the
+/// returned function reads the scheduler's counters.
+#[cfg(feature = "ml")]
+fn bench_ml(
+    ml: &BenchMl,
+    wl: &mut together_mode::workload::Workload,
+) -> Result<Box<dyn Fn() -> MlBenchStats>> {
+    use together_mode::segment::ml::{input_size_for, MlShared, ScheduleOptions, SelfieModel};
+    let path = ml
+        .model
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("models/selfie_segmentation.tflite"));
+    let model =
+        SelfieModel::from_file(&path).with_context(|| format!("--model {}", path.display()))?;
+    let mut options = ScheduleOptions {
+        backend: ml_backend(&ml.args)?,
+        ..ScheduleOptions::default()
+    };
+    if let Some(b) = ml.budget_ms {
+        options.budget_ms = b;
+    }
+    if let Some(s) = ml.input_side {
+        options.max_input_side = s;
+    }
+    let seat = wl
+        .engine()
+        .layout()
+        .seat_rect(0)
+        .map(|r| (r.width.max(0) as usize, r.height.max(0) as usize))
+        .unwrap_or((0, 0));
+    let input = input_size_for(seat.0, seat.1, options.max_input_side);
+    let shared = MlShared::new(model, options);
+    wl.engine().set_segmenter(shared.factory());
+    Ok(Box::new(move || {
+        let s = shared.stats();
+        MlBenchStats {
+            runs: s.runs,
+            run_ms: s.run_ms,
+            period: s.period,
+            seats: s.seats,
+            seat: format!("{}x{}", seat.0, seat.1),
+            input: format!("{}x{}", input.0, input.1),
+        }
+    }))
+}
+
+#[cfg(not(feature = "ml"))]
+fn bench_ml(
+    _ml: &BenchMl,
+    _wl: &mut together_mode::workload::Workload,
+) -> Result<Box<dyn Fn() -> MlBenchStats>> {
+    bail!("--segment ml needs a build with --features ml")
+}
+
+/// The backend `--backend` names, with the onnxruntime library loaded for `ort`.
+#[cfg(feature = "ml")]
+fn ml_backend(ml: &MlArgs) -> Result<together_mode::segment::ml::Backend> {
+    use together_mode::segment::ml::{load_onnxruntime, Backend};
+    let backend: Backend = ml
+        .backend
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--backend: {e}"))?;
+    if backend == Backend::Ort {
+        load_onnxruntime(ml.ort_lib.as_deref()).context("--backend ort")?;
+    } else if ml.ort_lib.is_some() {
+        bail!("--ort-lib is only used with --backend ort");
+    }
+    Ok(backend)
+}
+
+#[cfg(feature = "ml-ort")]
+fn write_onnx(
+    model: &together_mode::segment::ml::SelfieModel,
+    w: usize,
+    h: usize,
+    path: &Path,
+) -> Result<()> {
+    std::fs::write(path, model.to_onnx(w, h)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(all(feature = "ml", not(feature = "ml-ort")))]
+fn write_onnx(
+    _model: &together_mode::segment::ml::SelfieModel,
+    _w: usize,
+    _h: usize,
+    _path: &Path,
+) -> Result<()> {
+    bail!("--onnx-out needs a build with --features ml-ort")
 }
 
 /// The selfie model's segmenters, when this build has the `ml` feature and a model is found
@@ -632,6 +793,7 @@ fn bench(
     serial: bool,
     rooms: usize,
     input_path: &str,
+    ml: &BenchMl,
 ) -> Result<()> {
     use together_mode::workload::{Workload, WorkloadMatte};
     let (w, h) = output_size(size)?;
@@ -645,8 +807,18 @@ fn bench(
         "none" => WorkloadMatte::Constant,
         "opaque" => WorkloadMatte::Opaque,
         "alpha" => WorkloadMatte::PerPixel,
-        other => bail!("--segment {other:?}: bench supports none, opaque, alpha"),
+        "ml" => WorkloadMatte::Opaque,
+        other => bail!("--segment {other:?}: bench supports none, opaque, alpha, ml"),
     };
+    if segment != "ml"
+        && (ml.model.is_some()
+            || ml.budget_ms.is_some()
+            || ml.input_side.is_some()
+            || ml.args.ort_lib.is_some()
+            || ml.args.backend != "tract")
+    {
+        bail!("--model, --backend, --ort-lib and --ml-* are only used with --segment ml");
+    }
     let copy = match input_path {
         "move" => false,
         "copy" => true,
@@ -659,6 +831,14 @@ fn bench(
     let mut loads = (0..rooms)
         .map(|_| Workload::new(participants, w, h, matte, options))
         .collect::<Result<Vec<_>, _>>()?;
+    let ml_stats = if segment == "ml" {
+        if rooms != 1 || copy {
+            bail!("--segment ml measures one room with --input-path move");
+        }
+        Some(bench_ml(ml, &mut loads[0])?)
+    } else {
+        None
+    };
     // A participant k changes on tick t when its share of the ticks says so (evenly spread).
     let every = |t: u64, k: usize| -> bool {
         let c = changed * 1000.0;
@@ -706,12 +886,29 @@ fn bench(
     for t in 0..30 {
         run(&mut loads, t)?;
     }
+    let ml0 = ml_stats.as_ref().map(|f| f());
     let (c0, t0) = (cpu_ms(), std::time::Instant::now());
     for t in 30..30 + frames {
         run(&mut loads, t)?;
     }
     let wall = t0.elapsed().as_secs_f64() * 1e3 / frames as f64;
     let cpu = (cpu_ms() - c0) / frames as f64;
+    if let (Some(f), Some(before)) = (&ml_stats, ml0) {
+        let after = f();
+        let runs = after.runs - before.runs;
+        // Network runs per seat per output frame, at 30 output frames a second.
+        let hz = runs as f64 / (frames as f64 * after.seats.max(1) as f64) * 30.0;
+        println!(
+            "ml: seats={} seat={} input={} backend={} period={} refresh_hz_per_seat={hz:.2} runs={runs} ml_run_cpu_ms_per_tick={:.3} cpu_ms_per_run={:.3}",
+            after.seats,
+            after.seat,
+            after.input,
+            ml.args.backend,
+            after.period,
+            (after.run_ms - before.run_ms) / frames as f64,
+            (after.run_ms - before.run_ms) / runs.max(1) as f64,
+        );
+    }
     println!(
         "participants={participants} frames={frames} ms_per_frame={wall:.3} cpu_ms_per_frame={cpu:.3} fps={:.1} size={w}x{h} segment={segment} changed={changed} rooms={rooms} threads={}",
         1e3 / wall,
@@ -742,6 +939,8 @@ fn segment_image(
     _model: Option<&Path>,
     _raw: bool,
     _repeat: usize,
+    _ml: &MlArgs,
+    _onnx_out: Option<&Path>,
 ) -> Result<()> {
     bail!("`together segment` needs the ML segmenter: rebuild with `--features ml`")
 }
@@ -754,6 +953,8 @@ fn segment_image(
     model: Option<&Path>,
     raw: bool,
     repeat: usize,
+    ml: &MlArgs,
+    onnx_out: Option<&Path>,
 ) -> Result<()> {
     use together_mode::frame::{PlaneMut, PlaneRef};
     use together_mode::segment::ml::{prob_to_matte, rgb8_to_input, SelfieModel};
@@ -770,18 +971,24 @@ fn segment_image(
     };
     let model = SelfieModel::from_file(&model_path)?;
     let (mw, mh) = model.native_size();
-    let mut runner = model.runner(mw, mh)?;
+    if let Some(path) = onnx_out {
+        write_onnx(&model, mw, mh, path)?;
+    }
+    let backend = ml_backend(ml)?;
+    let mut runner = model.runner_on(backend, mw, mh, Default::default())?;
     rgb8_to_input(img.as_raw(), w, h, runner.input_mut(), mw, mh)?;
     runner.run()?;
     if repeat > 0 {
-        let start = cpu_time::ThreadTime::now();
+        // Process CPU time: it would also count any thread a runtime started.
+        let start = cpu_time::ProcessTime::now();
         for _ in 0..repeat {
             runner.run()?;
         }
         let ms = start.elapsed().as_secs_f64() * 1000.0 / repeat as f64;
         println!(
-            "ms_per_mask={ms:.3} model={} input={mw}x{mh}",
-            model_path.display()
+            "ms_per_mask={ms:.3} model={} input={mw}x{mh} backend={}",
+            model_path.display(),
+            ml.backend
         );
     }
     let prob = runner.output();

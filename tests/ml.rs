@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use together_mode::frame::{ColorSpec, PlaneMut, PlaneRef};
 use together_mode::segment::ml::{
-    rgb8_to_input, GraphRewrite, MlError, MlShared, ScheduleOptions, SelfieModel,
+    rgb8_to_input, Backend, GraphRewrite, MlError, MlShared, ScheduleOptions, SelfieModel,
 };
 use together_mode::segment::{Matte, SegmentInput, Segmenter};
 
@@ -45,8 +45,18 @@ fn reference(name: &str) -> Vec<f32> {
         .collect()
 }
 
-fn run(model: &SelfieModel, rgb: &[u8], w: usize, h: usize, rewrite: GraphRewrite) -> Vec<f32> {
-    let mut runner = model.runner_with(w, h, rewrite).expect("plan builds");
+fn run_on(
+    model: &SelfieModel,
+    backend: Backend,
+    rgb: &[u8],
+    w: usize,
+    h: usize,
+    rewrite: GraphRewrite,
+) -> Vec<f32> {
+    let mut runner = model
+        .runner_on(backend, w, h, rewrite)
+        .unwrap_or_else(|e| panic!("{backend:?} plan: {e}"));
+    assert_eq!(runner.backend(), backend);
     rgb8_to_input(rgb, w, h, runner.input_mut(), w, h).unwrap();
     runner.run().expect("runs").to_vec()
 }
@@ -79,15 +89,24 @@ fn check_against_mediapipe(file: &str, image: &str, reference_file: &str) {
         person > w * h / 5 && person < w * h * 4 / 5,
         "person pixels {person}"
     );
-    for rewrite in [GraphRewrite::Faithful, GraphRewrite::ResizeAsDeconv] {
-        let ours = run(&m, &pixels, w, h, rewrite);
+    let mut cases = vec![
+        (Backend::Tract, GraphRewrite::Faithful),
+        (Backend::Tract, GraphRewrite::ResizeAsDeconv),
+    ];
+    if cfg!(feature = "ml-ort") {
+        cases.push((Backend::Ort, GraphRewrite::Faithful));
+    }
+    for (backend, rewrite) in cases {
+        let ours = run_on(&m, backend, &pixels, w, h, rewrite);
         let (mad, flips) = compare(&ours, &theirs);
         let max = ours
             .iter()
             .zip(&theirs)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
-        eprintln!("{file} {rewrite:?}: mean abs diff {mad:.2e}, max {max:.2e}, mask flips {flips}");
+        eprintln!(
+            "{file} {backend:?} {rewrite:?}: mean abs diff {mad:.2e}, max {max:.2e}, mask flips {flips}"
+        );
         assert!(mad < 1.0 / 255.0, "mean absolute difference {mad}");
         assert_eq!(flips, 0, "mask at 0.5 differs in {flips} pixels");
     }
@@ -277,4 +296,68 @@ fn seats_share_a_staggered_schedule_and_track_motion() {
     }
     drop(seats);
     assert_eq!(shared.stats().seats, 0);
+}
+
+/// The onnxruntime backend (feature `ml-ort`): needs the library, `ORT_DYLIB_PATH`
+/// (scripts/ml-setup.sh installs the pinned wheel and prints the path).
+#[cfg(feature = "ml-ort")]
+mod ort_backend {
+    use super::*;
+
+    #[test]
+    fn ort_equals_tract_at_other_input_sizes() {
+        // Not only the native size: the ONNX graph is built per input size, as tract's plan.
+        let m = model("selfie_segmentation.tflite");
+        let (pixels, w, h) = rgb("astronaut_256x256.png");
+        for (iw, ih) in [(160, 96), (96, 160), (272, 160)] {
+            let mut tract = m.runner(iw, ih).unwrap();
+            let mut ort = m
+                .runner_on(Backend::Ort, iw, ih, GraphRewrite::Faithful)
+                .unwrap();
+            rgb8_to_input(&pixels, w, h, tract.input_mut(), iw, ih).unwrap();
+            rgb8_to_input(&pixels, w, h, ort.input_mut(), iw, ih).unwrap();
+            let a = tract.run().unwrap().to_vec();
+            let b = ort.run().unwrap().to_vec();
+            let (mad, flips) = compare(&b, &a);
+            eprintln!("{iw}x{ih}: ort vs tract mean abs diff {mad:.2e}, flips {flips}");
+            assert!(mad < 1e-4, "{iw}x{ih}: {mad}");
+            assert!(flips <= iw * ih / 1000, "{iw}x{ih}: {flips} flips");
+            // A forked runner (its own session) gives the same output.
+            let mut f = ort.fork().unwrap();
+            f.input_mut().copy_from_slice(ort.input_mut());
+            assert_eq!(f.run().unwrap(), &b[..]);
+        }
+    }
+
+    #[test]
+    fn scheduler_runs_on_ort() {
+        let m = model("selfie_segmentation.tflite");
+        let opts = ScheduleOptions {
+            backend: Backend::Ort,
+            max_input_side: 128,
+            refine: None,
+            ..ScheduleOptions::default()
+        };
+        let shared = MlShared::new(m, opts);
+        let mut s = shared.segmenter();
+        let (w, h) = (128, 128);
+        let (y, u, v) = seat(w, h, 0.0);
+        let mut matte = vec![0u8; w * h];
+        for t in 0..3 {
+            let input = SegmentInput {
+                y: PlaneRef::new(&y, w, h, w).unwrap(),
+                u: PlaneRef::new(&u, w / 2, h / 2, w / 2).unwrap(),
+                v: PlaneRef::new(&v, w / 2, h / 2, w / 2).unwrap(),
+                input_alpha: None,
+                participant: "p",
+                pts: t,
+                color: ColorSpec::BT601_LIMITED,
+            };
+            let mut plane = PlaneMut::new(&mut matte, w, h, w).unwrap();
+            assert_eq!(s.segment(&input, &mut plane), Matte::Written);
+        }
+        assert!(shared.stats().runs >= 1);
+        let person = matte.iter().filter(|&&v| v > 127).count();
+        assert!(person > w * h / 5 && person < w * h * 4 / 5, "{person}");
+    }
 }

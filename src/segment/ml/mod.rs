@@ -7,10 +7,18 @@
 //! multiple of 16 works, 256x256 and 256x144 are the two models' native sizes).
 //! `scripts/fetch-model.sh` fetches the models, pinned by version and SHA-256.
 //!
+//! Two backends run the graph ([`Backend`]): tract (pure Rust, the default) and, with the
+//! feature `ml-ort`, onnxruntime through `ort` (the same graph as an in-memory ONNX model; the
+//! shared library is loaded at run time from `ORT_DYLIB_PATH` or [`load_onnxruntime`]).
+//!
 //! [`MlSegmenter`] is the per-seat [`Segmenter`](super::Segmenter); the seats of one
 //! compositor share one [`MlShared`]: the model, and a scheduler that runs the network at a
 //! reduced, staggered rate under a CPU budget and tracks the last matte between runs.
 
+#[cfg(feature = "ml-ort")]
+mod onnx;
+#[cfg(feature = "ml-ort")]
+mod ort_engine;
 mod resample;
 mod schedule;
 mod tflite;
@@ -51,9 +59,70 @@ pub enum MlError {
     /// A buffer of the wrong length was passed.
     #[error("buffer holds {found} values, expected {expected}")]
     BufferSize { expected: usize, found: usize },
-    /// The inference engine (tract) refused the graph or failed to run it; its message.
+    /// The inference engine (tract or onnxruntime) refused the graph or failed to run it; its
+    /// message.
     #[error("inference engine: {0}")]
     Runtime(Arc<str>),
+    /// The backend was asked for but this build does not have it (`Backend::Ort` needs the
+    /// cargo feature `ml-ort`).
+    #[error("the {0:?} backend is not in this build (cargo feature `ml-ort`)")]
+    BackendUnavailable(Backend),
+    /// The onnxruntime backend was asked for but no library was named: set `ORT_DYLIB_PATH`
+    /// (or call [`load_onnxruntime`]) to the path of `libonnxruntime.so`.
+    #[error("no onnxruntime library: set ORT_DYLIB_PATH to libonnxruntime.so (scripts/ml-setup.sh installs one)")]
+    OrtLibraryUnset,
+    /// The onnxruntime library could not be loaded (missing, not a library, or an ONNX Runtime
+    /// older than the one `ort` needs).
+    #[error("cannot load onnxruntime from {path}: {reason}")]
+    OrtLibrary { path: PathBuf, reason: String },
+}
+
+/// What runs the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// tract, in pure Rust (always available).
+    #[default]
+    Tract,
+    /// ONNX Runtime through `ort` (cargo feature `ml-ort`; the shared library is loaded at run
+    /// time, see [`load_onnxruntime`]).
+    Ort,
+}
+
+impl Backend {
+    /// Whether this build has the backend.
+    pub fn available(self) -> bool {
+        match self {
+            Backend::Tract => true,
+            Backend::Ort => cfg!(feature = "ml-ort"),
+        }
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tract" => Ok(Backend::Tract),
+            "ort" | "onnxruntime" => Ok(Backend::Ort),
+            other => Err(format!("unknown backend {other:?} (tract or ort)")),
+        }
+    }
+}
+
+/// Loads the onnxruntime shared library for [`Backend::Ort`], once per process: `path`, or
+/// when `None` the file `ORT_DYLIB_PATH` names. Returns the library in use (the first one
+/// loaded: later calls do not replace it). Plans for [`Backend::Ort`] call this with `None`
+/// when nothing was loaded yet.
+pub fn load_onnxruntime(path: Option<&Path>) -> Result<PathBuf, MlError> {
+    #[cfg(feature = "ml-ort")]
+    {
+        ort_engine::load(path)
+    }
+    #[cfg(not(feature = "ml-ort"))]
+    {
+        let _ = path;
+        Err(MlError::BackendUnavailable(Backend::Ort))
+    }
 }
 
 /// A loaded selfie segmentation model (cheap to clone; share it across seats).
@@ -107,7 +176,26 @@ impl SelfieModel {
         height: usize,
         rewrite: GraphRewrite,
     ) -> Result<ModelRunner, MlError> {
-        let plan = tract_engine::TractPlan::new(&self.net, height, width, rewrite)?;
+        self.runner_on(Backend::Tract, width, height, rewrite)
+    }
+
+    /// A plan for a `width x height` input on `backend` (`rewrite` applies to tract only).
+    pub fn runner_on(
+        &self,
+        backend: Backend,
+        width: usize,
+        height: usize,
+        rewrite: GraphRewrite,
+    ) -> Result<ModelRunner, MlError> {
+        let plan = match backend {
+            Backend::Tract => Plan::Tract(tract_engine::TractPlan::new(
+                &self.net, height, width, rewrite,
+            )?),
+            #[cfg(feature = "ml-ort")]
+            Backend::Ort => Plan::Ort(ort_engine::OrtPlan::new(&self.net, height, width)?),
+            #[cfg(not(feature = "ml-ort"))]
+            Backend::Ort => return Err(MlError::BackendUnavailable(Backend::Ort)),
+        };
         Ok(ModelRunner {
             plan,
             width,
@@ -116,12 +204,54 @@ impl SelfieModel {
             output: vec![0.0; width * height],
         })
     }
+
+    /// The ONNX model (a serialised `ModelProto`) the onnxruntime backend runs for a
+    /// `width x height` input: input `input` `[1, height, width, 3]` NHWC RGB in `[0, 1]`, output
+    /// `output` `[1, height, width, 1]`. For comparisons with other ONNX runtimes.
+    #[cfg(feature = "ml-ort")]
+    pub fn to_onnx(&self, width: usize, height: usize) -> Result<Vec<u8>, MlError> {
+        onnx::encode(&self.net, height, width)
+    }
+}
+
+/// A plan on one backend.
+#[derive(Debug)]
+enum Plan {
+    Tract(tract_engine::TractPlan),
+    #[cfg(feature = "ml-ort")]
+    Ort(ort_engine::OrtPlan),
+}
+
+impl Plan {
+    fn run(&mut self, input: &[f32], out: &mut [f32]) -> Result<(), MlError> {
+        match self {
+            Plan::Tract(p) => p.run(input, out),
+            #[cfg(feature = "ml-ort")]
+            Plan::Ort(p) => p.run(input, out),
+        }
+    }
+
+    fn fork(&self) -> Result<Plan, MlError> {
+        Ok(match self {
+            Plan::Tract(p) => Plan::Tract(p.fork()?),
+            #[cfg(feature = "ml-ort")]
+            Plan::Ort(p) => Plan::Ort(p.fork()?),
+        })
+    }
+
+    fn backend(&self) -> Backend {
+        match self {
+            Plan::Tract(_) => Backend::Tract,
+            #[cfg(feature = "ml-ort")]
+            Plan::Ort(_) => Backend::Ort,
+        }
+    }
 }
 
 /// The model, planned for one input size, with its input and output buffers.
 #[derive(Debug)]
 pub struct ModelRunner {
-    plan: tract_engine::TractPlan,
+    plan: Plan,
     width: usize,
     height: usize,
     input: Vec<f32>,
@@ -137,6 +267,11 @@ impl ModelRunner {
     /// Input height.
     pub fn height(&self) -> usize {
         self.height
+    }
+
+    /// The backend that runs it.
+    pub fn backend(&self) -> Backend {
+        self.plan.backend()
     }
 
     /// The input: NHWC RGB in `[0, 1]`, `width * height * 3` values.

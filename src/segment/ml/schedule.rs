@@ -23,7 +23,7 @@ use crate::segment::refine::{RefineOptions, Refiner};
 use crate::segment::{Matte, SeatColour, SegmentInput, Segmenter};
 
 use super::resample::yuv420_to_input;
-use super::{input_size_for, GraphRewrite, MlError, ModelRunner, SelfieModel};
+use super::{input_size_for, Backend, GraphRewrite, MlError, ModelRunner, SelfieModel};
 
 /// How the shared scheduler runs the network.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,6 +41,9 @@ pub struct ScheduleOptions {
     pub refine: Option<RefineOptions>,
     /// How the graph is expressed for tract.
     pub rewrite: GraphRewrite,
+    /// What runs the network (tract unless asked otherwise; [`Backend::Ort`] needs the
+    /// feature `ml-ort` and the onnxruntime library).
+    pub backend: Backend,
 }
 
 impl Default for ScheduleOptions {
@@ -52,6 +55,7 @@ impl Default for ScheduleOptions {
             track_motion: true,
             refine: Some(RefineOptions::default()),
             rewrite: GraphRewrite::default(),
+            backend: Backend::default(),
         }
     }
 }
@@ -163,7 +167,9 @@ impl MlShared {
         if let Some(r) = cache.iter().find(|r| r.width() == w && r.height() == h) {
             return r.fork();
         }
-        let r = self.model.runner_with(w, h, self.options.rewrite)?;
+        let r = self
+            .model
+            .runner_on(self.options.backend, w, h, self.options.rewrite)?;
         let fork = r.fork();
         cache.push(r);
         fork
