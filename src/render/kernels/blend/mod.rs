@@ -81,7 +81,7 @@ mod tests {
             .collect()
     }
 
-    const WIDTHS: [usize; 13] = [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 65];
+    const WIDTHS: [usize; 15] = [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 51, 64, 65, 102];
 
     /// Runs `f` for every level on rows of `width` inside buffers with a wider stride, at an
     /// unaligned offset (a cropped view), and checks every level against scalar, including
