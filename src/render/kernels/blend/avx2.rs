@@ -5,7 +5,6 @@
 
 use std::arch::x86_64::*;
 
-
 /// Widens the 32 bytes of `v` to two vectors of u16 (in-lane low and high halves).
 #[target_feature(enable = "avx2")]
 #[inline]
