@@ -431,3 +431,26 @@ fn long_shared_names_are_cut() {
         bytes.len()
     );
 }
+
+/// The flatbuffer verifier's message spans several lines (the fault, then the path to it);
+/// the error formats to one line, as every error of the library does (the CLI prints it after
+/// `error: `).
+#[test]
+fn flatbuffer_errors_format_to_one_line() {
+    let good = conv_model(16, 16);
+    let mut bad_offset = good.clone();
+    bad_offset[0] = 0xff; // the root table offset points past the end
+    for bytes in [&[][..], &good[..good.len() / 2], &bad_offset[..]] {
+        match SelfieModel::from_bytes(bytes) {
+            Err(e @ MlError::Flatbuffer(_)) => {
+                let text = e.to_string();
+                assert!(!text.contains('\n'), "{text:?}");
+                assert!(
+                    text.starts_with("not a valid TFLite flatbuffer: "),
+                    "{text}"
+                );
+            }
+            other => panic!("{} bytes: {other:?}", bytes.len()),
+        }
+    }
+}

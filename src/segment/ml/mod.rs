@@ -41,7 +41,7 @@ pub enum MlError {
         kind: std::io::ErrorKind,
     },
     /// The file is not a valid TFLite flatbuffer.
-    #[error("not a valid TFLite flatbuffer: {0}")]
+    #[error("not a valid TFLite flatbuffer: {}", one_line(.0))]
     Flatbuffer(#[from] flatbuffers::InvalidFlatbuffer),
     /// A required table or field is absent.
     #[error("model file lacks {0}")]
@@ -123,6 +123,14 @@ pub fn load_onnxruntime(path: Option<&Path>) -> Result<PathBuf, MlError> {
         let _ = path;
         Err(MlError::BackendUnavailable(Backend::Ort))
     }
+}
+
+/// The verifier's message (several lines: the fault, then the path to it) as one line.
+fn one_line(e: &flatbuffers::InvalidFlatbuffer) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A loaded selfie segmentation model (cheap to clone; share it across seats).
