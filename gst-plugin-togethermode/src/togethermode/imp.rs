@@ -82,6 +82,21 @@ enum BuildError {
         #[source]
         source: SegmentModeError,
     },
+    #[cfg(not(feature = "ml"))]
+    #[error(
+        "segment mode ml needs the plugin built with its `ml` feature (cargo build --features ml)"
+    )]
+    MlNotBuilt,
+    #[cfg(feature = "ml")]
+    #[error("segment mode ml needs model-path: the selfie model's .tflite file (scripts/fetch-model.sh)")]
+    NoModel,
+    #[cfg(feature = "ml")]
+    #[error("cannot load model-path {path:?}: {source}")]
+    Model {
+        path: String,
+        #[source]
+        source: together_mode::segment::ml::MlError,
+    },
     #[error(transparent)]
     Compose(#[from] ComposeError),
 }
@@ -189,11 +204,72 @@ fn open_scene(spec: &str) -> Result<Scene, BuildError> {
     })
 }
 
-/// The segmenter factory for a `segment` mode. The element has no ML segmenter to offer
-/// yet, so `ml` fails (and `auto` falls back to the background model).
-fn segmenter(mode: SegmentMode) -> Result<SegmenterFactory, BuildError> {
-    mode.factory(None)
+/// The loaded selfie model and the `model-path` it came from, kept across engine rebuilds.
+#[cfg(feature = "ml")]
+type ModelCache = Option<(String, together_mode::segment::ml::SelfieModel)>;
+#[cfg(not(feature = "ml"))]
+type ModelCache = ();
+
+/// The segmenter factory for the settings' `segment` mode. `ml` runs the selfie model from
+/// `model-path` (feature `ml`); `auto` uses it as its fallback when `model-path` is set, else
+/// the background model, as [`SegmentMode::factory`] decides.
+fn segmenter(settings: &Settings, cache: &mut ModelCache) -> Result<SegmenterFactory, BuildError> {
+    let mode = settings.segment;
+    let ml = match mode {
+        SegmentMode::Ml | SegmentMode::Auto => ml_factory(
+            settings.model_path.as_deref(),
+            mode == SegmentMode::Ml,
+            cache,
+        )?,
+        _ => None,
+    };
+    mode.factory(ml)
         .map_err(|source| BuildError::Segment { mode, source })
+}
+
+/// The ML segmenters' factory for `path` (the seats of one engine share one scheduler), or
+/// `None` without a path when the model is optional (`auto`).
+#[cfg(feature = "ml")]
+fn ml_factory(
+    path: Option<&str>,
+    required: bool,
+    cache: &mut ModelCache,
+) -> Result<Option<SegmenterFactory>, BuildError> {
+    use together_mode::segment::ml::{MlShared, ScheduleOptions, SelfieModel};
+    let Some(path) = path else {
+        return if required {
+            Err(BuildError::NoModel)
+        } else {
+            Ok(None)
+        };
+    };
+    let model = match cache {
+        Some((cached, model)) if cached == path => model.clone(),
+        _ => {
+            let model = SelfieModel::from_file(path).map_err(|source| BuildError::Model {
+                path: path.to_string(),
+                source,
+            })?;
+            *cache = Some((path.to_string(), model.clone()));
+            model
+        }
+    };
+    Ok(Some(
+        MlShared::new(model, ScheduleOptions::default()).factory(),
+    ))
+}
+
+/// Without the `ml` feature: `ml` is refused, `auto` falls back to the background model.
+#[cfg(not(feature = "ml"))]
+fn ml_factory(
+    _path: Option<&str>,
+    required: bool,
+    _cache: &mut ModelCache,
+) -> Result<Option<SegmenterFactory>, BuildError> {
+    if required {
+        return Err(BuildError::MlNotBuilt);
+    }
+    Ok(None)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -349,6 +425,8 @@ struct State {
     epoch: u64,
     /// The seating map JSON last posted on the bus.
     posted_map: Option<String>,
+    /// The selfie model last loaded (feature `ml`), so rebuilds do not read it again.
+    model: ModelCache,
 }
 
 impl Default for State {
@@ -359,6 +437,7 @@ impl Default for State {
             color: ColorSpec::default(),
             epoch: 0,
             posted_map: None,
+            model: ModelCache::default(),
         }
     }
 }
@@ -380,7 +459,7 @@ impl TogetherMode {
             .with_color(state.color)
             .with_seat_opacity(settings.seat_opacity as f32);
         let mut engine = Compositor::new(scene, options)?;
-        engine.set_segmenter(segmenter(settings.segment)?);
+        engine.set_segmenter(segmenter(settings, &mut state.model)?);
         if let Some(old) = &state.engine {
             for (seat, id) in old.seating().occupied() {
                 let role = old.seating().role_of(id).unwrap_or(Role::Attendee);
@@ -542,14 +621,14 @@ impl ObjectImpl for TogetherMode {
                     .build(),
                 glib::ParamSpecString::builder("segment")
                     .nick("Segmentation")
-                    .blurb("How seats are cut out: none, alpha (the input's own alpha), chroma, background, auto (ml: not available in the element yet)")
+                    .blurb("How seats are cut out: none, alpha (the input's own alpha), chroma, background, ml (the selfie model at model-path; feature ml), auto")
                     .default_value(Some(DEFAULT_SEGMENT.name()))
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecString::builder("model-path")
                     .nick("Model path")
-                    .blurb("Segmentation model file, for the ml segment mode (stored, not read yet)")
-                    .mutable_ready()
+                    .blurb("The selfie segmentation model (.tflite) for segment=ml (and auto's fallback); needs the plugin's ml feature")
+                    .mutable_playing()
                     .build(),
                 glib::ParamSpecDouble::builder("seat-opacity")
                     .nick("Seat opacity")
@@ -598,8 +677,9 @@ impl ObjectImpl for TogetherMode {
                     true
                 }
                 "model-path" => {
-                    settings.model_path = value.get().expect("type checked upstream");
-                    false
+                    let v: Option<String> = value.get().expect("type checked upstream");
+                    settings.model_path = v.filter(|p| !p.is_empty());
+                    matches!(settings.segment, SegmentMode::Ml | SegmentMode::Auto)
                 }
                 "seat-opacity" => {
                     settings.seat_opacity = value.get().expect("type checked upstream");
