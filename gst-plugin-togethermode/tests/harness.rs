@@ -432,3 +432,119 @@ fn the_ml_mode_without_a_model_is_refused() {
         "alpha still in force",
     );
 }
+
+/// The `participants` of every seating message on `bus`: (id, identity kind, role) per
+/// seated pad.
+fn seated_lists(bus: &gst::Bus) -> Vec<Vec<(String, String, String)>> {
+    let mut lists = Vec::new();
+    while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Element]) {
+        let Some(s) = msg.structure() else { continue };
+        if s.name() != gsttogethermode::togethermode::SEATING_MESSAGE {
+            continue;
+        }
+        let people = s
+            .get::<gst::Array>(gsttogethermode::togethermode::PARTICIPANTS_FIELD)
+            .expect("participants array");
+        lists.push(
+            people
+                .iter()
+                .map(|v| {
+                    let p = v.get::<gst::Structure>().expect("participant structure");
+                    let field = |f: &str| p.get::<String>(f).expect("string field");
+                    (field("id"), field("identity-kind"), field("role"))
+                })
+                .collect(),
+        );
+    }
+    lists
+}
+
+#[test]
+fn identity_kinds_come_from_the_id_or_the_pad_and_are_posted() {
+    let el = element("builtin:grid");
+    let bus = gst::Bus::new();
+    el.set_bus(Some(&bus));
+    let _a = Input::new(&el, "8:acs:alice", PixelFormat::I420, (64, 48), 1, true);
+    let _b = Input::new(&el, "8:orgid:olivia", PixelFormat::I420, (64, 48), 2, false);
+    let _c = Input::new(
+        &el,
+        "8:teamsvisitor:vic",
+        PixelFormat::I420,
+        (64, 48),
+        3,
+        false,
+    );
+    let _d = Input::new(&el, "4:+15550100", PixelFormat::I420, (64, 48), 4, false);
+    let pad = |n: &str| el.static_pad(n).expect("pad");
+    let kind = |n: &str| pad(n).property::<String>("identity-kind");
+    // `auto`: the kind the raw id names, as the library's meetings read it.
+    assert_eq!(kind("sink_0"), "communicationServices");
+    assert_eq!(kind("sink_1"), "microsoft365");
+    assert_eq!(kind("sink_2"), "teamsVisitor");
+    assert_eq!(kind("sink_3"), "other");
+    let lists = seated_lists(&bus);
+    assert_eq!(
+        lists.last().expect("posted"),
+        &vec![
+            (
+                "8:acs:alice".into(),
+                "communicationServices".into(),
+                "attendee".into()
+            ),
+            (
+                "8:orgid:olivia".into(),
+                "microsoft365".into(),
+                "attendee".into()
+            ),
+            (
+                "8:teamsvisitor:vic".into(),
+                "teamsVisitor".into(),
+                "attendee".into()
+            ),
+            ("4:+15550100".into(), "other".into(), "attendee".into()),
+        ]
+    );
+
+    // An explicit kind overrides the id's and is posted; the seats do not change.
+    let map = el.property::<String>("seating-map");
+    pad("sink_0").set_property("identity-kind", "teamsVisitor");
+    assert_eq!(kind("sink_0"), "teamsVisitor");
+    let lists = seated_lists(&bus);
+    assert_eq!(lists.len(), 1, "one message for one change");
+    assert_eq!(
+        lists[0][0],
+        (
+            "8:acs:alice".into(),
+            "teamsVisitor".into(),
+            "attendee".into()
+        )
+    );
+    assert_eq!(el.property::<String>("seating-map"), map);
+
+    // Unknown names are refused and change nothing; `auto` goes back to the id's kind.
+    pad("sink_0").set_property("identity-kind", "acs");
+    assert_eq!(kind("sink_0"), "teamsVisitor");
+    assert!(
+        seated_lists(&bus).is_empty(),
+        "nothing changed, nothing posted"
+    );
+    pad("sink_0").set_property("identity-kind", "auto");
+    assert_eq!(kind("sink_0"), "communicationServices");
+    // A new id under `auto` brings its own kind.
+    pad("sink_3").set_property("participant-id", "8:orgid:newname");
+    assert_eq!(kind("sink_3"), "microsoft365");
+    let last = seated_lists(&bus).pop().expect("posted");
+    assert_eq!(last[0].1, "communicationServices");
+    assert_eq!(
+        last[3],
+        (
+            "8:orgid:newname".into(),
+            "microsoft365".into(),
+            "attendee".into()
+        )
+    );
+    // Roles travel with it.
+    pad("sink_1").set_property("role", "organizer");
+    let last = seated_lists(&bus).pop().expect("posted");
+    assert_eq!(last[1].2, "organizer");
+}

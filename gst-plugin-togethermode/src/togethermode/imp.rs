@@ -38,11 +38,15 @@ use together_mode::error::{ComposeError, FrameError, SceneError};
 use together_mode::frame::{
     ColorSpec, FrameMut, FrameRef, Matrix, PixelFormat, PlaneMut, PlaneRef, Range,
 };
+use together_mode::meeting::IdentityKind;
 use together_mode::scene::SceneLimits;
 use together_mode::segment::{SegmentMode, SegmentModeError, SegmenterFactory};
 use together_mode::{Compositor, CompositorOptions, Role, Scene};
 
-use super::{grid_participants, parse_role, parse_size, role_name, SEATING_FIELD, SEATING_MESSAGE};
+use super::{
+    grid_participants, parse_identity_kind, parse_role, parse_size, role_name, PARTICIPANTS_FIELD,
+    SEATING_FIELD, SEATING_MESSAGE,
+};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -280,6 +284,8 @@ fn ml_factory(
 struct PadSettings {
     participant_id: Option<String>,
     role: Role,
+    /// `None`: from the participant id ([`IdentityKind::from_raw_id`]).
+    kind: Option<IdentityKind>,
 }
 
 impl Default for PadSettings {
@@ -287,6 +293,7 @@ impl Default for PadSettings {
         Self {
             participant_id: None,
             role: Role::Attendee,
+            kind: None,
         }
     }
 }
@@ -317,6 +324,13 @@ impl TogetherModePad {
         };
         (id, s.role)
     }
+
+    /// The identity kind in force: `identity-kind`, else the one the id names.
+    fn kind(&self, id: &str) -> IdentityKind {
+        lock(&self.settings)
+            .kind
+            .unwrap_or_else(|| IdentityKind::from_raw_id(id))
+    }
 }
 
 #[glib::object_subclass]
@@ -341,6 +355,12 @@ impl ObjectImpl for TogetherModePad {
                     .default_value(Some(role_name(Role::Attendee)))
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecString::builder("identity-kind")
+                    .nick("Identity kind")
+                    .blurb("auto (from the participant id: 8:orgid: microsoft365, 8:acs: communicationServices, 8:teamsvisitor: teamsVisitor, else other) or one of those names; reads back the kind in force")
+                    .default_value(Some("auto"))
+                    .mutable_playing()
+                    .build(),
             ]
         });
         PROPERTIES.as_ref()
@@ -351,6 +371,22 @@ impl ObjectImpl for TogetherModePad {
             "participant-id" => {
                 let id: Option<String> = value.get().expect("type checked upstream");
                 lock(&self.settings).participant_id = id.filter(|s| !s.is_empty());
+            }
+            "identity-kind" => {
+                let name: Option<String> = value.get().expect("type checked upstream");
+                let name = name.unwrap_or_else(|| "auto".to_string());
+                match parse_identity_kind(&name) {
+                    Some(kind) => lock(&self.settings).kind = kind,
+                    None => {
+                        glib::g_warning!(
+                            "togethermode",
+                            "{}: unknown identity-kind {:?} (expected auto, microsoft365, communicationServices, teamsVisitor or other); keeping the old one",
+                            self.obj().name(),
+                            name
+                        );
+                        return;
+                    }
+                }
             }
             "role" => {
                 let name: Option<String> = value.get().expect("type checked upstream");
@@ -379,6 +415,10 @@ impl ObjectImpl for TogetherModePad {
         match pspec.name() {
             "participant-id" => self.wanted().0.to_value(),
             "role" => role_name(lock(&self.settings).role).to_value(),
+            "identity-kind" => {
+                let id = self.wanted().0;
+                self.kind(&id).name().to_value()
+            }
             _ => unimplemented!(),
         }
     }
@@ -423,8 +463,8 @@ struct State {
     color: ColorSpec,
     /// Bumped with every new engine: pads push their held buffer again.
     epoch: u64,
-    /// The seating map JSON last posted on the bus.
-    posted_map: Option<String>,
+    /// The seating map JSON and participants last posted on the bus.
+    posted: Option<Seating>,
     /// The selfie model last loaded (feature `ml`), so rebuilds do not read it again.
     model: ModelCache,
 }
@@ -436,10 +476,17 @@ impl Default for State {
             output: DEFAULT_OUTPUT,
             color: ColorSpec::default(),
             epoch: 0,
-            posted_map: None,
+            posted: None,
             model: ModelCache::default(),
         }
     }
+}
+
+/// What a seating message tells: the seating map JSON and who is seated as what.
+#[derive(Debug, Clone, PartialEq)]
+struct Seating {
+    map: String,
+    seated: Vec<(String, IdentityKind, Role)>,
 }
 
 /// The `togethermode` element.
@@ -565,21 +612,47 @@ impl TogetherMode {
         }
     }
 
-    /// The seating map JSON if it differs from the one last posted (and marks it posted).
-    fn changed_map(&self, state: &mut State) -> Option<String> {
-        let json = self.map_json(state);
-        if state.posted_map.as_deref() == Some(json.as_str()) {
-            return None;
-        }
-        state.posted_map = Some(json.clone());
-        Some(json)
+    /// Who is seated, in pad order: (participant id, identity kind, role).
+    fn seated(&self) -> Vec<(String, IdentityKind, Role)> {
+        self.obj()
+            .sink_pads()
+            .iter()
+            .filter_map(|p| {
+                let pad = p.downcast_ref::<super::TogetherModePad>()?;
+                let (id, role) = lock(&pad.imp().state).joined.clone()?;
+                let kind = pad.imp().kind(&id);
+                Some((id, kind, role))
+            })
+            .collect()
     }
 
-    /// Posts the seating map as an element message (call with no lock held).
-    fn post_map(&self, map: Option<String>) {
-        let Some(json) = map else { return };
+    /// The seating if it differs from the one last posted (and marks it posted).
+    fn changed_map(&self, state: &mut State) -> Option<Seating> {
+        let now = Seating {
+            map: self.map_json(state),
+            seated: self.seated(),
+        };
+        if state.posted.as_ref() == Some(&now) {
+            return None;
+        }
+        state.posted = Some(now.clone());
+        Some(now)
+    }
+
+    /// Posts the seating as an element message (call with no lock held).
+    fn post_map(&self, seating: Option<Seating>) {
+        let Some(seating) = seating else { return };
+        let people = gst::Array::new(seating.seated.iter().map(|(id, kind, role)| {
+            gst::Structure::builder("participant")
+                .field("id", id)
+                .field("identity-kind", kind.name())
+                .field("role", role_name(*role))
+                .build()
+                .to_send_value()
+        }));
         let s = gst::Structure::builder(SEATING_MESSAGE)
-            .field(SEATING_FIELD, json)
+            .field(SEATING_FIELD, seating.map)
+            .field(PARTICIPANTS_FIELD, people)
             .build();
         let msg = gst::message::Element::builder(s).src(&*self.obj()).build();
         // Without a bus (an element outside any pipeline) there is nobody to tell.

@@ -13,8 +13,11 @@
 //! | `seating-map` | string, read-only | | the ACS seating map JSON: participant id → `{top, left, width, height}` |
 //!
 //! The output size and format come from the source caps (I420 or RGBA, even sizes; default
-//! 1920x1080 I420). Every change of the seating map is also posted as an element message
-//! named [`SEATING_MESSAGE`] with a string field [`SEATING_FIELD`].
+//! 1920x1080 I420). Every change of the seating map, or of who is seated as what, is also
+//! posted as an element message named [`SEATING_MESSAGE`] with a string field
+//! [`SEATING_FIELD`] (the map) and an array field [`PARTICIPANTS_FIELD`]: one `participant`
+//! structure per seated pad, in pad order, with string fields `id`, `identity-kind` and
+//! `role`, so an application can label seats (e.g. mark external users).
 //!
 //! # Pad properties
 //!
@@ -22,9 +25,11 @@
 //! |---|---|---|---|
 //! | `participant-id` | string | the pad's name | the participant's raw id (e.g. `8:acs:…`) |
 //! | `role` | string | `attendee` | `organizer`, `co-organizer`, `presenter` or `attendee` (privileged roles may take reserved seats) |
+//! | `identity-kind` | string | `auto` | the ACS identity kind, as the library names it ([`IdentityKind`]): `microsoft365`, `communicationServices`, `teamsVisitor` or `other`; `auto` takes it from the id (`8:orgid:` Microsoft 365, `8:acs:` Communication Services, `8:teamsvisitor:` Teams visitor, else other). Reads back the kind in force. The library's meeting rules use the kind only for who may *start* Together Mode, which the element does not gate (its stream always runs), so the kind changes no seat; it is reported in the seating messages |
 
 use gst::glib;
 use gst::prelude::*;
+use together_mode::meeting::IdentityKind;
 use together_mode::Role;
 
 mod imp;
@@ -33,6 +38,9 @@ mod imp;
 pub const SEATING_MESSAGE: &str = "togethermode-seating";
 /// Field of [`SEATING_MESSAGE`] that holds the seating map JSON.
 pub const SEATING_FIELD: &str = "seating-map";
+/// Field of [`SEATING_MESSAGE`] that lists the seated participants (`participant`
+/// structures with `id`, `identity-kind` and `role`).
+pub const PARTICIPANTS_FIELD: &str = "participants";
 
 glib::wrapper! {
     /// The `togethermode` element.
@@ -80,6 +88,15 @@ pub fn parse_role(s: &str) -> Option<Role> {
     .find(|r| role_name(*r) == s)
 }
 
+/// Parses an `identity-kind` pad property value: `auto` → `Some(None)` (from the id), a
+/// library name ([`IdentityKind::name`]) → `Some(Some(kind))`, anything else → `None`.
+pub fn parse_identity_kind(s: &str) -> Option<Option<IdentityKind>> {
+    if s == "auto" {
+        return Some(None);
+    }
+    IdentityKind::from_name(s).map(Some)
+}
+
 /// Parses `WIDTHxHEIGHT` with both sides in `1..=16384`.
 pub fn parse_size(s: &str) -> Option<(u32, u32)> {
     let (w, h) = s.split_once('x')?;
@@ -112,6 +129,22 @@ mod tests {
         }
         assert_eq!(parse_role("Organizer"), None);
         assert_eq!(parse_role(""), None);
+    }
+
+    #[test]
+    fn identity_kinds() {
+        assert_eq!(parse_identity_kind("auto"), Some(None));
+        for k in [
+            IdentityKind::Microsoft365,
+            IdentityKind::CommunicationServices,
+            IdentityKind::TeamsVisitor,
+            IdentityKind::Other,
+        ] {
+            assert_eq!(parse_identity_kind(k.name()), Some(Some(k)));
+        }
+        assert_eq!(parse_identity_kind("acs"), None);
+        assert_eq!(parse_identity_kind("Microsoft365"), None);
+        assert_eq!(parse_identity_kind(""), None);
     }
 
     #[test]
