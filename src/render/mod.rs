@@ -19,7 +19,7 @@ use crate::frame::{ColorSpec, Frame, FrameRef, PixelFormat, PlaneMut, PlaneRef};
 use crate::geometry::{aspect_fill_crop, Rect, WorldToPixel};
 use crate::scene::{Layer, Scene};
 use crate::segment::{Matte, SeatColour, SegmentInput, Segmenter};
-use kernels::scale::{scale_plane, ScalePlan, ScaleScratch};
+use kernels::scale::{prefetch, scale_plane, ScalePlan, ScaleScratch};
 use kernels::{blend, div255, SimdLevel};
 use scale::{scale, CropF};
 
@@ -689,6 +689,7 @@ pub(crate) fn compose<'s>(
             cs,
             y0,
             clip: band_rect,
+            pending: None,
         };
         for c in clips {
             bp.clip = c.intersect(&band_rect);
@@ -706,7 +707,7 @@ pub(crate) fn compose<'s>(
                         } else {
                             Op::Premul(&s.a, &s.ca)
                         };
-                        bp.layer(s.rect, s.rect.width as usize, [&s.y, &s.u, &s.v], op, level);
+                        bp.draw(s.rect, s.rect.width as usize, [&s.y, &s.u, &s.v], op, level);
                     }
                     LayerPlan::Seat(i) => {
                         let Some(r) = seat(*i) else { continue };
@@ -719,10 +720,11 @@ pub(crate) fn compose<'s>(
                             SeatKind::Constant(a) => Op::Constant(a),
                             SeatKind::Matte => Op::Straight(&r.a, &r.ca),
                         };
-                        bp.layer(rect, r.width, [&r.y, &r.u, &r.v], op, level);
+                        bp.draw(rect, r.width, [&r.y, &r.u, &r.v], op, level);
                     }
                 }
             }
+            bp.flush(level);
         }
     };
     if parallel {
@@ -758,9 +760,28 @@ enum Op<'a> {
     Constant(u8),
 }
 
+/// How many rows ahead [`BandPlanes::layer_over`] asks for the rows it will read.
+const OVER_PREFETCH: usize = 6;
+
+/// The straight-alpha [`Op`]s, which can blend from a [`Covering`] layer directly.
+#[derive(Clone, Copy)]
+enum Over<'a> {
+    Straight(&'a [u8], &'a [u8]),
+    Constant(u8),
+}
+
+/// An opaque layer that covers the whole clip, not drawn yet: the next layer may blend
+/// straight from it (one pass instead of a copy and a blend), or a later opaque layer may
+/// hide it entirely.
+struct Covering<'l> {
+    rect: Rect,
+    src_w: usize,
+    planes: [&'l [u8]; 3],
+}
+
 /// One band of output rows (luma rows `y0 ..`, chroma rows half that), drawn only inside
 /// `clip` (absolute output pixels, even edges, inside the band).
-struct BandPlanes<'a> {
+struct BandPlanes<'a, 'l> {
     y: &'a mut [u8],
     u: &'a mut [u8],
     v: &'a mut [u8],
@@ -768,9 +789,122 @@ struct BandPlanes<'a> {
     cs: usize,
     y0: usize,
     clip: Rect,
+    pending: Option<Covering<'l>>,
 }
 
-impl BandPlanes<'_> {
+impl<'l> BandPlanes<'_, 'l> {
+    /// Draws a layer (see [`Self::layer`]), deferring an opaque layer that covers the whole
+    /// clip so the layer above it can blend from its pixels directly. The result equals
+    /// drawing every layer in order. Call [`Self::flush`] after the clip's last layer.
+    fn draw(
+        &mut self,
+        rect: Rect,
+        src_w: usize,
+        planes: [&'l [u8]; 3],
+        op: Op<'l>,
+        level: SimdLevel,
+    ) {
+        let area = rect.intersect(&self.clip);
+        if area.is_empty() {
+            return;
+        }
+        if area == self.clip {
+            if let Op::Copy = op {
+                // Whatever was pending is hidden entirely.
+                self.pending = Some(Covering {
+                    rect,
+                    src_w,
+                    planes,
+                });
+                return;
+            }
+        }
+        if let Some(below) = self.pending.take() {
+            let over = match op {
+                Op::Constant(a) => Some(Over::Constant(a)),
+                Op::Straight(a, ca) => Some(Over::Straight(a, ca)),
+                Op::Copy | Op::Premul(..) => None,
+            };
+            if let (Some(over), true) = (over, area == self.clip) {
+                self.layer_over(&below, rect, src_w, planes, over, level);
+                return;
+            }
+            self.layer(below.rect, below.src_w, below.planes, Op::Copy, level);
+        }
+        self.layer(rect, src_w, planes, op, level);
+    }
+
+    /// Draws a deferred covering layer, if any.
+    fn flush(&mut self, level: SimdLevel) {
+        if let Some(below) = self.pending.take() {
+            self.layer(below.rect, below.src_w, below.planes, Op::Copy, level);
+        }
+    }
+
+    /// A straight-alpha layer over `below`, both covering the whole clip: each output byte
+    /// is computed from `below`'s pixels and the layer's in one pass.
+    fn layer_over(
+        &mut self,
+        below: &Covering<'_>,
+        rect: Rect,
+        src_w: usize,
+        [sy_, su, sv]: [&[u8]; 3],
+        op: Over<'_>,
+        level: SimdLevel,
+    ) {
+        let area = self.clip;
+        let (x0, top) = (area.x as usize, area.y as usize);
+        let (cols, n) = (area.width as usize, area.height as usize);
+        let (sx, sy) = ((area.x - rect.x) as usize, (area.y - rect.y) as usize);
+        let (bx, by_) = (
+            (area.x - below.rect.x) as usize,
+            (area.y - below.rect.y) as usize,
+        );
+        let by = top - self.y0;
+        let bw = below.src_w;
+        let apply =
+            |d: &mut [u8], under: &[u8], src: &[u8], o: usize, len: usize, luma: bool| match op {
+                Over::Constant(a) => blend::constant_over(level, d, under, &src[o..o + len], a),
+                Over::Straight(a, ca) => {
+                    let al = if luma { a } else { ca };
+                    blend::straight_over(level, d, under, &src[o..o + len], &al[o..o + len]);
+                }
+            };
+        for r in 0..n {
+            if r + OVER_PREFETCH < n {
+                // The rows below and the output rows are strided reads from L3 or memory.
+                let a = r + OVER_PREFETCH;
+                prefetch(&self.y[(by + a) * self.ys + x0..][..cols]);
+                prefetch(&below.planes[0][(by_ + a) * bw + bx..][..cols]);
+            }
+            let d = &mut self.y[(by + r) * self.ys + x0..][..cols];
+            let under = &below.planes[0][(by_ + r) * bw + bx..][..cols];
+            apply(d, under, sy_, (sy + r) * src_w + sx, cols, true);
+        }
+        let (cx0, ccols, csw, cbw) = (x0 / 2, cols / 2, src_w / 2, bw / 2);
+        for r in 0..n / 2 {
+            let o = (sy / 2 + r) * csw + sx / 2;
+            let bo = (by_ / 2 + r) * cbw + bx / 2;
+            let row = (by / 2 + r) * self.cs + cx0;
+            apply(
+                &mut self.u[row..row + ccols],
+                &below.planes[1][bo..bo + ccols],
+                su,
+                o,
+                ccols,
+                false,
+            );
+            apply(
+                &mut self.v[row..row + ccols],
+                &below.planes[2][bo..bo + ccols],
+                sv,
+                o,
+                ccols,
+                false,
+            );
+        }
+    }
+
     fn fill(&mut self, [y, u, v]: [u8; 3]) {
         let c = self.clip;
         let (x, cols) = (c.x as usize, c.width as usize);

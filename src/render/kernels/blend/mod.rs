@@ -60,6 +60,37 @@ pub fn constant(level: SimdLevel, dst: &mut [u8], src: &[u8], alpha: u8) {
     }
 }
 
+/// [`straight`] with what is below read from `below` and the result written to `out` (a
+/// copy of `below` into `out` followed by [`straight`], in one pass).
+pub fn straight_over(level: SimdLevel, out: &mut [u8], below: &[u8], src: &[u8], alpha: &[u8]) {
+    let n = out.len().min(below.len()).min(src.len()).min(alpha.len());
+    let (out, below, src, alpha) = (&mut out[..n], &below[..n], &src[..n], &alpha[..n]);
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => {
+            avx2::straight_over(out, below, src, alpha)
+        }
+        _ => scalar::straight_over(out, below, src, alpha),
+    }
+}
+
+/// [`constant`] with what is below read from `below` and the result written to `out`.
+pub fn constant_over(level: SimdLevel, out: &mut [u8], below: &[u8], src: &[u8], alpha: u8) {
+    let n = out.len().min(below.len()).min(src.len());
+    let (out, below, src) = (&mut out[..n], &below[..n], &src[..n]);
+    match alpha {
+        255 => out.copy_from_slice(src),
+        0 => out.copy_from_slice(below),
+        _ => match level {
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => {
+                avx2::constant_over(out, below, src, alpha)
+            }
+            _ => scalar::constant_over(out, below, src, alpha),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +169,28 @@ mod tests {
     fn constant_tiers_match_scalar() {
         for a in [0u8, 1, 77, 128, 204, 254, 255] {
             check(|l, d, s, _| constant(l, d, s, a));
+        }
+    }
+
+    /// The "over" kernels equal copy-then-blend, for every level.
+    #[test]
+    fn over_kernels_equal_copy_then_blend() {
+        check(|l, d, s, a| {
+            let below = d.to_vec();
+            let mut want = below.clone();
+            straight(SimdLevel::Scalar, &mut want, s, a);
+            straight_over(l, d, &below, s, a);
+            assert_eq!(d, &want[..], "straight_over {l:?}");
+        });
+        for alpha in [0u8, 1, 77, 204, 255] {
+            check(|l, d, s, _| {
+                let below = d.to_vec();
+                let mut want = below.clone();
+                constant(SimdLevel::Scalar, &mut want, s, alpha);
+                d.fill(0x5a);
+                constant_over(l, d, &below, s, alpha);
+                assert_eq!(d, &want[..], "constant_over {l:?} a={alpha}");
+            });
         }
     }
 

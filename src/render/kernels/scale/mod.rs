@@ -258,7 +258,7 @@ const PREFETCH_ROWS: usize = 16;
 
 /// Hints the CPU to fetch `bytes` into cache (a no-op elsewhere).
 #[inline]
-fn prefetch(bytes: &[u8]) {
+pub(crate) fn prefetch(bytes: &[u8]) {
     #[cfg(target_arch = "x86_64")]
     for line in bytes.chunks(64) {
         // SAFETY: a prefetch never faults and does not change memory; the pointer is inside
