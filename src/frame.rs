@@ -15,7 +15,11 @@
 //! | RGBA, BGRA | one plane `4*w x h` |
 //!
 //! Owned [`Frame`]s store each plane with a stride rounded up to 64 bytes, in 64-byte
-//! aligned storage. Kernels never rely on that alignment for soundness.
+//! aligned storage. Kernels never rely on that alignment for soundness. A frame can also
+//! hold someone else's bytes ([`Frame::from_shared`], e.g. a mapped media-framework buffer)
+//! with their own offsets and strides, read-only, so handing it to the engine copies nothing.
+
+use std::sync::Arc;
 
 use crate::error::FrameError;
 
@@ -595,14 +599,27 @@ impl<'a> FrameMut<'a> {
         width: u32,
         height: u32,
         color: ColorSpec,
-        planes: Vec<PlaneMut<'a>>,
+        planes: impl IntoIterator<Item = PlaneMut<'a>>,
     ) -> Result<Self, FrameError> {
         validate_dims(width, height)?;
-        if planes.len() != format.plane_count() {
+        let mut got = [
+            no_plane_mut(),
+            no_plane_mut(),
+            no_plane_mut(),
+            no_plane_mut(),
+        ];
+        let mut found = 0;
+        for p in planes {
+            if let Some(slot) = got.get_mut(found) {
+                *slot = p;
+            }
+            found += 1;
+        }
+        if found != format.plane_count() {
             return Err(FrameError::PlaneCount {
                 format,
                 expected: format.plane_count(),
-                found: planes.len(),
+                found,
             });
         }
         let mut out = [
@@ -611,7 +628,7 @@ impl<'a> FrameMut<'a> {
             no_plane_mut(),
             no_plane_mut(),
         ];
-        for (i, (p, slot)) in planes.into_iter().zip(out.iter_mut()).enumerate() {
+        for (i, (p, slot)) in got.into_iter().zip(out.iter_mut()).enumerate().take(found) {
             let (w, h) = format.plane_size(i, width, height);
             if p.width < w || p.height < h {
                 return Err(FrameError::PlaneTooSmall {
@@ -676,7 +693,21 @@ impl<'a> FrameMut<'a> {
 #[repr(C, align(64))]
 struct Block([u8; 64]);
 
-/// An owned frame with 64-byte aligned planes and strides.
+/// Bytes a [`Frame`] may hold instead of its own storage (see [`Frame::from_shared`]).
+/// `as_ref()` must return the same bytes on every call, as `Vec<u8>`, `Box<[u8]>` or a mapped
+/// buffer do.
+pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+#[derive(Clone)]
+enum Storage {
+    /// The frame's own 64-byte aligned blocks.
+    Owned(Vec<Block>),
+    /// Someone else's bytes, read-only: the first write copies them into owned storage.
+    Shared(SharedBytes),
+}
+
+/// An owned frame: 64-byte aligned planes and strides of its own, or shared read-only bytes
+/// with the caller's layout ([`Frame::from_shared`]).
 #[derive(Clone)]
 pub struct Frame {
     format: PixelFormat,
@@ -685,7 +716,22 @@ pub struct Frame {
     color: ColorSpec,
     offsets: [usize; 4],
     strides: [usize; 4],
-    storage: Vec<Block>,
+    storage: Storage,
+}
+
+/// Offsets, strides and block count of an owned frame's layout (dimensions already checked).
+fn owned_layout(format: PixelFormat, width: u32, height: u32) -> ([usize; 4], [usize; 4], usize) {
+    let mut offsets = [0; 4];
+    let mut strides = [0; 4];
+    let mut total = 0usize;
+    for i in 0..format.plane_count() {
+        let (w, h) = format.plane_size(i, width, height);
+        let stride = w.div_ceil(64) * 64;
+        offsets[i] = total;
+        strides[i] = stride;
+        total += stride * h;
+    }
+    (offsets, strides, total.div_ceil(64))
 }
 
 impl std::fmt::Debug for Frame {
@@ -703,16 +749,7 @@ impl Frame {
     /// A zeroed frame. Errors on zero or oversized dimensions.
     pub fn new(format: PixelFormat, width: u32, height: u32) -> Result<Self, FrameError> {
         validate_dims(width, height)?;
-        let mut offsets = [0; 4];
-        let mut strides = [0; 4];
-        let mut total = 0usize;
-        for i in 0..format.plane_count() {
-            let (w, h) = format.plane_size(i, width, height);
-            let stride = w.div_ceil(64) * 64;
-            offsets[i] = total;
-            strides[i] = stride;
-            total += stride * h;
-        }
+        let (offsets, strides, blocks) = owned_layout(format, width, height);
         Ok(Self {
             format,
             width,
@@ -722,8 +759,65 @@ impl Frame {
             strides,
             // Zeroed by the allocator (calloc): a large frame costs address space until its
             // pages are written, so a hostile header naming the largest frame is cheap.
-            storage: bytemuck::zeroed_vec(total.div_ceil(64)),
+            storage: Storage::Owned(bytemuck::zeroed_vec(blocks)),
         })
+    }
+
+    /// A frame over someone else's bytes, without copying: plane `i` starts at byte
+    /// `planes[i].0` of `data` and its rows are `planes[i].1` bytes apart (see the module's
+    /// memory layout). Checked like [`FrameRef::new`]: the plane count, the dimensions, every
+    /// stride against its row and every plane against `data`'s length, with typed errors.
+    ///
+    /// The frame is read-only until written: [`as_mut`](Self::as_mut) first copies it into
+    /// storage of its own, and [`copy_from`](Self::copy_from) replaces it. `data` is released
+    /// when the last clone of the frame is dropped.
+    pub fn from_shared(
+        format: PixelFormat,
+        width: u32,
+        height: u32,
+        color: ColorSpec,
+        planes: &[(usize, usize)],
+        data: SharedBytes,
+    ) -> Result<Self, FrameError> {
+        validate_dims(width, height)?;
+        if planes.len() != format.plane_count() {
+            return Err(FrameError::PlaneCount {
+                format,
+                expected: format.plane_count(),
+                found: planes.len(),
+            });
+        }
+        let bytes: &[u8] = (*data).as_ref();
+        let mut offsets = [0; 4];
+        let mut strides = [0; 4];
+        for (i, &(offset, stride)) in planes.iter().enumerate() {
+            let (w, h) = format.plane_size(i, width, height);
+            let available = bytes.len().saturating_sub(offset);
+            if offset > bytes.len() {
+                return Err(FrameError::BufferTooSmall {
+                    expected: offset,
+                    found: bytes.len(),
+                });
+            }
+            check_plane(available, w, h, stride)?;
+            offsets[i] = offset;
+            strides[i] = stride;
+        }
+        Ok(Self {
+            format,
+            width,
+            height,
+            color,
+            offsets,
+            strides,
+            storage: Storage::Shared(data),
+        })
+    }
+
+    /// Whether the frame holds shared bytes ([`from_shared`](Self::from_shared)) rather than
+    /// storage of its own.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.storage, Storage::Shared(_))
     }
 
     /// A frame filled with black (opaque where the format has alpha).
@@ -746,9 +840,14 @@ impl Frame {
         Ok(f)
     }
 
-    /// Copies `src` into this frame, reallocating only if format or size differ.
+    /// Copies `src` into this frame, reallocating only if format or size differ (or the
+    /// frame held shared bytes).
     pub fn copy_from(&mut self, src: &FrameRef<'_>) -> Result<(), FrameError> {
-        if src.format != self.format || src.width != self.width || src.height != self.height {
+        if src.format != self.format
+            || src.width != self.width
+            || src.height != self.height
+            || self.is_shared()
+        {
             *self = Self::new(src.format, src.width, src.height)?;
         }
         self.color = src.color;
@@ -810,7 +909,12 @@ impl Frame {
 
     /// A read-only view.
     pub fn as_ref(&self) -> FrameRef<'_> {
-        let bytes: &[u8] = bytemuck::cast_slice(&self.storage);
+        // An owned plane spans `stride * h` bytes (the last row padded too); a shared one
+        // `stride * (h - 1) + w`, as checked at construction.
+        let (bytes, last_row_padded): (&[u8], bool) = match &self.storage {
+            Storage::Owned(blocks) => (bytemuck::cast_slice(blocks), true),
+            Storage::Shared(data) => ((**data).as_ref(), false),
+        };
         let mut planes = [NO_PLANE; 4];
         for (i, plane) in planes
             .iter_mut()
@@ -819,8 +923,13 @@ impl Frame {
         {
             let (w, h) = self.format.plane_size(i, self.width, self.height);
             let start = self.offsets[i];
+            let len = if last_row_padded {
+                self.strides[i] * h
+            } else {
+                self.strides[i] * (h - 1) + w
+            };
             *plane = PlaneRef {
-                data: &bytes[start..start + self.strides[i] * h],
+                data: &bytes[start..start + len],
                 width: w,
                 height: h,
                 stride: self.strides[i],
@@ -835,10 +944,30 @@ impl Frame {
         }
     }
 
-    /// A writable view.
+    /// A writable view. A frame over shared bytes is first copied into storage of its own
+    /// (one allocation); the shared bytes are released.
     pub fn as_mut(&mut self) -> FrameMut<'_> {
         let (format, width, height) = (self.format, self.width, self.height);
-        let mut rest: &mut [u8] = bytemuck::cast_slice_mut(&mut self.storage);
+        if self.is_shared() {
+            let (offsets, strides, blocks) = owned_layout(format, width, height);
+            let mut storage: Vec<Block> = bytemuck::zeroed_vec(blocks);
+            {
+                let dst: &mut [u8] = bytemuck::cast_slice_mut(&mut storage);
+                let src = self.as_ref();
+                for (i, p) in src.planes().iter().enumerate() {
+                    for (y, row) in p.rows().enumerate() {
+                        let at = offsets[i] + y * strides[i];
+                        dst[at..at + row.len()].copy_from_slice(row);
+                    }
+                }
+            }
+            (self.offsets, self.strides) = (offsets, strides);
+            self.storage = Storage::Owned(storage);
+        }
+        let Storage::Owned(blocks) = &mut self.storage else {
+            unreachable!("made owned above")
+        };
+        let mut rest: &mut [u8] = bytemuck::cast_slice_mut(blocks);
         let mut planes = [
             no_plane_mut(),
             no_plane_mut(),
@@ -1215,5 +1344,213 @@ mod view_tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod shared_tests {
+    use super::*;
+
+    /// An I420 frame laid out backwards in one buffer (V, U, then Y) with padded strides, its
+    /// bytes numbered so every plane and row differ.
+    fn shared_i420(w: u32, h: u32) -> (Vec<u8>, [(usize, usize); 3]) {
+        let (cw, ch) = (w.div_ceil(2) as usize, h.div_ceil(2) as usize);
+        let (ys, cs) = (w as usize + 5, cw + 3);
+        let v_at = 7;
+        let u_at = v_at + cs * ch;
+        let y_at = u_at + cs * ch;
+        // The last Y row is not padded.
+        let len = y_at + ys * (h as usize - 1) + w as usize;
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        (data, [(y_at, ys), (u_at, cs), (v_at, cs)])
+    }
+
+    fn same(a: &FrameRef<'_>, b: &FrameRef<'_>) -> bool {
+        a.format() == b.format()
+            && (a.width(), a.height()) == (b.width(), b.height())
+            && a.planes()
+                .iter()
+                .zip(b.planes())
+                .all(|(p, q)| p.rows().eq(q.rows()))
+    }
+
+    #[test]
+    fn shared_frames_view_the_callers_bytes_without_copying() {
+        let (data, layout) = shared_i420(9, 5);
+        let expected: Vec<Vec<u8>> = layout
+            .iter()
+            .enumerate()
+            .map(|(i, &(at, stride))| {
+                let (w, h) = PixelFormat::I420.plane_size(i, 9, 5);
+                (0..h)
+                    .flat_map(|y| data[at + y * stride..at + y * stride + w].to_vec())
+                    .collect()
+            })
+            .collect();
+        let shared: SharedBytes = Arc::new(data);
+        let f = Frame::from_shared(
+            PixelFormat::I420,
+            9,
+            5,
+            ColorSpec::BT601_LIMITED,
+            &layout,
+            shared.clone(),
+        )
+        .unwrap();
+        assert!(f.is_shared());
+        assert_eq!(f.color(), ColorSpec::BT601_LIMITED);
+        let bytes: &[u8] = (*shared).as_ref();
+        let view = f.as_ref();
+        for (i, plane) in view.planes().iter().enumerate() {
+            // The view points into the caller's buffer: nothing was copied.
+            assert_eq!(plane.data().as_ptr(), bytes[layout[i].0..].as_ptr());
+            assert_eq!(plane.stride(), layout[i].1);
+            let rows: Vec<u8> = plane.rows().flatten().copied().collect();
+            assert_eq!(rows, expected[i], "plane {i}");
+        }
+        // Clones share the bytes; the last drop releases them.
+        let g = f.clone();
+        assert_eq!(Arc::strong_count(&shared), 3);
+        drop((f, g));
+        assert_eq!(Arc::strong_count(&shared), 1);
+    }
+
+    #[test]
+    fn writing_a_shared_frame_copies_it_first() {
+        let (data, layout) = shared_i420(9, 5);
+        let shared: SharedBytes = Arc::new(data.clone());
+        let mut f = Frame::from_shared(
+            PixelFormat::I420,
+            9,
+            5,
+            ColorSpec::default(),
+            &layout,
+            shared.clone(),
+        )
+        .unwrap();
+        let before = Frame::from_ref(&f.as_ref()).unwrap();
+        {
+            let mut m = f.as_mut();
+            m.plane_mut(0).row_mut(0)[0] ^= 0xff;
+        }
+        assert!(!f.is_shared());
+        assert_eq!(
+            Arc::strong_count(&shared),
+            1,
+            "the shared bytes are released"
+        );
+        assert_eq!(
+            (*shared).as_ref(),
+            &data[..],
+            "the caller's bytes are untouched"
+        );
+        assert_eq!(
+            f.as_ref().plane(0).row(0)[0],
+            before.as_ref().plane(0).row(0)[0] ^ 0xff
+        );
+        f.as_mut().plane_mut(0).row_mut(0)[0] ^= 0xff;
+        assert!(same(&f.as_ref(), &before.as_ref()));
+
+        // copy_from into a shared frame replaces its storage too.
+        let mut g = Frame::from_shared(
+            PixelFormat::I420,
+            9,
+            5,
+            ColorSpec::default(),
+            &layout,
+            shared.clone(),
+        )
+        .unwrap();
+        let black = Frame::black(PixelFormat::I420, 9, 5, ColorSpec::default()).unwrap();
+        g.copy_from(&black.as_ref()).unwrap();
+        assert!(!g.is_shared());
+        assert!(same(&g.as_ref(), &black.as_ref()));
+        assert_eq!((*shared).as_ref(), &data[..]);
+    }
+
+    #[test]
+    fn bad_shared_layouts_are_refused_with_what_was_wrong() {
+        let (data, layout) = shared_i420(9, 5);
+        let len = data.len();
+        let shared: SharedBytes = Arc::new(data);
+        let make = |format, w, h, planes: &[(usize, usize)]| {
+            Frame::from_shared(format, w, h, ColorSpec::default(), planes, shared.clone())
+        };
+        assert!(matches!(
+            make(PixelFormat::I420, 9, 5, &layout[..2]),
+            Err(FrameError::PlaneCount {
+                expected: 3,
+                found: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            make(PixelFormat::I420, 0, 5, &layout),
+            Err(FrameError::ZeroSize { .. })
+        ));
+        // A stride shorter than the row.
+        let mut bad = layout;
+        bad[0].1 = 8;
+        assert!(matches!(
+            make(PixelFormat::I420, 9, 5, &bad),
+            Err(FrameError::StrideTooSmall {
+                width: 9,
+                stride: 8
+            })
+        ));
+        // The Y plane one byte past the end.
+        let mut bad = layout;
+        bad[0].0 += 1;
+        assert!(matches!(
+            make(PixelFormat::I420, 9, 5, &bad),
+            Err(FrameError::BufferTooSmall { .. })
+        ));
+        // An offset beyond the buffer.
+        let mut bad = layout;
+        bad[2].0 = len + 100;
+        assert!(matches!(
+            make(PixelFormat::I420, 9, 5, &bad),
+            Err(FrameError::BufferTooSmall { .. })
+        ));
+        // A frame taller than the buffer.
+        assert!(make(PixelFormat::I420, 9, 6, &layout).is_err());
+        assert_eq!(Arc::strong_count(&shared), 1, "refusals keep nothing");
+    }
+
+    #[test]
+    fn frame_mut_takes_planes_from_any_iterator_and_counts_them() {
+        let mut a = [0u8; 16];
+        let mut b = [0u8; 16];
+        let planes = [
+            PlaneMut::new(&mut a, 16, 1, 16).unwrap(),
+            PlaneMut::new(&mut b, 16, 1, 16).unwrap(),
+        ];
+        assert!(matches!(
+            FrameMut::new(PixelFormat::I420, 4, 2, ColorSpec::default(), planes),
+            Err(FrameError::PlaneCount {
+                expected: 3,
+                found: 2,
+                ..
+            })
+        ));
+        let mut buf = [0u8; 96];
+        let five = buf
+            .chunks_mut(16)
+            .take(5)
+            .map(|c| PlaneMut::new(c, 16, 1, 16).unwrap());
+        assert!(matches!(
+            FrameMut::new(PixelFormat::Rgba, 4, 1, ColorSpec::default(), five),
+            Err(FrameError::PlaneCount {
+                expected: 1,
+                found: 5,
+                ..
+            })
+        ));
+        let one = buf
+            .chunks_mut(16)
+            .take(1)
+            .map(|c| PlaneMut::new(c, 16, 1, 16).unwrap());
+        let f = FrameMut::new(PixelFormat::Rgba, 4, 1, ColorSpec::default(), one).unwrap();
+        assert_eq!(f.format(), PixelFormat::Rgba);
     }
 }

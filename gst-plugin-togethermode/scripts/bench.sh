@@ -16,6 +16,8 @@
 #   element=… n=… pass=… cpu_ms=… src_cpu_ms=… comp_cpu_ms=… wall_ms=… load1=…
 #
 # Env: PASSES (3) RUNS (3) F_SHORT (30) F_LONG (330) ALPHA (0.8) BENCH (../shared/bench)
+#      PLUGIN_DIR (target/release: where libgsttogethermode.so is; point it at a copy of another
+#      build to compare two builds) ELEMENTS ("togethermode compositor": which to time)
 # Needs: the release plugin (cargo build --release -p gst-plugin-togethermode).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,7 +29,8 @@ PASSES=${PASSES:-3}
 RUNS=${RUNS:-3}
 NS=("$@")
 ((${#NS[@]})) || NS=(9 25 49)
-export GST_PLUGIN_PATH="$REPO/target/release"
+export GST_PLUGIN_PATH="${PLUGIN_DIR:-$REPO/target/release}"
+read -r -a ELS <<< "${ELEMENTS:-togethermode compositor}"
 gst-inspect-1.0 togethermode >/dev/null || { echo "build the plugin first" >&2; exit 1; }
 ensure_tools
 gen_inputs
@@ -62,7 +65,7 @@ wall_ms() {
 
 for ((pass = 1; pass <= PASSES; pass++)); do
   for n in "${NS[@]}"; do
-    for el in togethermode compositor; do
+    for el in "${ELS[@]}"; do
       for mode in full src; do
         for f in "$F_SHORT" "$F_LONG"; do
           if [ $el = togethermode ]; then tm_cmd "$n" "$f" "$mode"; else "$BENCH/build_cmd.sh" gst "$n" "$f" "$mode"; fi > "$W/$el-$mode-$f.sh"

@@ -548,3 +548,53 @@ fn identity_kinds_come_from_the_id_or_the_pad_and_are_posted() {
     let last = seated_lists(&bus).pop().expect("posted");
     assert_eq!(last[1].2, "organizer");
 }
+
+#[test]
+fn buffers_are_shared_with_the_engine_and_released_or_copied_when_split() {
+    let el = element("builtin:grid");
+    let mut lib = library("builtin:grid");
+    let mut a = Input::new(&el, "a", PixelFormat::I420, (64, 48), 21, true);
+    lib.join("a", Role::Attendee).unwrap();
+    let caps = out_caps("I420");
+    a.harness.set_sink_caps(caps.clone());
+    a.harness.play();
+    let in_caps = input_caps(PixelFormat::I420, 64, 48);
+
+    // One memory: the engine holds the buffer itself, and lets it go for the next one.
+    let first = gst_frame(&in_caps, 21, 0, at(0), at(1));
+    a.harness.push(first.clone()).unwrap();
+    a.mirror(&mut lib, 0);
+    let out = a.harness.pull().unwrap();
+    assert_same(
+        &out,
+        &caps,
+        &render_i420(&mut lib).as_ref(),
+        "shared buffer",
+    );
+
+    // Two memories (Y, then U and V): mapping would merge them, so the element copies.
+    let whole = gst_frame(&in_caps, 21, 1, at(1), at(1));
+    let bytes = whole.map_readable().unwrap().as_slice().to_vec();
+    let mut split = gst::Buffer::new();
+    {
+        let b = split.get_mut().unwrap();
+        b.append_memory(gst::Memory::from_slice(bytes[..64 * 48].to_vec()));
+        b.append_memory(gst::Memory::from_slice(bytes[64 * 48..].to_vec()));
+        b.set_pts(at(1));
+        b.set_duration(at(1));
+    }
+    assert_eq!(split.n_memory(), 2);
+    a.harness.push(split).unwrap();
+    a.mirror(&mut lib, 1);
+    let out = a.harness.pull().unwrap();
+    assert_same(&out, &caps, &render_i420(&mut lib).as_ref(), "split buffer");
+    assert!(
+        first.is_writable(),
+        "the first buffer is released (only the test holds it) once a newer one replaced it"
+    );
+
+    // Back to one memory after a copy.
+    a.push(&mut lib, 2, 1);
+    let out = a.harness.pull().unwrap();
+    assert_same(&out, &caps, &render_i420(&mut lib).as_ref(), "shared again");
+}

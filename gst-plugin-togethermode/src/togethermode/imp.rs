@@ -7,11 +7,14 @@
 //!   `participant-id`, default the pad name, with its `role`) and leaves when released.
 //!   Changing either property re-joins and keeps the seat when it can.
 //! - The base class picks, per output tick, the newest buffer of every pad whose time has
-//!   come and holds it while no newer one is due; `aggregate_frames` maps each such buffer
-//!   as a strided [`FrameRef`] (no copy) and hands it to the engine with
-//!   [`Compositor::push_ref`], which copies it into the participant's held frame (the engine
-//!   keeps the latest frame per participant across ticks). A pad whose buffer did not change
-//!   since the last tick is not pushed again, so the engine's seat cache skips its re-render.
+//!   come and holds it while no newer one is due; `aggregate_frames` hands each new buffer
+//!   to the engine without copying: a [`Frame::from_shared`] over the buffer mapped readable
+//!   (the engine keeps the latest frame per participant across ticks, so it keeps a reference
+//!   to the buffer until the pad's next one replaces it, via [`Compositor::push`]). A buffer
+//!   whose planes are not inside one mapping (several memories) is viewed as a strided
+//!   [`FrameRef`] and copied in with [`Compositor::push_ref`] instead. A pad whose buffer did
+//!   not change since the last tick is not pushed again, so the engine's seat cache skips its
+//!   re-render.
 //! - The output buffer is mapped writable and the engine composes straight into it
 //!   ([`Compositor::render_into`]): I420 in place, RGBA through the engine's conversion.
 //! - Scene, segmentation and seat opacity live in the engine's construction; changing them
@@ -24,7 +27,7 @@
 //! held, and the base class's own lock (held around `aggregate_frames`) is never requested
 //! while `state` is held: pads are released by the parent only after `state` is dropped.
 
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use gst::glib;
 use gst::prelude::*;
@@ -36,7 +39,8 @@ use gst_video::subclass::AggregateFramesToken;
 
 use together_mode::error::{ComposeError, FrameError, SceneError};
 use together_mode::frame::{
-    ColorSpec, FrameMut, FrameRef, Matrix, PixelFormat, PlaneMut, PlaneRef, Range,
+    ColorSpec, Frame, FrameMut, FrameRef, Matrix, PixelFormat, PlaneMut, PlaneRef, Range,
+    SharedBytes,
 };
 use together_mode::meeting::IdentityKind;
 use together_mode::scene::SceneLimits;
@@ -175,6 +179,48 @@ fn frame_ref<'a>(
         _ => FrameRef::new(format, w, h, color, &[plane(0)?, plane(1)?, plane(2)?]),
     }?;
     Ok(frame)
+}
+
+/// An engine frame sharing a pad buffer's memory (no copy): the buffer stays referenced and
+/// mapped until the engine drops the frame (when the pad's next buffer replaces it). `None`
+/// when the planes do not lie inside one mapping of the whole buffer (several memories, or
+/// memory that maps elsewhere); the caller copies then.
+fn shared_frame(
+    frame: &gst_video::VideoFrameRef<&gst::BufferRef>,
+) -> Result<Option<Frame>, MapError> {
+    let format = pixel_format(frame.format())?;
+    let buffer = frame.buffer();
+    // Mapping a buffer of several memories would merge them into a new one: a copy.
+    if buffer.n_memory() != 1 {
+        return Ok(None);
+    }
+    let Ok(mapped) = buffer.to_owned().into_mapped_buffer_readable() else {
+        return Ok(None);
+    };
+    let (base, len) = (mapped.as_ptr() as usize, mapped.len());
+    let n = format.plane_count();
+    let mut layout = [(0usize, 0usize); 4];
+    for (i, slot) in layout.iter_mut().enumerate().take(n) {
+        let data = frame.plane_data(i as u32).map_err(|_| MapError::Plane(i))?;
+        let inside = (data.as_ptr() as usize)
+            .checked_sub(base)
+            .filter(|&offset| offset.saturating_add(data.len()) <= len);
+        let Some(offset) = inside else {
+            return Ok(None);
+        };
+        *slot = (offset, stride(frame.plane_stride(), i)?);
+    }
+    let data: SharedBytes = Arc::new(mapped);
+    let color = color_spec(frame.info());
+    let (w, h) = (frame.width(), frame.height());
+    Ok(Some(Frame::from_shared(
+        format,
+        w,
+        h,
+        color,
+        &layout[..n],
+        data,
+    )?))
 }
 
 /// Views a writable GStreamer frame as an engine frame, without copying.
@@ -1077,14 +1123,22 @@ impl TogetherMode {
             if *pushed == Some(key) {
                 continue; // a held frame: the engine still has it
             }
-            let view = frame_ref(&frame).map_err(|e| TickError::Input {
+            let input_error = |e: MapError| TickError::Input {
                 pad: pad.name().to_string(),
                 error: e.to_string(),
-            })?;
+            };
             let pts = buffer
                 .pts()
                 .map_or(0, |t| i64::try_from(t.nseconds()).unwrap_or(i64::MAX));
-            engine.push_ref(id, &view, pts)?;
+            match shared_frame(&frame).map_err(input_error)? {
+                // The engine holds the buffer itself; the frame it replaces (the pad's
+                // previous buffer) is released here.
+                Some(shared) => drop(engine.push(id, shared, pts)?),
+                None => {
+                    let view = frame_ref(&frame).map_err(input_error)?;
+                    engine.push_ref(id, &view, pts)?;
+                }
+            }
             *pushed = Some(key);
         }
         let mut out = gst_video::VideoFrameRef::from_buffer_ref_writable(outbuf, info)
