@@ -27,6 +27,7 @@
 //! held, and the base class's own lock (held around `aggregate_frames`) is never requested
 //! while `state` is held: pads are released by the parent only after `state` is dropped.
 
+use std::ops::ControlFlow;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use gst::glib;
@@ -235,12 +236,20 @@ fn frame_mut<'a>(
         std::array::from_fn(|i| s.get(i).copied().unwrap_or(0))
     };
     let n = format.plane_count();
-    let mut planes = Vec::with_capacity(n);
-    for (i, data) in frame.planes_data_mut().into_iter().take(n).enumerate() {
+    // No list is allocated per tick: the planes go into a fixed array.
+    let mut planes: [Option<PlaneMut<'a>>; 4] = [None, None, None, None];
+    let datas = frame.planes_data_mut().into_iter().take(n);
+    for (i, (data, slot)) in datas.zip(planes.iter_mut()).enumerate() {
         let (pw, ph) = format.plane_size(i, w, h);
-        planes.push(PlaneMut::new(data, pw, ph, stride(&strides, i)?)?);
+        *slot = Some(PlaneMut::new(data, pw, ph, stride(&strides, i)?)?);
     }
-    Ok(FrameMut::new(format, w, h, color, planes)?)
+    Ok(FrameMut::new(
+        format,
+        w,
+        h,
+        color,
+        planes.into_iter().flatten(),
+    )?)
 }
 
 fn open_scene(spec: &str) -> Result<Scene, BuildError> {
@@ -1106,40 +1115,22 @@ impl TogetherMode {
     ) -> Result<(), TickError> {
         let (epoch, color) = (state.epoch, state.color);
         let engine = state.engine.as_mut().ok_or(TickError::NoEngine)?;
-        for pad in self.obj().sink_pads() {
+        // The pads are visited in place: no list of them is collected per tick.
+        let mut failed = None;
+        self.obj().foreach_sink_pad(|_, pad| {
             let Some(pad) = pad.downcast_ref::<super::TogetherModePad>() else {
-                continue;
+                return ControlFlow::Continue(());
             };
-            let mut ps = lock(&pad.imp().state);
-            let PadState { joined, pushed } = &mut *ps;
-            let Some((id, _)) = joined.as_ref() else {
-                continue;
-            };
-            let Some(frame) = pad.prepared_frame(token) else {
-                continue;
-            };
-            let buffer = frame.buffer();
-            let key = (buffer.as_ptr() as usize, buffer.pts(), epoch);
-            if *pushed == Some(key) {
-                continue; // a held frame: the engine still has it
-            }
-            let input_error = |e: MapError| TickError::Input {
-                pad: pad.name().to_string(),
-                error: e.to_string(),
-            };
-            let pts = buffer
-                .pts()
-                .map_or(0, |t| i64::try_from(t.nseconds()).unwrap_or(i64::MAX));
-            match shared_frame(&frame).map_err(input_error)? {
-                // The engine holds the buffer itself; the frame it replaces (the pad's
-                // previous buffer) is released here.
-                Some(shared) => drop(engine.push(id, shared, pts)?),
-                None => {
-                    let view = frame_ref(&frame).map_err(input_error)?;
-                    engine.push_ref(id, &view, pts)?;
+            match push_pad(engine, pad, token, epoch) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    failed = Some(e);
+                    ControlFlow::Break(())
                 }
             }
-            *pushed = Some(key);
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
         let mut out = gst_video::VideoFrameRef::from_buffer_ref_writable(outbuf, info)
             .map_err(|e| TickError::Output(e.to_string()))?;
@@ -1147,6 +1138,46 @@ impl TogetherMode {
         engine.render_into(&mut view)?;
         Ok(())
     }
+}
+
+/// Hands `pad`'s buffer for this tick to the engine, unless the engine already has it.
+fn push_pad(
+    engine: &mut Compositor,
+    pad: &super::TogetherModePad,
+    token: &AggregateFramesToken,
+    epoch: u64,
+) -> Result<(), TickError> {
+    let mut ps = lock(&pad.imp().state);
+    let PadState { joined, pushed } = &mut *ps;
+    let Some((id, _)) = joined.as_ref() else {
+        return Ok(());
+    };
+    let Some(frame) = pad.prepared_frame(token) else {
+        return Ok(());
+    };
+    let buffer = frame.buffer();
+    let key = (buffer.as_ptr() as usize, buffer.pts(), epoch);
+    if *pushed == Some(key) {
+        return Ok(()); // a held frame: the engine still has it
+    }
+    let input_error = |e: MapError| TickError::Input {
+        pad: pad.name().to_string(),
+        error: e.to_string(),
+    };
+    let pts = buffer
+        .pts()
+        .map_or(0, |t| i64::try_from(t.nseconds()).unwrap_or(i64::MAX));
+    match shared_frame(&frame).map_err(input_error)? {
+        // The engine holds the buffer itself; the frame it replaces (the pad's previous
+        // buffer) is released here.
+        Some(shared) => drop(engine.push(id, shared, pts)?),
+        None => {
+            let view = frame_ref(&frame).map_err(input_error)?;
+            engine.push_ref(id, &view, pts)?;
+        }
+    }
+    *pushed = Some(key);
+    Ok(())
 }
 
 impl ChildProxyImpl for TogetherMode {
@@ -1163,6 +1194,6 @@ impl ChildProxyImpl for TogetherMode {
     }
 
     fn children_count(&self) -> u32 {
-        u32::try_from(self.obj().sink_pads().len()).unwrap_or(u32::MAX)
+        u32::from(self.obj().num_sink_pads())
     }
 }
