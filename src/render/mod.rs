@@ -481,12 +481,20 @@ pub(crate) fn render_seat(
                 unreachable!("plans were just made")
             };
             let ss = &mut scratch.scale;
-            scale_plane(p.level, lp, crop_to(yv, &luma_crop, lsrc)?, &mut out.y, ss);
+            scale_plane(
+                p.level,
+                lp,
+                crop_to(yv, &luma_crop, lsrc)?,
+                &mut out.y,
+                sw,
+                ss,
+            );
             scale_plane(
                 p.level,
                 cp,
                 crop_to(uv, &chroma_crop, csrc)?,
                 &mut out.u,
+                cw2,
                 ss,
             );
             scale_plane(
@@ -494,6 +502,7 @@ pub(crate) fn render_seat(
                 cp,
                 crop_to(vv, &chroma_crop, csrc)?,
                 &mut out.v,
+                cw2,
                 ss,
             );
             match av {
@@ -504,6 +513,7 @@ pub(crate) fn render_seat(
                         lp,
                         crop_to(a, &luma_crop, lsrc)?,
                         &mut scratch.alpha_in,
+                        sw,
                         ss,
                     );
                     Some(PlaneRef::packed(&scratch.alpha_in, sw, sh)?)

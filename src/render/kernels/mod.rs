@@ -3,7 +3,7 @@
 //! [`SimdLevel`], never per pixel.
 
 pub mod blend;
-pub(crate) mod scale;
+pub mod scale;
 
 use std::sync::OnceLock;
 

@@ -19,7 +19,74 @@ mod avx2;
 pub(crate) mod scalar;
 
 use super::SimdLevel;
-use crate::frame::PlaneRef;
+use crate::error::FrameError;
+use crate::frame::{PlaneMut, PlaneRef, MAX_DIMENSION};
+
+/// The seat scaler on its own: one 8-bit plane of `src` size scaled to `dst` size (each
+/// side at least 1, at most [`MAX_DIMENSION`]), the plan and buffers kept for reuse. The
+/// compositor uses the same kernels for every seat; this is for benchmarks and for callers
+/// who scale planes themselves.
+#[derive(Debug)]
+pub struct PlaneScaler {
+    plan: ScalePlan,
+    scratch: ScaleScratch,
+}
+
+impl PlaneScaler {
+    /// A scaler from `src` to `dst` (width, height) pixels, mirrored horizontally if asked.
+    pub fn new(src: (usize, usize), dst: (usize, usize), mirror: bool) -> Result<Self, FrameError> {
+        for (w, h) in [src, dst] {
+            if w == 0 || h == 0 {
+                return Err(FrameError::ZeroSize {
+                    width: w.min(u32::MAX as usize) as u32,
+                    height: h.min(u32::MAX as usize) as u32,
+                });
+            }
+            if w > MAX_DIMENSION as usize || h > MAX_DIMENSION as usize {
+                return Err(FrameError::TooLarge {
+                    width: w as u64,
+                    height: h as u64,
+                });
+            }
+        }
+        Ok(Self {
+            plan: ScalePlan::new(src, dst, mirror),
+            scratch: ScaleScratch::default(),
+        })
+    }
+
+    /// Scales `src` (exactly the source size) into `dst` (exactly the destination size).
+    pub fn scale(
+        &mut self,
+        level: SimdLevel,
+        src: PlaneRef<'_>,
+        dst: &mut PlaneMut<'_>,
+    ) -> Result<(), FrameError> {
+        let (sw, sh) = self.plan.src;
+        let (dw, dh) = self.plan.dst;
+        let mismatch = |expected: (usize, usize), found: (usize, usize)| FrameError::SizeMismatch {
+            expected: (expected.0 as u32, expected.1 as u32),
+            found: (found.0 as u32, found.1 as u32),
+        };
+        if (src.width(), src.height()) != (sw, sh) {
+            return Err(mismatch((sw, sh), (src.width(), src.height())));
+        }
+        if (dst.width(), dst.height()) != (dw, dh) {
+            return Err(mismatch((dw, dh), (dst.width(), dst.height())));
+        }
+        let stride = dst.stride();
+        // PlaneMut::new checked that the buffer holds its rows at this stride.
+        scale_plane(
+            level,
+            &self.plan,
+            src,
+            dst.data_mut(),
+            stride,
+            &mut self.scratch,
+        );
+        Ok(())
+    }
+}
 
 /// One output position: the left source index and the weight of the right neighbour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,17 +250,19 @@ pub(crate) struct ScaleScratch {
 /// Padding after the interpolation row so the 16-byte window loads stay inside.
 const ROW_PAD: usize = 16;
 
-/// Scales `src` (exactly the plan's source size) into `dst`, a packed `dst_w x dst_h` buffer.
+/// Scales `src` (exactly the plan's source size) into `dst`, `dst_h` rows of `dst_w` bytes
+/// every `stride` bytes.
 pub(crate) fn scale_plane(
     level: SimdLevel,
     plan: &ScalePlan,
     src: PlaneRef<'_>,
     dst: &mut [u8],
+    stride: usize,
     scratch: &mut ScaleScratch,
 ) {
     let (dw, dh) = plan.dst;
     debug_assert_eq!((src.width(), src.height()), plan.src);
-    debug_assert!(dst.len() >= dw * dh);
+    debug_assert!(stride >= dw && dst.len() >= stride * (dh - 1) + dw);
     // Halvings: src -> levels[0] -> levels[1] -> levels[0] ...
     let (mut w, mut h) = plan.src;
     let mut cur: Option<usize> = None;
@@ -247,7 +316,7 @@ pub(crate) fn scale_plane(
         } else {
             lerp_rows(level, a, mid_row(i + 1), t.f, &mut row[..w]);
         }
-        let out = &mut dst[oy * dw..oy * dw + dw];
+        let out = &mut dst[oy * stride..oy * stride + dw];
         lerp_columns(level, plan, row, w, out);
     }
 }
@@ -381,11 +450,19 @@ mod tests {
                         &plan,
                         src,
                         &mut want,
+                        dw,
                         &mut ScaleScratch::default(),
                     );
                     for level in SimdLevel::available() {
                         let mut got = vec![0u8; dw * dh];
-                        scale_plane(level, &plan, src, &mut got, &mut ScaleScratch::default());
+                        scale_plane(
+                            level,
+                            &plan,
+                            src,
+                            &mut got,
+                            dw,
+                            &mut ScaleScratch::default(),
+                        );
                         assert_eq!(
                             got, want,
                             "{level:?} {sw}x{sh} -> {dw}x{dh} mirror={mirror}"
@@ -408,6 +485,7 @@ mod tests {
             &plan,
             src,
             &mut out,
+            102,
             &mut ScaleScratch::default(),
         );
         assert!(out.iter().all(|&v| v == 77));
@@ -422,6 +500,7 @@ mod tests {
                 &plan,
                 src,
                 &mut out,
+                90,
                 &mut ScaleScratch::default(),
             );
             let row = &out[..90];
@@ -433,6 +512,53 @@ mod tests {
             );
             assert!(row[0].abs_diff(row[89]) > 150);
         }
+    }
+
+    #[test]
+    fn plane_scaler_checks_sizes_and_matches_the_kernels() {
+        assert!(PlaneScaler::new((0, 4), (2, 2), false).is_err());
+        assert!(PlaneScaler::new((4, 4), (2, 1 << 20), false).is_err());
+        let data = bytes(5, 270 * 360);
+        let src = PlaneRef::packed(&data, 270, 360).unwrap();
+        let mut s = PlaneScaler::new((270, 360), (102, 136), true).unwrap();
+        let mut out = vec![0u8; 102 * 136];
+        s.scale(
+            SimdLevel::detect(),
+            src,
+            &mut PlaneMut::new(&mut out, 102, 136, 102).unwrap(),
+        )
+        .unwrap();
+        let mut want = vec![0u8; 102 * 136];
+        let plan = ScalePlan::new((270, 360), (102, 136), true);
+        scale_plane(
+            SimdLevel::Scalar,
+            &plan,
+            src,
+            &mut want,
+            102,
+            &mut ScaleScratch::default(),
+        );
+        assert_eq!(out, want);
+        // Wrong source size, wrong destination size, strided destination: typed errors.
+        let small = PlaneRef::packed(&data, 100, 100).unwrap();
+        let mut dst = PlaneMut::new(&mut out, 102, 136, 102).unwrap();
+        assert!(matches!(
+            s.scale(SimdLevel::Scalar, small, &mut dst),
+            Err(FrameError::SizeMismatch { .. })
+        ));
+        // A strided destination gets the same rows.
+        let mut wide = vec![7u8; 110 * 136];
+        let mut strided = PlaneMut::new(&mut wide, 102, 136, 110).unwrap();
+        s.scale(SimdLevel::detect(), src, &mut strided).unwrap();
+        for (r, row) in want.chunks_exact(102).enumerate() {
+            assert_eq!(&wide[r * 110..r * 110 + 102], row);
+            assert!(wide[r * 110 + 102..r * 110 + 110].iter().all(|&v| v == 7));
+        }
+        let mut other = PlaneMut::new(&mut wide, 100, 136, 110).unwrap();
+        assert!(matches!(
+            s.scale(SimdLevel::Scalar, src, &mut other),
+            Err(FrameError::SizeMismatch { .. })
+        ));
     }
 
     #[test]
