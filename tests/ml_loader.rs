@@ -454,3 +454,37 @@ fn flatbuffer_errors_format_to_one_line() {
         }
     }
 }
+
+/// A model file over the size cap is refused from its length, before anything is read; a
+/// device that never ends stops at the cap (it was read whole into memory, without end).
+#[test]
+fn model_files_over_the_cap_are_refused() {
+    use together_mode::segment::ml::MAX_MODEL_FILE_BYTES;
+    let dir = std::env::temp_dir().join(format!("ml-loader-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("big.tflite");
+    // Sparse: no disk space, no memory.
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(MAX_MODEL_FILE_BYTES + 1).unwrap();
+    drop(f);
+    let (loaded, bytes_allocated) = allocated_by(|| SelfieModel::from_file(&big));
+    std::fs::remove_dir_all(&dir).unwrap();
+    match loaded {
+        Err(MlError::FileTooLarge { path, limit }) => {
+            assert_eq!((path, limit), (big, MAX_MODEL_FILE_BYTES));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        bytes_allocated < 1 << 20,
+        "{bytes_allocated} bytes allocated"
+    );
+    // An endless device: read up to the cap, then refused.
+    let zero = std::path::Path::new("/dev/zero");
+    if zero.exists() {
+        match SelfieModel::from_file(zero) {
+            Err(MlError::FileTooLarge { limit, .. }) => assert_eq!(limit, MAX_MODEL_FILE_BYTES),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -40,6 +40,10 @@ pub enum MlError {
         path: PathBuf,
         kind: std::io::ErrorKind,
     },
+    /// The model file is larger than [`MAX_MODEL_FILE_BYTES`] (refused from its length, or
+    /// when reading passes the limit: pipes, devices, growing files).
+    #[error("model file {path} is over {limit} bytes")]
+    FileTooLarge { path: PathBuf, limit: u64 },
     /// The file is not a valid TFLite flatbuffer.
     #[error("not a valid TFLite flatbuffer: {}", one_line(.0))]
     Flatbuffer(#[from] flatbuffers::InvalidFlatbuffer),
@@ -139,14 +143,33 @@ pub struct SelfieModel {
     net: Arc<tflite::Network>,
 }
 
+/// Largest model file [`SelfieModel::from_file`] reads (the selfie models are 250 KB).
+pub const MAX_MODEL_FILE_BYTES: u64 = 64 << 20;
+
 impl SelfieModel {
-    /// Reads a `.tflite` file.
+    /// Reads a `.tflite` file (at most [`MAX_MODEL_FILE_BYTES`]).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, MlError> {
+        use std::io::Read;
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| MlError::Io {
+        let io = |e: std::io::Error| MlError::Io {
             path: path.to_path_buf(),
             kind: e.kind(),
-        })?;
+        };
+        let too_large = || MlError::FileTooLarge {
+            path: path.to_path_buf(),
+            limit: MAX_MODEL_FILE_BYTES,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        if file.metadata().map_err(io)?.len() > MAX_MODEL_FILE_BYTES {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_MODEL_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_MODEL_FILE_BYTES {
+            return Err(too_large());
+        }
         Self::from_bytes(&bytes)
     }
 
