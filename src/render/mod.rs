@@ -572,7 +572,7 @@ pub(crate) fn render_seat(
         _ => frame.color(),
     };
     if let Some(cc) = color::ColorConvert::new(src_color, p.color) {
-        cc.apply(&mut out.y, &mut out.u, &mut out.v, sw, sh);
+        cc.apply(p.level, &mut out.y, &mut out.u, &mut out.v, sw, sh);
     }
 
     let input = SegmentInput {
