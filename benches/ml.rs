@@ -1,7 +1,8 @@
-//! The ML segmenter (feature `ml`): one network run per input size and graph form, and one
-//! compositor tick of 49 seats under the shared scheduler. Needs scripts/fetch-model.sh.
+//! The ML segmenter (feature `ml`): one network run per input size, graph form and backend,
+//! and one compositor tick of 49 seats under the shared scheduler. Needs scripts/ml-setup.sh.
 //!
-//! `cargo bench --features ml --bench ml`
+//! `cargo bench --features ml --bench ml`; with the onnxruntime cases:
+//! `ORT_DYLIB_PATH="$(cat models/ort-dylib-path)" cargo bench --features ml-ort --bench ml`
 
 use std::hint::black_box;
 use std::path::Path;
@@ -9,7 +10,9 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 use together_mode::frame::{ColorSpec, PlaneMut, PlaneRef};
-use together_mode::segment::ml::{GraphRewrite, MlShared, ScheduleOptions, SelfieModel};
+use together_mode::segment::ml::{
+    load_onnxruntime, Backend, GraphRewrite, MlShared, ScheduleOptions, SelfieModel,
+};
 use together_mode::segment::{SegmentInput, Segmenter};
 
 fn model(name: &str) -> SelfieModel {
@@ -88,29 +91,89 @@ fn network(c: &mut Criterion) {
         fill_input(runner.input_mut(), w, h);
         g.bench_function(name, |b| b.iter(|| black_box(runner.run().unwrap()[0])));
     }
+    if Backend::Ort.available() && load_onnxruntime(None).is_ok() {
+        let ort_cases = [
+            ("ort_general_256x256", &general, 256, 256),
+            ("ort_general_256x144", &general, 256, 144),
+            ("ort_general_160x96", &general, 160, 96),
+            ("ort_landscape_256x144", &landscape, 256, 144),
+        ];
+        for (name, m, w, h) in ort_cases {
+            let mut runner = m
+                .runner_on(Backend::Ort, w, h, GraphRewrite::Faithful)
+                .unwrap();
+            fill_input(runner.input_mut(), w, h);
+            g.bench_function(name, |b| b.iter(|| black_box(runner.run().unwrap()[0])));
+        }
+    }
     g.finish();
 }
 
-/// One tick of `seats` seats of `w x h` (the same frame each, slowly panning), all on this
-/// thread: what the shared scheduler costs per output frame once warmed up.
+/// One tick of 49 seats of 274x154 (a 7x7 grid of 16:9 seats in 1920x1080; the same
+/// frame each, slowly panning), all on this thread: what the shared scheduler costs per
+/// output frame once warmed up, per backend and input size. After criterion's wall-clock
+/// figure, each case also prints thread CPU ms per tick over 150 more ticks and the refresh
+/// rate per seat at 30 fps.
 fn tick(c: &mut Criterion) {
-    let (w, h, seats) = (256usize, 144usize, 49usize);
+    let (w, h, seats) = (274usize, 154usize, 49usize);
     let mut y = vec![0u8; w * h];
     let (u, v) = (vec![120u8; w * h / 4], vec![136u8; w * h / 4]);
-    let mut g = c.benchmark_group("ml_tick_49_seats_256x144");
+    let mut g = c.benchmark_group("ml_tick_49_seats_274x154");
     g.sample_size(10);
-    for (name, max_input_side, refine) in [
-        ("input144_refined", 256, true),
-        ("input160x96_raw", 160, false),
-    ] {
+    // (name, backend, model, max input side, refined). The landscape model is the one made
+    // for 16:9 (256x144) inputs.
+    const GENERAL: &str = "selfie_segmentation.tflite";
+    const LANDSCAPE: &str = "selfie_segmentation_landscape.tflite";
+    let mut cases = vec![
+        (
+            "tract_general_input256_refined",
+            Backend::Tract,
+            GENERAL,
+            256,
+            true,
+        ),
+        (
+            "tract_landscape_input256_refined",
+            Backend::Tract,
+            LANDSCAPE,
+            256,
+            true,
+        ),
+    ];
+    // The onnxruntime backend when this build has it and ORT_DYLIB_PATH names the library.
+    if Backend::Ort.available() && load_onnxruntime(None).is_ok() {
+        cases.push((
+            "ort_general_input256_refined",
+            Backend::Ort,
+            GENERAL,
+            256,
+            true,
+        ));
+        cases.push((
+            "ort_landscape_input256_refined",
+            Backend::Ort,
+            LANDSCAPE,
+            256,
+            true,
+        ));
+        cases.push((
+            "ort_landscape_input256_raw",
+            Backend::Ort,
+            LANDSCAPE,
+            256,
+            false,
+        ));
+    } else {
+        eprintln!("ml_tick: no ort cases (needs --features ml-ort and ORT_DYLIB_PATH)");
+    }
+    for (name, backend, file, max_input_side, refine) in cases {
         let opts = ScheduleOptions {
-            budget_ms: 16.0,
-            max_period: 30,
+            backend,
             max_input_side,
             refine: refine.then(Default::default),
             ..ScheduleOptions::default()
         };
-        let shared = MlShared::new(model("selfie_segmentation_landscape.tflite"), opts);
+        let shared = MlShared::new(model(file), opts);
         let mut segs: Vec<_> = (0..seats).map(|_| shared.segmenter()).collect();
         let mut mattes = vec![vec![0u8; w * h]; seats];
         let mut t = 0i64;
@@ -141,7 +204,7 @@ fn tick(c: &mut Criterion) {
             }
         };
         // Warm up: first runs of every seat, and the cost estimate the period comes from.
-        for _ in 0..40 {
+        for _ in 0..60 {
             run_tick(t);
             t += 1;
         }
@@ -151,12 +214,22 @@ fn tick(c: &mut Criterion) {
                 t += 1;
             })
         });
+        let before = shared.stats();
+        let ticks = 150;
+        let start = cpu_time::ThreadTime::now();
+        for _ in 0..ticks {
+            run_tick(t);
+            t += 1;
+        }
+        let cpu = start.elapsed().as_secs_f64() * 1e3 / f64::from(ticks);
         let s = shared.stats();
+        let runs = s.runs - before.runs;
         eprintln!(
-            "{name}: period {} ticks ({:.1} Hz refresh at 30 fps), {:.2} CPU ms per network run",
+            "{name}: cpu_ms_per_tick={cpu:.2} (network {:.2}) period={} refresh_hz_per_seat={:.2} cpu_ms_per_run={:.3}",
+            (s.run_ms - before.run_ms) / f64::from(ticks),
             s.period,
-            30.0 / f64::from(s.period),
-            s.run_ms / s.runs.max(1) as f64
+            runs as f64 / (f64::from(ticks) * seats as f64) * 30.0,
+            (s.run_ms - before.run_ms) / runs.max(1) as f64
         );
     }
     g.finish();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use ort::environment::Environment;
-use ort::session::builder::GraphOptimizationLevel;
+use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights};
 use ort::session::Session;
 use ort::value::TensorRef;
 
@@ -74,6 +74,9 @@ pub(crate) struct OrtPlan {
     session: Session,
     /// The serialised ONNX model (for forks).
     onnx: Arc<[u8]>,
+    /// Weights prepacked for the kernels, shared by the forks' sessions: 49 seats keep one
+    /// copy hot in cache instead of 49.
+    prepacked: PrepackedWeights,
     height: usize,
     width: usize,
 }
@@ -82,12 +85,18 @@ impl OrtPlan {
     /// Builds the ONNX model for an `h x w` input and a session for it.
     pub(crate) fn new(net: &Network, h: usize, w: usize) -> Result<Self, MlError> {
         let onnx: Arc<[u8]> = super::onnx::encode(net, h, w)?.into();
-        Self::from_onnx(onnx, h, w)
+        let env = environment()?;
+        Self::from_onnx(&env, onnx, PrepackedWeights::new(), h, w)
     }
 
-    fn from_onnx(onnx: Arc<[u8]>, h: usize, w: usize) -> Result<Self, MlError> {
-        let env = environment()?;
-        let session = Session::builder(&env)
+    fn from_onnx(
+        env: &Environment,
+        onnx: Arc<[u8]>,
+        prepacked: PrepackedWeights,
+        h: usize,
+        w: usize,
+    ) -> Result<Self, MlError> {
+        let session = Session::builder(env)
             .map_err(MlError::tract)?
             .with_optimization_level(GraphOptimizationLevel::All)
             .map_err(MlError::tract)?
@@ -97,11 +106,14 @@ impl OrtPlan {
             .map_err(MlError::tract)?
             .with_parallel_execution(false)
             .map_err(MlError::tract)?
+            .with_prepacked_weights(&prepacked)
+            .map_err(MlError::tract)?
             .commit_from_memory(&onnx)
             .map_err(MlError::tract)?;
         Ok(OrtPlan {
             session,
             onnx,
+            prepacked,
             height: h,
             width: w,
         })
@@ -109,7 +121,13 @@ impl OrtPlan {
 
     /// A new session on the same model.
     pub(crate) fn fork(&self) -> Result<Self, MlError> {
-        Self::from_onnx(Arc::clone(&self.onnx), self.height, self.width)
+        Self::from_onnx(
+            &environment()?,
+            Arc::clone(&self.onnx),
+            self.prepacked.clone(),
+            self.height,
+            self.width,
+        )
     }
 
     /// Runs on `input` (NHWC RGB in [0, 1], `h * w * 3` values) and writes the output into
