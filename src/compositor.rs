@@ -116,7 +116,11 @@ impl CompositorOptions {
         self.simd = level;
         self
     }
-    /// Parallel or serial rendering.
+    /// Parallel (seats and bands of rows on rayon's global pool; the default) or serial
+    /// rendering. Steady-state ticks allocate nothing either way, provided that in parallel
+    /// mode the ticks are driven from a thread of the pool (e.g. the session loop inside
+    /// `rayon::scope` or `ThreadPool::install`): work handed to the pool from outside goes
+    /// through its injector queue, which allocates a block every 63 jobs.
     pub fn with_parallel(mut self, parallel: bool) -> Self {
         self.parallel = parallel;
         self
