@@ -98,5 +98,8 @@ fn steady_state_ticks_do_not_allocate() {
     let n = allocations_per_tick(9, WorkloadMatte::Constant, true, 50);
     assert!(n < TICKS / 10, "parallel: {n} allocations in {TICKS} ticks");
     let n = allocations_per_tick_in_pool(9, 50);
-    assert_eq!(n, 0, "parallel, driven from the pool: {n} allocations in {TICKS} ticks");
+    assert_eq!(
+        n, 0,
+        "parallel, driven from the pool: {n} allocations in {TICKS} ticks"
+    );
 }
