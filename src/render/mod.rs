@@ -19,7 +19,7 @@ use crate::frame::{ColorSpec, Frame, FrameRef, PixelFormat, PlaneMut, PlaneRef};
 use crate::geometry::{aspect_fill_crop, Rect, WorldToPixel};
 use crate::scene::{Layer, Scene};
 use crate::segment::{Matte, SeatColour, SegmentInput, Segmenter};
-use kernels::scale::{prefetch, scale_plane, ScalePlan, ScaleScratch};
+use kernels::scale::{prefetch, scale_plane, ScalePlan, ScaleScratch, PREFETCH_ROWS};
 use kernels::{blend, div255, SimdLevel};
 use scale::{scale, CropF};
 
@@ -481,6 +481,18 @@ pub(crate) fn render_seat(
                 unreachable!("plans were just made")
             };
             let ss = &mut scratch.scale;
+            // The chroma and alpha planes are read after the luma: ask for their first rows
+            // now, so they arrive while the luma is scaled (each plane's later rows are
+            // prefetched as the scaler goes).
+            for (plane, crop, size) in [(uv, &chroma_crop, csrc), (vv, &chroma_crop, csrc)]
+                .into_iter()
+                .chain(av.map(|a| (a, &luma_crop, lsrc)))
+            {
+                let c = crop_to(plane, crop, size)?;
+                for r in 0..PREFETCH_ROWS.min(c.height()) {
+                    prefetch(c.row(r));
+                }
+            }
             scale_plane(
                 p.level,
                 lp,
@@ -771,7 +783,7 @@ enum Op<'a> {
 }
 
 /// How many rows ahead [`BandPlanes::layer_over`] asks for the rows it will read.
-const OVER_PREFETCH: usize = 6;
+const OVER_PREFETCH: usize = 10;
 
 /// The straight-alpha [`Op`]s, which can blend from a [`Covering`] layer directly.
 #[derive(Clone, Copy)]
@@ -880,9 +892,18 @@ impl<'l> BandPlanes<'_, 'l> {
                     blend::straight_over(level, d, under, &src[o..o + len], &al[o..o + len]);
                 }
             };
+        let (cx0, ccols, csw, cbw) = (x0 / 2, cols / 2, src_w / 2, bw / 2);
+        // The rows below and the output rows are strided reads from L3 or memory: the first
+        // chroma rows now (read after the luma), then every plane OVER_PREFETCH rows ahead.
+        for r in 0..OVER_PREFETCH.min(n / 2) {
+            let (bo, row) = ((by_ / 2 + r) * cbw + bx / 2, (by / 2 + r) * self.cs + cx0);
+            prefetch(&below.planes[1][bo..bo + ccols]);
+            prefetch(&below.planes[2][bo..bo + ccols]);
+            prefetch(&self.u[row..row + ccols]);
+            prefetch(&self.v[row..row + ccols]);
+        }
         for r in 0..n {
             if r + OVER_PREFETCH < n {
-                // The rows below and the output rows are strided reads from L3 or memory.
                 let a = r + OVER_PREFETCH;
                 prefetch(&self.y[(by + a) * self.ys + x0..][..cols]);
                 prefetch(&below.planes[0][(by_ + a) * bw + bx..][..cols]);
@@ -891,8 +912,15 @@ impl<'l> BandPlanes<'_, 'l> {
             let under = &below.planes[0][(by_ + r) * bw + bx..][..cols];
             apply(d, under, sy_, (sy + r) * src_w + sx, cols, true);
         }
-        let (cx0, ccols, csw, cbw) = (x0 / 2, cols / 2, src_w / 2, bw / 2);
         for r in 0..n / 2 {
+            if r + OVER_PREFETCH < n / 2 {
+                let a = r + OVER_PREFETCH;
+                let (bo, row) = ((by_ / 2 + a) * cbw + bx / 2, (by / 2 + a) * self.cs + cx0);
+                prefetch(&below.planes[1][bo..bo + ccols]);
+                prefetch(&below.planes[2][bo..bo + ccols]);
+                prefetch(&self.u[row..row + ccols]);
+                prefetch(&self.v[row..row + ccols]);
+            }
             let o = (sy / 2 + r) * csw + sx / 2;
             let bo = (by_ / 2 + r) * cbw + bx / 2;
             let row = (by / 2 + r) * self.cs + cx0;

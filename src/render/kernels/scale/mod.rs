@@ -321,22 +321,33 @@ pub(crate) fn scale_plane(
     }
 }
 
-/// How many source rows ahead the box pass asks for (measured: covers DRAM latency at the
-/// workload's row pitch).
-const PREFETCH_ROWS: usize = 16;
+/// How many source rows ahead the scaler asks for. Software prefetch halves the workload's
+/// CPU time (N=49: 2.4 ms without, 1.3 ms with, same session); 24 rows measured a little
+/// better than 16 and the same as 32.
+pub(crate) const PREFETCH_ROWS: usize = 24;
 
 /// Hints the CPU to fetch `bytes` into cache (a no-op elsewhere).
 #[inline]
 pub(crate) fn prefetch(bytes: &[u8]) {
     #[cfg(target_arch = "x86_64")]
-    for line in bytes.chunks(64) {
-        // SAFETY: a prefetch never faults and does not change memory; the pointer is inside
-        // a live slice anyway. SSE (which provides it) is part of the x86-64 baseline.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                line.as_ptr().cast(),
-            )
-        };
+    {
+        // Every cache line the slice touches: from its first byte's line to its last byte's
+        // (a row that starts mid-line ends in one more line than `len / 64` suggests).
+        let start = bytes.as_ptr() as usize;
+        let first = start & !63;
+        let lines = (start + bytes.len()).saturating_sub(first).div_ceil(64);
+        for k in 0..lines {
+            let p = bytes
+                .as_ptr()
+                .wrapping_add(first + 64 * k)
+                .wrapping_sub(start);
+            // SAFETY: a prefetch never faults and does not change memory, whatever the
+            // address (these lie in the lines the live slice touches anyway). SSE, which
+            // provides it, is part of the x86-64 baseline.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+            };
+        }
     }
 }
 
