@@ -41,19 +41,24 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// Allocations made by `TICKS` calls of `tick`.
+fn counted(mut tick: impl FnMut()) -> usize {
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    for _ in 0..TICKS {
+        tick();
+    }
+    COUNTING.store(false, Ordering::SeqCst);
+    ALLOCATIONS.load(Ordering::SeqCst)
+}
+
 fn allocations_per_tick(n: usize, matte: WorkloadMatte, parallel: bool, warm_up: usize) -> usize {
     let opts = CompositorOptions::default().with_parallel(parallel);
     let mut w = Workload::new(n, 640, 360, matte, opts).unwrap();
     for _ in 0..warm_up {
         w.tick().unwrap();
     }
-    ALLOCATIONS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
-    for _ in 0..TICKS {
-        w.tick().unwrap();
-    }
-    COUNTING.store(false, Ordering::SeqCst);
-    ALLOCATIONS.load(Ordering::SeqCst)
+    counted(|| w.tick().unwrap())
 }
 
 /// The same, with the ticks driven from a thread of rayon's pool (the whole loop handed to
@@ -65,14 +70,8 @@ fn allocations_per_tick_in_pool(n: usize, warm_up: usize) -> usize {
         for _ in 0..warm_up {
             w.tick().unwrap();
         }
-        ALLOCATIONS.store(0, Ordering::SeqCst);
-        COUNTING.store(true, Ordering::SeqCst);
-        for _ in 0..TICKS {
-            w.tick().unwrap();
-        }
-        COUNTING.store(false, Ordering::SeqCst);
-    });
-    ALLOCATIONS.load(Ordering::SeqCst)
+        counted(|| w.tick().unwrap())
+    })
 }
 
 // One test function: the counter is global, so the cases must not run concurrently.

@@ -174,6 +174,16 @@ mod tests {
         ColorSpec { matrix, range }
     }
 
+    /// Every matrix and range.
+    fn all_specs() -> [ColorSpec; 4] {
+        [
+            spec(Matrix::Bt601, Range::Limited),
+            spec(Matrix::Bt601, Range::Full),
+            spec(Matrix::Bt709, Range::Limited),
+            spec(Matrix::Bt709, Range::Full),
+        ]
+    }
+
     /// YUV of one RGB colour under `c`, through the yuv crate (an independent reference).
     fn yuv_of(rgb: [u8; 3], c: ColorSpec) -> [u8; 3] {
         let mut f = Frame::new(PixelFormat::Rgba, 2, 2).unwrap();
@@ -221,12 +231,7 @@ mod tests {
 
     #[test]
     fn every_tier_equals_the_per_pixel_definition() {
-        let specs = [
-            spec(Matrix::Bt601, Range::Limited),
-            spec(Matrix::Bt601, Range::Full),
-            spec(Matrix::Bt709, Range::Limited),
-            spec(Matrix::Bt709, Range::Full),
-        ];
+        let specs = all_specs();
         let mut seed = 0x2545_F491_4F6C_DD1Du64;
         let mut next = move || {
             seed ^= seed << 13;
@@ -268,12 +273,7 @@ mod tests {
 
     #[test]
     fn converts_like_going_through_rgb() {
-        let specs = [
-            spec(Matrix::Bt601, Range::Limited),
-            spec(Matrix::Bt601, Range::Full),
-            spec(Matrix::Bt709, Range::Limited),
-            spec(Matrix::Bt709, Range::Full),
-        ];
+        let specs = all_specs();
         let colours = [
             [255, 0, 0],
             [0, 255, 0],
