@@ -5,7 +5,9 @@
 //! (field numbers from `onnx.proto`); prost encodes them. Shapes are fixed to one input size,
 //! like the tract plans.
 
-use super::tflite::{same_padding, Activation, Network, Op, Padding, ResizeCoords, TensorId};
+use super::tflite::{
+    same_padding, transpose_same_padding, Activation, Network, Op, Padding, ResizeCoords, TensorId,
+};
 use super::MlError;
 
 /// ONNX IR version written (ONNX 1.13+ readers; onnxruntime 1.14+).
@@ -349,15 +351,11 @@ pub(crate) fn encode(net: &Network, h: usize, w: usize) -> Result<Vec<u8>, MlErr
                 let s = &weights.shape; // [O, kh, kw, I]
                 let [ih, iw, _] = shapes[*x];
                 let [oh, ow, _] = shapes[node.out];
-                let pad = |i: usize, k: usize, st: usize, o: usize| {
-                    let total = ((i - 1) * st + k).saturating_sub(o);
-                    (total / 2, total - total / 2)
-                };
                 let pads = match padding {
                     Padding::Valid => vec![0; 4],
                     Padding::Same => {
-                        let (tp, bp) = pad(ih, s[1], stride[0], oh);
-                        let (lp, rp) = pad(iw, s[2], stride[1], ow);
+                        let (tp, bp) = transpose_same_padding(ih, s[1], stride[0], oh);
+                        let (lp, rp) = transpose_same_padding(iw, s[2], stride[1], ow);
                         vec![tp, lp, bp, rp]
                     }
                 };

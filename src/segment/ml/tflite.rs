@@ -294,6 +294,19 @@ pub(crate) fn same_padding(len: usize, k: usize, stride: usize, dilation: usize)
     (total / 2, total - total / 2)
 }
 
+/// TF "SAME" padding before and after for one axis of a transposed convolution of an `len`
+/// input with kernel `k` and `stride` to an `out` output: what the full output
+/// `(len - 1) * stride + k` has beyond `out`, split as evenly as possible.
+pub(crate) fn transpose_same_padding(
+    len: usize,
+    k: usize,
+    stride: usize,
+    out: usize,
+) -> (usize, usize) {
+    let total = ((len - 1) * stride + k).saturating_sub(out);
+    (total / 2, total - total / 2)
+}
+
 /// A tensor of the file, as far as we need it.
 struct FileTensor<'a> {
     shape: Vec<usize>,

@@ -9,7 +9,9 @@ use tract_core::ops::nn::{
     Resize,
 };
 
-use super::tflite::{same_padding, Activation, Network, Op, Padding, ResizeCoords, TensorId};
+use super::tflite::{
+    same_padding, transpose_same_padding, Activation, Network, Op, Padding, ResizeCoords, TensorId,
+};
 use super::MlError;
 
 /// How the graph is expressed for tract.
@@ -236,15 +238,11 @@ fn build(net: &Network, shapes: &[[usize; 3]], rewrite: GraphRewrite) -> TractRe
                 let s = &weights.shape; // [O, kh, kw, I]
                 let [ih, iw, _] = shapes[*x];
                 let [oh, ow, _] = shapes[node.out];
-                let pad = |i: usize, k: usize, st: usize, o: usize| {
-                    let total = ((i - 1) * st + k).saturating_sub(o);
-                    (total / 2, total - total / 2)
-                };
                 let padding = match padding {
                     Padding::Valid => PaddingSpec::Valid,
                     Padding::Same => {
-                        let (t, b) = pad(ih, s[1], stride[0], oh);
-                        let (l, r) = pad(iw, s[2], stride[1], ow);
+                        let (t, b) = transpose_same_padding(ih, s[1], stride[0], oh);
+                        let (l, r) = transpose_same_padding(iw, s[2], stride[1], ow);
                         PaddingSpec::Explicit(tvec!(t, l), tvec!(b, r))
                     }
                 };
