@@ -27,28 +27,10 @@ use together_mode::meeting::{
 };
 use together_mode::stream::{FreezePolicy, StreamOptions};
 use together_mode::{CompositorOptions, Role, Scene};
+use together_mode_fuzz::R;
 
 const FPS: i64 = 30;
 const TICK_US: i64 = 1_000_000 / FPS;
-
-#[derive(Arbitrary, Debug, Clone, Copy)]
-enum R {
-    Organizer,
-    CoOrganizer,
-    Presenter,
-    Attendee,
-}
-
-impl From<R> for Role {
-    fn from(r: R) -> Role {
-        match r {
-            R::Organizer => Role::Organizer,
-            R::CoOrganizer => Role::CoOrganizer,
-            R::Presenter => Role::Presenter,
-            R::Attendee => Role::Attendee,
-        }
-    }
-}
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum K {

@@ -10,25 +10,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use together_mode::frame::{Frame, PixelFormat};
 use together_mode::{Compositor, CompositorOptions, Role, Scene, Seating, SeatingMap};
-
-#[derive(Arbitrary, Debug, Clone, Copy)]
-enum R {
-    Organizer,
-    CoOrganizer,
-    Presenter,
-    Attendee,
-}
-
-impl From<R> for Role {
-    fn from(r: R) -> Role {
-        match r {
-            R::Organizer => Role::Organizer,
-            R::CoOrganizer => Role::CoOrganizer,
-            R::Presenter => Role::Presenter,
-            R::Attendee => Role::Attendee,
-        }
-    }
-}
+use together_mode_fuzz::R;
 
 #[derive(Arbitrary, Debug)]
 enum Op {
