@@ -893,14 +893,20 @@ impl<'l> BandPlanes<'_, 'l> {
                 }
             };
         let (cx0, ccols, csw, cbw) = (x0 / 2, cols / 2, src_w / 2, bw / 2);
+        let cs = self.cs;
+        // Chroma row `r`: its offset in the rows below and in the output planes.
+        let chroma_at = |r: usize| ((by_ / 2 + r) * cbw + bx / 2, (by / 2 + r) * cs + cx0);
+        let prefetch_chroma = |this: &Self, r: usize| {
+            let (bo, row) = chroma_at(r);
+            prefetch(&below.planes[1][bo..bo + ccols]);
+            prefetch(&below.planes[2][bo..bo + ccols]);
+            prefetch(&this.u[row..row + ccols]);
+            prefetch(&this.v[row..row + ccols]);
+        };
         // The rows below and the output rows are strided reads from L3 or memory: the first
         // chroma rows now (read after the luma), then every plane OVER_PREFETCH rows ahead.
         for r in 0..OVER_PREFETCH.min(n / 2) {
-            let (bo, row) = ((by_ / 2 + r) * cbw + bx / 2, (by / 2 + r) * self.cs + cx0);
-            prefetch(&below.planes[1][bo..bo + ccols]);
-            prefetch(&below.planes[2][bo..bo + ccols]);
-            prefetch(&self.u[row..row + ccols]);
-            prefetch(&self.v[row..row + ccols]);
+            prefetch_chroma(self, r);
         }
         for r in 0..n {
             if r + OVER_PREFETCH < n {
@@ -914,16 +920,10 @@ impl<'l> BandPlanes<'_, 'l> {
         }
         for r in 0..n / 2 {
             if r + OVER_PREFETCH < n / 2 {
-                let a = r + OVER_PREFETCH;
-                let (bo, row) = ((by_ / 2 + a) * cbw + bx / 2, (by / 2 + a) * self.cs + cx0);
-                prefetch(&below.planes[1][bo..bo + ccols]);
-                prefetch(&below.planes[2][bo..bo + ccols]);
-                prefetch(&self.u[row..row + ccols]);
-                prefetch(&self.v[row..row + ccols]);
+                prefetch_chroma(self, r + OVER_PREFETCH);
             }
             let o = (sy / 2 + r) * csw + sx / 2;
-            let bo = (by_ / 2 + r) * cbw + bx / 2;
-            let row = (by / 2 + r) * self.cs + cx0;
+            let (bo, row) = chroma_at(r);
             apply(
                 &mut self.u[row..row + ccols],
                 &below.planes[1][bo..bo + ccols],
