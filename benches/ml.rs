@@ -113,8 +113,11 @@ fn network(c: &mut Criterion) {
 /// frame each, slowly panning), all on this thread: what the shared scheduler costs per
 /// output frame once warmed up, per backend and input size. After criterion's wall-clock
 /// figure, each case also prints thread CPU ms per tick over 150 more ticks and the refresh
-/// rate per seat at 30 fps.
+/// rate per seat at 30 fps. Every case is set up and measured even when criterion's filter
+/// skips its timing; `ML_TICK=text` keeps only the cases whose name contains `text` (for
+/// profiling one case).
 fn tick(c: &mut Criterion) {
+    let only = std::env::var("ML_TICK").unwrap_or_default();
     let (w, h, seats) = (274usize, 154usize, 49usize);
     let mut y = vec![0u8; w * h];
     let (u, v) = (vec![120u8; w * h / 4], vec![136u8; w * h / 4]);
@@ -167,6 +170,9 @@ fn tick(c: &mut Criterion) {
         eprintln!("ml_tick: no ort cases (needs --features ml-ort and ORT_DYLIB_PATH)");
     }
     for (name, backend, file, max_input_side, refine) in cases {
+        if !name.contains(only.as_str()) {
+            continue;
+        }
         let opts = ScheduleOptions {
             backend,
             max_input_side,

@@ -27,7 +27,7 @@ mod tract_engine;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use resample::{prob_to_matte, rgb8_to_input, yuv420_to_input};
+pub use resample::{prob_to_matte, rgb8_to_input, yuv420_to_input, Yuv420Resampler};
 pub use schedule::{MlSegmenter, MlShared, ScheduleOptions, ScheduleStats};
 pub use tract_engine::GraphRewrite;
 

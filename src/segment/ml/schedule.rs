@@ -24,7 +24,7 @@ use crate::frame::{PlaneMut, PlaneRef};
 use crate::segment::refine::{RefineOptions, Refiner};
 use crate::segment::{Matte, SeatColour, SegmentInput, Segmenter};
 
-use super::resample::yuv420_to_input;
+use super::resample::Yuv420Resampler;
 use super::{input_size_for, Backend, GraphRewrite, MlError, ModelRunner, SelfieModel};
 
 /// How the shared scheduler runs the network.
@@ -82,8 +82,12 @@ pub struct ScheduleStats {
 pub struct MlShared {
     model: SelfieModel,
     options: ScheduleOptions,
-    /// Plans by input size: built once, cloned per seat.
-    runners: Mutex<Vec<ModelRunner>>,
+    /// Plans by input size: the first one built per size, kept to fork from (never run).
+    plans: Mutex<Vec<ModelRunner>>,
+    /// Runners not in use, of any size. A seat takes one of its size for a run and puts it
+    /// back, so the seats share as many runners as run at once (one per thread), each one's
+    /// buffers and workspace warm in cache, instead of one per seat.
+    idle: Mutex<Vec<ModelRunner>>,
     seats: AtomicUsize,
     next_phase: AtomicUsize,
     frames: AtomicU64,
@@ -100,7 +104,8 @@ impl MlShared {
         Arc::new(Self {
             model,
             options,
-            runners: Mutex::new(Vec::new()),
+            plans: Mutex::new(Vec::new()),
+            idle: Mutex::new(Vec::new()),
             seats: AtomicUsize::new(0),
             next_phase: AtomicUsize::new(0),
             frames: AtomicU64::new(0),
@@ -118,7 +123,8 @@ impl MlShared {
             shared: Arc::clone(self),
             phase,
             tick: 0,
-            runner: None,
+            input_size: None,
+            resampler: Yuv420Resampler::default(),
             seat: (0, 0),
             prob: Vec::new(),
             have_prob: false,
@@ -164,18 +170,41 @@ impl MlShared {
         }
     }
 
-    /// A runner for `w x h`, built on first use of that size.
-    fn runner(&self, w: usize, h: usize) -> Result<ModelRunner, MlError> {
-        let mut cache = self.runners.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = cache.iter().find(|r| r.width() == w && r.height() == h) {
-            return r.fork();
+    /// Plans the network for a `w x h` input unless that is done (~0.1 s, once per size).
+    fn plan(&self, w: usize, h: usize) -> Result<(), MlError> {
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        if !plans.iter().any(|r| r.width() == w && r.height() == h) {
+            let r = self
+                .model
+                .runner_on(self.options.backend, w, h, self.options.rewrite)?;
+            plans.push(r);
         }
-        let r = self
-            .model
-            .runner_on(self.options.backend, w, h, self.options.rewrite)?;
-        let fork = r.fork();
-        cache.push(r);
-        fork
+        Ok(())
+    }
+
+    /// An idle runner for `w x h`, or a new fork of that size's plan when all are busy.
+    fn take_runner(&self, w: usize, h: usize) -> Result<ModelRunner, MlError> {
+        {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = idle.iter().rposition(|r| r.width() == w && r.height() == h) {
+                return Ok(idle.swap_remove(i));
+            }
+        }
+        self.plan(w, h)?;
+        let plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        plans
+            .iter()
+            .find(|r| r.width() == w && r.height() == h)
+            .ok_or(MlError::Graph("no plan"))?
+            .fork()
+    }
+
+    /// Returns a runner taken with [`take_runner`](Self::take_runner).
+    fn put_runner(&self, runner: ModelRunner) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(runner);
     }
 
     fn record_run(&self, us: u64) {
@@ -193,7 +222,10 @@ pub struct MlSegmenter {
     shared: Arc<MlShared>,
     phase: u64,
     tick: u64,
-    runner: Option<ModelRunner>,
+    /// The network's input size for this seat, once planned (`None`: reset before use).
+    input_size: Option<(usize, usize)>,
+    /// The seat's planes to the network's input.
+    resampler: Yuv420Resampler,
     /// Seat size the state is for.
     seat: (usize, usize),
     /// The last probability map (runner size) and whether there is one.
@@ -228,7 +260,8 @@ impl MlSegmenter {
 
     fn reset(&mut self, w: usize, h: usize) -> Result<(), MlError> {
         let (iw, ih) = input_size_for(w, h, self.shared.options.max_input_side);
-        self.runner = Some(self.shared.runner(iw, ih)?);
+        self.shared.plan(iw, ih)?;
+        self.input_size = Some((iw, ih));
         self.seat = (w, h);
         self.prob.clear();
         self.prob.resize(iw * ih, 0.0);
@@ -263,9 +296,9 @@ impl MlSegmenter {
 
     fn run_model(&mut self, input: &SegmentInput<'_>) -> Result<(), MlError> {
         let start = cpu_time::ThreadTime::now();
-        let runner = self.runner.as_mut().ok_or(MlError::Graph("no runner"))?;
-        let (iw, ih) = (runner.width(), runner.height());
-        yuv420_to_input(
+        let (iw, ih) = self.input_size.ok_or(MlError::Graph("no runner"))?;
+        let mut runner = self.shared.take_runner(iw, ih)?;
+        self.resampler.convert(
             &input.y,
             &input.u,
             &input.v,
@@ -274,8 +307,16 @@ impl MlSegmenter {
             iw,
             ih,
         )?;
+        // A runner that failed is dropped, not put back.
         let out = runner.run()?;
+        if out.len() != self.prob.len() {
+            return Err(MlError::BufferSize {
+                expected: self.prob.len(),
+                found: out.len(),
+            });
+        }
         self.prob.copy_from_slice(out);
+        self.shared.put_runner(runner);
         self.have_prob = true;
         std::mem::swap(&mut self.ref_rows, &mut self.cur_rows);
         std::mem::swap(&mut self.ref_cols, &mut self.cur_cols);
@@ -296,7 +337,7 @@ impl MlSegmenter {
                 height: h,
             });
         }
-        if self.seat != (w, h) || self.runner.is_none() {
+        if self.seat != (w, h) || self.input_size.is_none() {
             self.reset(w, h)?;
         }
         self.shared.frames.fetch_add(1, Ordering::Relaxed);
@@ -318,8 +359,7 @@ impl MlSegmenter {
         } else {
             (0, 0)
         };
-        let runner = self.runner.as_ref().ok_or(MlError::Graph("no runner"))?;
-        let (pw, ph) = (runner.width(), runner.height());
+        let (pw, ph) = self.input_size.ok_or(MlError::Graph("no runner"))?;
         let (cw, ch) = self.coarse_size;
         let mut coarse =
             PlaneMut::new(&mut self.coarse, cw, ch, cw).map_err(|_| MlError::BufferSize {
@@ -358,7 +398,7 @@ impl Segmenter for MlSegmenter {
         match self.segment_inner(input, matte) {
             Ok(()) => Matte::Written,
             Err(_) => {
-                self.runner = None;
+                self.input_size = None;
                 Matte::Opaque
             }
         }
