@@ -111,6 +111,10 @@ enum Command {
         /// Output size WxH.
         #[arg(long, default_value = "1920x1080")]
         size: String,
+        /// Seat aspect W:H of the grid (3:4 is the canonical workload's; 16:9 seats show the
+        /// inputs' whole frame, larger seats).
+        #[arg(long, default_value = "3:4")]
+        seat_aspect: String,
         /// none: constant alpha 0.8 (the peers' workload); opaque: alpha 1.0; alpha: a
         /// per-pixel matte from the inputs' own alpha; ml: the selfie model under the shared
         /// scheduler (--features ml; prints its refresh rate per seat).
@@ -286,6 +290,7 @@ fn main() -> ExitCode {
             participants,
             frames,
             size,
+            seat_aspect,
             segment,
             changed,
             serial,
@@ -299,6 +304,7 @@ fn main() -> ExitCode {
             participants,
             frames,
             &size,
+            &seat_aspect,
             &segment,
             changed,
             serial,
@@ -788,6 +794,7 @@ fn bench(
     participants: usize,
     frames: u64,
     size: &str,
+    seat_aspect: &str,
     segment: &str,
     changed: f64,
     serial: bool,
@@ -797,6 +804,10 @@ fn bench(
 ) -> Result<()> {
     use together_mode::workload::{Workload, WorkloadMatte};
     let (w, h) = output_size(size)?;
+    let aspect = seat_aspect
+        .split_once(':')
+        .and_then(|(a, b)| Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?)))
+        .with_context(|| format!("--seat-aspect {seat_aspect:?}: expected W:H, e.g. 16:9"))?;
     if participants == 0 || frames == 0 || rooms == 0 {
         bail!("--participants, --frames and --rooms must be at least 1");
     }
@@ -829,7 +840,7 @@ fn bench(
     }
     let options = CompositorOptions::default().with_parallel(!serial);
     let mut loads = (0..rooms)
-        .map(|_| Workload::new(participants, w, h, matte, options))
+        .map(|_| Workload::with_seat_aspect(participants, w, h, aspect, matte, options))
         .collect::<Result<Vec<_>, _>>()?;
     let ml_stats = if segment == "ml" {
         if rooms != 1 || copy {
@@ -877,8 +888,10 @@ fn bench(
         let (e2e_cpu, e2e_wall) = measure(true)?;
         let (cpu, wall) = (e2e_cpu - src_cpu, e2e_wall - src_wall);
         println!(
-            "participants={participants} frames={frames} ms_per_frame={wall:.3} cpu_ms_per_frame={cpu:.3} fps={:.1} e2e_cpu_ms_per_frame={e2e_cpu:.3} src_cpu_ms_per_frame={src_cpu:.3} size={w}x{h} segment={segment} input_path=copy threads={}",
+            "participants={participants} frames={frames} ms_per_frame={wall:.3} cpu_ms_per_frame={cpu:.3} fps={:.1} e2e_cpu_ms_per_frame={e2e_cpu:.3} src_cpu_ms_per_frame={src_cpu:.3} size={w}x{h} seat_aspect={}:{} segment={segment} input_path=copy threads={}",
             1e3 / wall,
+            aspect.0,
+            aspect.1,
             if serial { 1 } else { rayon::current_num_threads() }
         );
         return Ok(());
@@ -910,8 +923,10 @@ fn bench(
         );
     }
     println!(
-        "participants={participants} frames={frames} ms_per_frame={wall:.3} cpu_ms_per_frame={cpu:.3} fps={:.1} size={w}x{h} segment={segment} changed={changed} rooms={rooms} threads={}",
+        "participants={participants} frames={frames} ms_per_frame={wall:.3} cpu_ms_per_frame={cpu:.3} fps={:.1} size={w}x{h} seat_aspect={}:{} segment={segment} changed={changed} rooms={rooms} threads={}",
         1e3 / wall,
+        aspect.0,
+        aspect.1,
         if serial { 1 } else { rayon::current_num_threads() }
     );
     Ok(())

@@ -158,8 +158,11 @@ pub enum SceneError {
     /// A grid scene asked for no participants or more than `max`.
     #[error("a grid scene takes 1 to {max} participants, not {participants}")]
     GridParticipants { participants: usize, max: usize },
+    /// A grid seat aspect with a zero side or a side over 64.
+    #[error("grid seat aspect {width}:{height} is not usable (each side 1..=64)")]
+    GridSeatAspect { width: u32, height: u32 },
     /// A grid whose cells are too small to hold a seat (under 8 pixels high, or narrower
-    /// than the 3:4 seat).
+    /// than the seat).
     #[error("{participants} participants do not fit in a {width}x{height} grid")]
     GridTooSmall {
         participants: usize,

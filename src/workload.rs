@@ -103,7 +103,21 @@ impl Workload {
         matte: WorkloadMatte,
         options: CompositorOptions,
     ) -> Result<Self, ComposeError> {
-        let scene = Scene::grid(n, width, height)?;
+        Self::with_seat_aspect(n, width, height, (3, 4), matte, options)
+    }
+
+    /// The workload on a grid of seats of another aspect
+    /// ([`Scene::grid_with_seat_aspect`]; the crop follows the seat: 16:9 seats show the
+    /// inputs' whole frame).
+    pub fn with_seat_aspect(
+        n: usize,
+        width: u32,
+        height: u32,
+        seat_aspect: (u32, u32),
+        matte: WorkloadMatte,
+        options: CompositorOptions,
+    ) -> Result<Self, ComposeError> {
+        let scene = Scene::grid_with_seat_aspect(n, width, height, seat_aspect)?;
         let opacity = if matte == WorkloadMatte::Constant {
             0.8
         } else {

@@ -361,3 +361,35 @@ fn bad_input_fails_with_one_line_and_no_output() {
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn bench_runs_the_workload_on_other_seat_aspects() {
+    let out = run(&[
+        "bench",
+        "--participants",
+        "4",
+        "--frames",
+        "2",
+        "--size",
+        "640x360",
+        "--seat-aspect",
+        "16:9",
+        "--serial",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(line.contains("participants=4 frames=2 "), "{line}");
+    assert!(line.contains(" seat_aspect=16:9 "), "{line}");
+    for (bad, says) in [
+        ("16", "expected W:H"),
+        ("0:9", "seat aspect"),
+        ("64:1", "do not fit"),
+    ] {
+        let out = run(&["bench", "--frames", "1", "--seat-aspect", bad]);
+        assert_clean_failure(&out, says);
+    }
+}

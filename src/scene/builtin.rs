@@ -5,7 +5,8 @@
 //! World units are pixels: extent `0, 0, width, height`. With `n` participants,
 //! `G = ceil(sqrt(n))` columns and `rows = ceil(n / G)`; a cell is `width / G` by
 //! `height / rows` (integer division). A seat is `seat_h = floor(cell_h * 9 / 10 / 8) * 8`
-//! high and `seat_w = seat_h * 3 / 4` wide; seat `i` sits in row `i / G`, column `i % G`, at
+//! high and `seat_w = seat_h * 3 / 4` wide (with another seat aspect `a:b`,
+//! `seat_w = seat_h * a / b / 2 * 2`, the same for 3:4); seat `i` sits in row `i / G`, column `i % G`, at
 //! `x = (col * cell_w + (cell_w - seat_w) / 2) / 2 * 2` and
 //! `y = (row * cell_h + (cell_h - seat_h) / 2) / 2 * 2` (top-left, integer maths, so always
 //! even), `seating_order = i`, `z_order = 1`. One opaque background sprite covers the extent
@@ -23,7 +24,18 @@ fn image(width: u32, height: u32, data: Vec<u8>) -> Result<Arc<RgbaImage>, Scene
     RgbaImage::new(width, height, data).map(Arc::new)
 }
 
-pub(super) fn grid(participants: usize, width: u32, height: u32) -> Result<Scene, SceneError> {
+pub(super) fn grid(
+    participants: usize,
+    width: u32,
+    height: u32,
+    (aspect_w, aspect_h): (u32, u32),
+) -> Result<Scene, SceneError> {
+    if aspect_w == 0 || aspect_h == 0 || aspect_w > 64 || aspect_h > 64 {
+        return Err(SceneError::GridSeatAspect {
+            width: aspect_w,
+            height: aspect_h,
+        });
+    }
     if participants == 0 || participants > MAX_GRID_PARTICIPANTS {
         return Err(SceneError::GridParticipants {
             participants,
@@ -40,8 +52,8 @@ pub(super) fn grid(participants: usize, width: u32, height: u32) -> Result<Scene
     let (w, h) = (u64::from(width), u64::from(height));
     let (cell_w, cell_h) = (w / g, h / rows);
     let seat_h = cell_h * 9 / 10 / 8 * 8;
-    let seat_w = seat_h * 3 / 4;
-    if seat_h == 0 || seat_w > cell_w {
+    let seat_w = seat_h * u64::from(aspect_w) / u64::from(aspect_h) / 2 * 2;
+    if seat_h == 0 || seat_w == 0 || seat_w > cell_w {
         return Err(SceneError::GridTooSmall {
             participants,
             width,
@@ -484,6 +496,32 @@ mod tests {
         for rect in &r {
             assert!(rect.x % 2 == 0 && rect.y % 2 == 0);
         }
+    }
+
+    #[test]
+    fn grid_with_other_seat_aspects() {
+        // 49 at 1920x1080, 16:9: cell 274x154, seat_h 136, seat_w 136*16/9 = 241 -> 240.
+        let s = Scene::grid_with_seat_aspect(49, 1920, 1080, (16, 9)).unwrap();
+        let r = pixel_seats(&s, 1920, 1080);
+        assert_eq!(r.len(), 49);
+        // x = (274 - 240) / 2 = 17 -> 16; y = 8 as for 3:4.
+        assert_eq!(r[0], Rect::new(16, 8, 240, 136));
+        assert_eq!(r[48], Rect::new(6 * 274 + 16, 932, 240, 136));
+        // 3:4 through the general form is the benchmark grid, exactly.
+        let a = Scene::grid_with_seat_aspect(25, 1920, 1080, (3, 4)).unwrap();
+        let b = Scene::grid(25, 1920, 1080).unwrap();
+        assert_eq!(pixel_seats(&a, 1920, 1080), pixel_seats(&b, 1920, 1080));
+        for bad in [(0, 9), (16, 0), (65, 9)] {
+            assert!(matches!(
+                Scene::grid_with_seat_aspect(4, 1920, 1080, bad),
+                Err(SceneError::GridSeatAspect { .. })
+            ));
+        }
+        // Too wide for the cell: 64:1 seats of 136 px height.
+        assert!(matches!(
+            Scene::grid_with_seat_aspect(49, 1920, 1080, (64, 1)),
+            Err(SceneError::GridTooSmall { .. })
+        ));
     }
 
     #[test]

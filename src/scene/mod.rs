@@ -287,7 +287,19 @@ impl Scene {
     /// module for the exact layout. `participants` must be `1..=`[`MAX_GRID_PARTICIPANTS`];
     /// the size must be even, non-zero and at most [`MAX_GRID_SIZE`].
     pub fn grid(participants: usize, width: u32, height: u32) -> Result<Scene, SceneError> {
-        builtin::grid(participants, width, height)
+        builtin::grid(participants, width, height, (3, 4))
+    }
+
+    /// [`Scene::grid`] with seats of another aspect, `seat_aspect = (w, h)` (each `1..=64`;
+    /// `(3, 4)` is the benchmark's; `(16, 9)` seats show a camera's whole 16:9 frame).
+    /// [`SceneError::GridTooSmall`] when a seat 90 % of the cell high is wider than the cell.
+    pub fn grid_with_seat_aspect(
+        participants: usize,
+        width: u32,
+        height: u32,
+        seat_aspect: (u32, u32),
+    ) -> Result<Scene, SceneError> {
+        builtin::grid(participants, width, height, seat_aspect)
     }
 
     /// Checks the scene's geometry and counts against `limits`: finite numbers within
