@@ -125,8 +125,8 @@ enum Command {
         model: Option<PathBuf>,
         #[command(flatten)]
         ml: MlArgs,
-        /// --segment ml: CPU ms per tick the network may take, all seats together (default:
-        /// the library's ScheduleOptions).
+        /// --segment ml: CPU ms per tick ML segmentation may take, all seats together, network
+        /// runs and per-frame work (default: the library's ScheduleOptions, 27).
         #[arg(long)]
         ml_budget_ms: Option<f64>,
         /// --segment ml: longer side of the network's input (default: the library's).
@@ -391,6 +391,7 @@ fn open_sink(
 struct MlBenchStats {
     runs: u64,
     run_ms: f64,
+    frame_ms: f64,
     period: u32,
     seats: usize,
     /// Seat size and network input size, `WxH`.
@@ -436,6 +437,7 @@ fn bench_ml(
         MlBenchStats {
             runs: s.runs,
             run_ms: s.run_ms,
+            frame_ms: s.frame_ms,
             period: s.period,
             seats: s.seats,
             seat: format!("{}x{}", seat.0, seat.1),
@@ -912,13 +914,14 @@ fn bench(
         // Network runs per seat per output frame, at 30 output frames a second.
         let hz = runs as f64 / (frames as f64 * after.seats.max(1) as f64) * 30.0;
         println!(
-            "ml: seats={} seat={} input={} backend={} period={} refresh_hz_per_seat={hz:.2} runs={runs} ml_run_cpu_ms_per_tick={:.3} cpu_ms_per_run={:.3}",
+            "ml: seats={} seat={} input={} backend={} period={} refresh_hz_per_seat={hz:.2} runs={runs} ml_run_cpu_ms_per_tick={:.3} ml_frame_cpu_ms_per_tick={:.3} cpu_ms_per_run={:.3}",
             after.seats,
             after.seat,
             after.input,
             ml.args.backend,
             after.period,
             (after.run_ms - before.run_ms) / frames as f64,
+            (after.frame_ms - before.frame_ms) / frames as f64,
             (after.run_ms - before.run_ms) / runs.max(1) as f64,
         );
     }

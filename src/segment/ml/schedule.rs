@@ -5,8 +5,11 @@
 //! (one plan per input size, built once) and a scheduler. Each seat runs the network once
 //! every `period` of its ticks, at a phase given by its order of arrival, so the runs are
 //! staggered evenly over the ticks; `period` is the smallest whole number that keeps the
-//! network's measured CPU time per tick, over all active seats, within
-//! [`ScheduleOptions::budget_ms`] (bounded by [`ScheduleOptions::max_period`]).
+//! measured CPU time of ML segmentation per tick, over all active seats, within
+//! [`ScheduleOptions::budget_ms`] (bounded by [`ScheduleOptions::max_period`]): the network
+//! runs (`seats / period` of them a tick) plus every seat's per-frame work (tracking,
+//! refinement, colour decontamination), which grows with the seats' size. So larger seats
+//! get a longer period rather than a tick that no longer fits the frame interval.
 //!
 //! Between runs the seat's last probability map is carried forward *tracked*: the seat's
 //! motion since the run is estimated from its luma (integral projections: the row and column
@@ -30,7 +33,10 @@ use super::{input_size_for, Backend, GraphRewrite, MlError, ModelRunner, SelfieM
 /// How the shared scheduler runs the network.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScheduleOptions {
-    /// CPU milliseconds per tick the network may take, all seats together.
+    /// CPU milliseconds per tick that ML segmentation may take, all seats together: the
+    /// network runs plus every seat's per-frame work (tracking, refinement, colour
+    /// decontamination). The default, 27 ms, leaves about 6 ms of a 30 fps frame interval
+    /// (33.3 ms) for compositing, so a tick stays real time on one core.
     pub budget_ms: f64,
     /// Run each seat at least once every this many ticks, whatever the budget says.
     pub max_period: u32,
@@ -51,7 +57,7 @@ pub struct ScheduleOptions {
 impl Default for ScheduleOptions {
     fn default() -> Self {
         Self {
-            budget_ms: 20.0,
+            budget_ms: 27.0,
             max_period: 30,
             max_input_side: 256,
             track_motion: true,
@@ -71,6 +77,9 @@ pub struct ScheduleStats {
     pub runs: u64,
     /// CPU milliseconds spent in network runs (including input conversion).
     pub run_ms: f64,
+    /// CPU milliseconds spent in the seats' per-frame work besides network runs (tracking,
+    /// refinement, colour decontamination).
+    pub frame_ms: f64,
     /// Current period (ticks between a seat's runs).
     pub period: u32,
     /// Seats currently alive.
@@ -96,6 +105,11 @@ pub struct MlShared {
     run_us: AtomicU64,
     /// Exponential average of one run's CPU time, in microseconds.
     cost_us: AtomicU64,
+    /// Per-frame work CPU time in nanoseconds, and exponential averages per seat frame of
+    /// its two parts (`segment` without the run; `decontaminate`).
+    frame_ns: AtomicU64,
+    segment_cost_ns: AtomicU64,
+    decontaminate_cost_ns: AtomicU64,
 }
 
 impl MlShared {
@@ -112,6 +126,9 @@ impl MlShared {
             runs: AtomicU64::new(0),
             run_us: AtomicU64::new(0),
             cost_us: AtomicU64::new(0),
+            frame_ns: AtomicU64::new(0),
+            segment_cost_ns: AtomicU64::new(0),
+            decontaminate_cost_ns: AtomicU64::new(0),
         })
     }
 
@@ -124,6 +141,7 @@ impl MlShared {
             phase,
             tick: 0,
             input_size: None,
+            last_run_ns: 0,
             resampler: Yuv420Resampler::default(),
             seat: (0, 0),
             prob: Vec::new(),
@@ -152,11 +170,18 @@ impl MlShared {
 
     /// Ticks between a seat's runs now.
     pub fn period(&self) -> u32 {
-        let seats = self.seats.load(Ordering::Relaxed).max(1) as f64;
-        let cost_ms = self.cost_us.load(Ordering::Relaxed) as f64 / 1000.0;
-        let budget = self.options.budget_ms.max(1e-3);
-        let p = (seats * cost_ms / budget).ceil();
-        (p as u32).clamp(1, self.options.max_period.max(1))
+        let seats = self.seats.load(Ordering::Relaxed).max(1);
+        let run_ms = self.cost_us.load(Ordering::Relaxed) as f64 / 1000.0;
+        let frame_ms = (self.segment_cost_ns.load(Ordering::Relaxed)
+            + self.decontaminate_cost_ns.load(Ordering::Relaxed)) as f64
+            / 1e6;
+        period_for(
+            seats,
+            run_ms,
+            frame_ms,
+            self.options.budget_ms,
+            self.options.max_period,
+        )
     }
 
     /// The counters.
@@ -165,6 +190,7 @@ impl MlShared {
             frames: self.frames.load(Ordering::Relaxed),
             runs: self.runs.load(Ordering::Relaxed),
             run_ms: self.run_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            frame_ms: self.frame_ns.load(Ordering::Relaxed) as f64 / 1e6,
             period: self.period(),
             seats: self.seats.load(Ordering::Relaxed),
         }
@@ -210,9 +236,14 @@ impl MlShared {
     fn record_run(&self, us: u64) {
         self.runs.fetch_add(1, Ordering::Relaxed);
         self.run_us.fetch_add(us, Ordering::Relaxed);
-        let old = self.cost_us.load(Ordering::Relaxed);
-        let new = if old == 0 { us } else { (old * 7 + us) / 8 };
-        self.cost_us.store(new, Ordering::Relaxed);
+        average(&self.cost_us, us, 8);
+    }
+
+    /// Per-frame work of one seat frame besides the run (`part`: one of the two averages).
+    fn record_frame(&self, part: &AtomicU64, ns: u64) {
+        self.frame_ns.fetch_add(ns, Ordering::Relaxed);
+        // Every seat reports every tick: a longer average than the runs'.
+        average(part, ns, 32);
     }
 }
 
@@ -224,6 +255,8 @@ pub struct MlSegmenter {
     tick: u64,
     /// The network's input size for this seat, once planned (`None`: reset before use).
     input_size: Option<(usize, usize)>,
+    /// CPU time of the run made in the current `segment` call (0 if none).
+    last_run_ns: u64,
     /// The seat's planes to the network's input.
     resampler: Yuv420Resampler,
     /// Seat size the state is for.
@@ -320,8 +353,9 @@ impl MlSegmenter {
         self.have_prob = true;
         std::mem::swap(&mut self.ref_rows, &mut self.cur_rows);
         std::mem::swap(&mut self.ref_cols, &mut self.cur_cols);
-        self.shared
-            .record_run(start.elapsed().as_micros().min(u64::MAX as u128) as u64);
+        let ns = nanos(start.elapsed());
+        self.last_run_ns = ns;
+        self.shared.record_run(ns / 1000);
         Ok(())
     }
 
@@ -395,18 +429,58 @@ impl MlSegmenter {
 
 impl Segmenter for MlSegmenter {
     fn segment(&mut self, input: &SegmentInput<'_>, matte: &mut PlaneMut<'_>) -> Matte {
-        match self.segment_inner(input, matte) {
+        let start = cpu_time::ThreadTime::now();
+        self.last_run_ns = 0;
+        let result = match self.segment_inner(input, matte) {
             Ok(()) => Matte::Written,
             Err(_) => {
                 self.input_size = None;
                 Matte::Opaque
             }
-        }
+        };
+        let ns = nanos(start.elapsed()).saturating_sub(self.last_run_ns);
+        self.shared.record_frame(&self.shared.segment_cost_ns, ns);
+        result
     }
 
     fn decontaminate(&mut self, colour: &mut SeatColour<'_>, matte: &PlaneRef<'_>) {
+        let start = cpu_time::ThreadTime::now();
         crate::segment::refine::pull_foreground(colour, matte);
+        let ns = nanos(start.elapsed());
+        self.shared
+            .record_frame(&self.shared.decontaminate_cost_ns, ns);
     }
+}
+
+/// The smallest period (in `1..=max_period`) at which `seats` seats, each costing `frame_ms`
+/// every tick and `run_ms` every `period` ticks, stay within `budget_ms` per tick;
+/// `max_period` when the frame work alone fills the budget.
+fn period_for(seats: usize, run_ms: f64, frame_ms: f64, budget_ms: f64, max_period: u32) -> u32 {
+    let max = max_period.max(1);
+    let seats = seats.max(1) as f64;
+    // What the budget leaves for network runs once every seat's frame work is paid (NaN
+    // budgets fall through to the cap as well).
+    let left = budget_ms - seats * frame_ms;
+    if left.is_nan() || left <= 1e-3 {
+        return max;
+    }
+    let p = (seats * run_ms / left).ceil();
+    if p.is_finite() {
+        (p as u32).clamp(1, max)
+    } else {
+        max
+    }
+}
+
+/// An exponential average over about `n` samples (the first sample sets it).
+fn average(avg: &AtomicU64, v: u64, n: u64) {
+    let old = avg.load(Ordering::Relaxed);
+    let new = if old == 0 { v } else { (old * (n - 1) + v) / n };
+    avg.store(new, Ordering::Relaxed);
+}
+
+fn nanos(d: std::time::Duration) -> u64 {
+    d.as_nanos().min(u128::from(u64::MAX)) as u64
 }
 
 /// Row sums into `rows` and column sums into `cols` of a luma plane.
@@ -511,6 +585,25 @@ fn prob_to_matte_shifted(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn period_keeps_runs_and_frame_work_within_the_budget() {
+        // 49 seats, 1 ms a run, 0.2 ms of frame work each: 27 - 9.8 = 17.2 ms for runs,
+        // 49 ms of runs -> period 3 (16.3 ms a tick).
+        assert_eq!(period_for(49, 1.0, 0.2, 27.0, 30), 3);
+        // No frame work: 49 / 27 -> 2.
+        assert_eq!(period_for(49, 1.0, 0.0, 27.0, 30), 2);
+        // Cheap runs: every tick.
+        assert_eq!(period_for(49, 0.1, 0.1, 27.0, 30), 1);
+        // Frame work alone over the budget, or a bad budget: the cap.
+        assert_eq!(period_for(49, 1.0, 0.6, 27.0, 30), 30);
+        assert_eq!(period_for(49, 1.0, 0.1, f64::NAN, 30), 30);
+        assert_eq!(period_for(49, 1.0, 0.1, -1.0, 7), 7);
+        // Within the cap; no seats counts as one.
+        assert_eq!(period_for(49, 50.0, 0.0, 27.0, 12), 12);
+        assert_eq!(period_for(0, 1.0, 0.0, 27.0, 30), 1);
+        assert_eq!(period_for(49, 1.0, 0.0, f64::INFINITY, 30), 1);
+    }
 
     #[test]
     fn best_shift_finds_a_translation() {
