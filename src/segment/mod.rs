@@ -47,6 +47,7 @@
 
 pub mod background;
 pub mod chroma;
+pub mod foreground;
 pub mod metrics;
 #[cfg(feature = "ml")]
 pub mod ml;

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::frame::{PlaneMut, PlaneRef};
+use crate::segment::foreground::ForegroundPull;
 use crate::segment::refine::{RefineOptions, Refiner};
 use crate::segment::{Matte, SeatColour, SegmentInput, Segmenter};
 
@@ -143,6 +144,7 @@ impl MlShared {
             input_size: None,
             last_run_ns: 0,
             resampler: Yuv420Resampler::default(),
+            pull: ForegroundPull::default(),
             seat: (0, 0),
             prob: Vec::new(),
             have_prob: false,
@@ -259,6 +261,8 @@ pub struct MlSegmenter {
     last_run_ns: u64,
     /// The seat's planes to the network's input.
     resampler: Yuv420Resampler,
+    /// Colour decontamination's scratch.
+    pull: ForegroundPull,
     /// Seat size the state is for.
     seat: (usize, usize),
     /// The last probability map (runner size) and whether there is one.
@@ -445,7 +449,7 @@ impl Segmenter for MlSegmenter {
 
     fn decontaminate(&mut self, colour: &mut SeatColour<'_>, matte: &PlaneRef<'_>) {
         let start = cpu_time::ThreadTime::now();
-        crate::segment::refine::pull_foreground(colour, matte);
+        self.pull.apply(colour, matte);
         let ns = nanos(start.elapsed());
         self.shared
             .record_frame(&self.shared.decontaminate_cost_ns, ns);
