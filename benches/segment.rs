@@ -7,7 +7,9 @@
 //! step and the background model's update do their full work every call. The background
 //! model has finished its learning phase (30 frames of the empty room) before timing.
 //! `refine/<W>x<H>`: the shared refinement alone (guided filter, feather, temporal step) on a
-//! half-resolution mask.
+//! half-resolution mask; 274x154 is a seat of the 49-seat ML tick (landscape input), whose
+//! coarse mask is 137x77. `refine_radius/274x154/r<R>`: the same with guided filter radius R
+//! (the default is 1).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use together_mode::frame::{Frame, PixelFormat, PlaneMut, PlaneRef};
@@ -94,6 +96,8 @@ fn run(s: &mut dyn Segmenter, f: &mut SeatInput, matte: &mut [u8]) -> Matte {
 }
 
 const SIZES: [(u32, u32); 2] = [(102, 136), (240, 320)];
+/// `refine` also covers the seat of the 49-seat ML tick.
+const REFINE_SIZES: [(u32, u32); 3] = [(102, 136), (240, 320), (274, 154)];
 
 fn segmenters(c: &mut Criterion) {
     let mut group = c.benchmark_group("segment");
@@ -141,8 +145,24 @@ fn segmenters(c: &mut Criterion) {
 }
 
 fn refine(c: &mut Criterion) {
-    let mut group = c.benchmark_group("refine");
-    for (w, h) in SIZES {
+    let cases = REFINE_SIZES.map(|(w, h)| (w, h, 1));
+    refine_cases(c, "refine", &cases, |w, h, _| format!("{w}x{h}"));
+    // The guided filter's radius on the 49-seat ML tick's seat (the box filter's horizontal
+    // pass changes method above `SHIFTED_MAX_R`).
+    let radii = [2, 4, 5, 8].map(|r| (274, 154, r));
+    refine_cases(c, "refine_radius", &radii, |w, h, r| {
+        format!("{w}x{h}/r{r}")
+    });
+}
+
+fn refine_cases(
+    c: &mut Criterion,
+    name: &str,
+    cases: &[(u32, u32, usize)],
+    id: fn(usize, usize, usize) -> String,
+) {
+    let mut group = c.benchmark_group(name);
+    for &(w, h, radius) in cases {
         let (w, h) = (w as usize, h as usize);
         group.throughput(Throughput::Elements((w * h) as u64));
         let (frames, _) = clip(w as u32, h as u32, Backdrop::Room);
@@ -156,23 +176,19 @@ fn refine(c: &mut Criterion) {
                     .collect()
             })
             .collect();
-        let mut refiner = Refiner::new(RefineOptions::default());
+        let mut refiner = Refiner::new(RefineOptions::default().with_radius(radius));
         let mut matte = vec![0u8; w * h];
         let mut k = 0;
-        group.bench_with_input(
-            BenchmarkId::from_parameter(format!("{w}x{h}")),
-            &w,
-            |b, _| {
-                b.iter(|| {
-                    k = (k + 1) % frames.len();
-                    refiner.refine(
-                        &PlaneRef::packed(&frames[k].y, w, h).expect("plane"),
-                        &PlaneRef::packed(&coarse[k], w / 2, h / 2).expect("plane"),
-                        &mut PlaneMut::new(&mut matte, w, h, w).expect("plane"),
-                    )
-                })
-            },
-        );
+        group.bench_with_input(BenchmarkId::from_parameter(id(w, h, radius)), &w, |b, _| {
+            b.iter(|| {
+                k = (k + 1) % frames.len();
+                refiner.refine(
+                    &PlaneRef::packed(&frames[k].y, w, h).expect("plane"),
+                    &PlaneRef::packed(&coarse[k], w / 2, h / 2).expect("plane"),
+                    &mut PlaneMut::new(&mut matte, w, h, w).expect("plane"),
+                )
+            })
+        });
     }
     group.finish();
 }

@@ -11,8 +11,9 @@
 //!    full-resolution luma: `q = a*Y + b`. So the matte's edges follow luma edges at full
 //!    resolution although the mask was computed at half (or any coarser) resolution, noise
 //!    in the mask is smoothed where luma is flat, and `eps` sets how strong a luma edge must
-//!    be to be followed. Every box filter is a running sum (separable, O(1) per pixel,
-//!    whatever `r`).
+//!    be to be followed. Every box filter is separable: along x, `2r + 1` shifted rows
+//!    added (vector code) for the small radii in use, a running sum for wider windows;
+//!    along y, a running sum of rows (O(1) per pixel whatever `r`).
 //! 2. **A small feather**: a light 3x3 blur (`[1 6 1] / 8` each way), so no edge is a
 //!    1-pixel stair and the last bit of noise in the edge is averaged out. (A `[1 2 1] / 4`
 //!    tent measured 9 levels more edge error for little less flicker; no feather, 4 times
@@ -111,6 +112,8 @@ pub struct Refiner {
     /// Per coarse column / row: the seat pixel range it averages `[start, end)`.
     cols: Vec<(u32, u32)>,
     rows: Vec<(u32, u32)>,
+    /// Every coarse column averages two seat columns (`w == 2 * cw`, the usual case).
+    pairs: bool,
     /// Per seat column / row: the two coarse neighbours and the weight of the second.
     up_x: Vec<(u32, u32, f32)>,
     up_y: Vec<(u32, u32, f32)>,
@@ -126,9 +129,11 @@ pub struct Refiner {
     colsum: Vec<f32>,
     /// One luma row's sums while box-averaging onto the coarse grid.
     acc: Vec<u32>,
-    /// Interpolated a and b for one seat row (coarse width).
-    row_a: Vec<f32>,
-    row_b: Vec<f32>,
+    /// a and b upsampled along x: coarse rows of seat width.
+    wide_a: Vec<f32>,
+    wide_b: Vec<f32>,
+    /// One row's vertical feather sums (`[1 6 1]` of the raw matte, at most 8 * 255).
+    fsum: Vec<u16>,
     /// Seat-size matte before the feather, and the previous output.
     raw: Vec<u8>,
     prev: Vec<u8>,
@@ -175,6 +180,7 @@ impl Refiner {
         };
         self.cols = ranges(w, cw);
         self.rows = ranges(h, ch);
+        self.pairs = w == 2 * cw;
         // Pixel centres: seat x maps to coarse (x + 0.5) * cw / w - 0.5.
         let up = |n: usize, m: usize| -> Vec<(u32, u32, f32)> {
             (0..n)
@@ -216,10 +222,12 @@ impl Refiner {
         self.colsum.resize(cw, 0.0);
         self.acc.clear();
         self.acc.resize(w, 0);
-        self.row_a.clear();
-        self.row_a.resize(cw, 0.0);
-        self.row_b.clear();
-        self.row_b.resize(cw, 0.0);
+        for v in [&mut self.wide_a, &mut self.wide_b] {
+            v.clear();
+            v.resize(w * ch, 0.0);
+        }
+        self.fsum.clear();
+        self.fsum.resize(w, 0);
         self.raw.clear();
         self.raw.resize(w * h, 0);
         self.prev.clear();
@@ -266,17 +274,26 @@ impl Refiner {
             let scale = 1.0 / (255.0 * (y1 - y0) as f32);
             let mrow = &coarse.row(j)[..cw];
             let span = j * cw..(j + 1) * cw;
-            let it = self.cols.iter().zip(mrow).zip(
-                self.guide[span.clone()]
-                    .iter_mut()
-                    .zip(&mut self.mask[span.clone()])
-                    .zip(self.ip[span.clone()].iter_mut().zip(&mut self.ii[span])),
-            );
-            for ((&(x0, x1), &m), ((g, p), (ip, ii))) in it {
-                let s: u32 = self.acc[x0 as usize..x1 as usize].iter().sum();
-                let gv = s as f32 * scale / (x1 - x0) as f32;
+            let out = self.guide[span.clone()]
+                .iter_mut()
+                .zip(&mut self.mask[span.clone()])
+                .zip(self.ip[span.clone()].iter_mut().zip(&mut self.ii[span]));
+            let set = |((g, p), (ip, ii)): ((&mut f32, &mut f32), (&mut f32, &mut f32)),
+                       gv: f32,
+                       m: u8| {
                 let pv = f32::from(m) * (1.0 / 255.0);
                 (*g, *p, *ip, *ii) = (gv, pv, gv * pv, gv * gv);
+            };
+            if self.pairs {
+                // The usual half-size mask: a regular pattern, which vectorises.
+                for ((o, c), &m) in out.zip(self.acc.chunks_exact(2)).zip(mrow) {
+                    set(o, (c[0] + c[1]) as f32 * scale / 2.0, m);
+                }
+            } else {
+                for ((o, &(x0, x1)), &m) in out.zip(&self.cols).zip(mrow) {
+                    let s: u32 = self.acc[x0 as usize..x1 as usize].iter().sum();
+                    set(o, s as f32 * scale / (x1 - x0) as f32, m);
+                }
             }
         }
     }
@@ -323,28 +340,48 @@ impl Refiner {
 
     /// `q = a*Y + b` at seat resolution into `raw`, then feather, temporal step and snap into
     /// `out`.
+    ///
+    /// The bilinear upsample of `a` and `b` is done along x first, once per coarse row (the
+    /// only gather), so every seat row is a plain lerp of two wide rows and the per-pixel
+    /// loops here are straight-line code the compiler vectorises.
     fn finish(&mut self, luma: &PlaneRef<'_>, out: &mut PlaneMut<'_>) {
         let (w, h, cw, _) = self.size;
+        let coarse_rows = self.ip.chunks_exact(cw).zip(self.ii.chunks_exact(cw));
+        let wide_rows = self
+            .wide_a
+            .chunks_exact_mut(w)
+            .zip(self.wide_b.chunks_exact_mut(w));
+        for ((a, b), (wa, wb)) in coarse_rows.zip(wide_rows) {
+            if self.pairs {
+                widen_pairs(a, wa);
+                widen_pairs(b, wb);
+                continue;
+            }
+            for ((oa, ob), &(i0, i1, wx)) in wa.iter_mut().zip(wb.iter_mut()).zip(&self.up_x) {
+                let (i0, i1) = (i0 as usize, i1 as usize);
+                *oa = a[i0] + (a[i1] - a[i0]) * wx;
+                *ob = b[i0] + (b[i1] - b[i0]) * wx;
+            }
+        }
         for (y, raw_row) in self.raw.chunks_exact_mut(w).enumerate() {
             let (j0, j1, wy) = self.up_y[y];
             let (a0, a1) = (
-                &self.ip[j0 as usize * cw..][..cw],
-                &self.ip[j1 as usize * cw..][..cw],
+                &self.wide_a[j0 as usize * w..][..w],
+                &self.wide_a[j1 as usize * w..][..w],
             );
             let (b0, b1) = (
-                &self.ii[j0 as usize * cw..][..cw],
-                &self.ii[j1 as usize * cw..][..cw],
+                &self.wide_b[j0 as usize * w..][..w],
+                &self.wide_b[j1 as usize * w..][..w],
             );
-            for i in 0..cw {
-                self.row_a[i] = a0[i] + (a1[i] - a0[i]) * wy;
-                self.row_b[i] = b0[i] + (b1[i] - b0[i]) * wy;
-            }
-            for ((o, &l), &(i0, i1, wx)) in raw_row.iter_mut().zip(luma.row(y)).zip(&self.up_x) {
-                let (i0, i1) = (i0 as usize, i1 as usize);
-                let a = self.row_a[i0] + (self.row_a[i1] - self.row_a[i0]) * wx;
-                let b = self.row_b[i0] + (self.row_b[i1] - self.row_b[i0]) * wx;
-                let q = (a * f32::from(l) + b * 255.0).clamp(0.0, 255.0);
-                *o = (q + 0.5) as u8;
+            let lrow = &luma.row(y)[..w];
+            for x in 0..w {
+                let a = a0[x] + (a1[x] - a0[x]) * wy;
+                let b = b0[x] + (b1[x] - b0[x]) * wy;
+                // max before min, not clamp: a NaN becomes 0 (as `as u8` made it), so
+                // `floor_small` gets a number.
+                #[allow(clippy::manual_clamp)]
+                let q = (a * f32::from(lrow[x]) + b * 255.0).max(0.0).min(255.0);
+                raw_row[x] = floor_small(q + 0.5) as u8;
             }
         }
         let t = i32::from(self.options.dead_band);
@@ -355,58 +392,222 @@ impl Refiner {
             self.options.motion_gate
         };
         for y in 0..h {
-            let orow = out.row_mut(y);
+            let orow = &mut out.row_mut(y)[..w];
             if self.options.feather {
                 let up = &self.raw[y.saturating_sub(1) * w..][..w];
                 let mid = &self.raw[y * w..][..w];
                 let down = &self.raw[(y + 1).min(h - 1) * w..][..w];
-                let col = |x: usize| u32::from(up[x]) + 6 * u32::from(mid[x]) + u32::from(down[x]);
-                let mut left = col(0);
-                let mut here = left;
-                for (x, o) in orow.iter_mut().enumerate() {
-                    let right = col((x + 1).min(w - 1));
-                    *o = ((left + 6 * here + right + 32) >> 6) as u8;
-                    (left, here) = (here, right);
-                }
+                feather_row(up, mid, down, &mut self.fsum, orow);
             } else {
                 orow.copy_from_slice(&self.raw[y * w..][..w]);
             }
             let prev = &mut self.prev[y * w..][..w];
             let prev_luma = &mut self.prev_luma[y * w..][..w];
-            let lrow = luma.row(y);
-            for ((o, p), (pl, &l)) in orow
-                .iter_mut()
-                .zip(prev.iter_mut())
-                .zip(prev_luma.iter_mut().zip(lrow))
-            {
-                let snap = |v: i32| match v {
-                    ..=3 => 0,
-                    252.. => 255,
-                    _ => v as u8,
-                };
-                let mut v = snap(i32::from(*o));
-                let still = l.abs_diff(*pl) <= gate;
-                *pl = l;
-                // Pure room and pure person are taken as they come (so nothing is left
-                // behind); the dead band holds the soft values in between.
-                if smooth && still && v != 0 && v != 255 {
-                    let pv = i32::from(*p);
-                    let d = i32::from(v) - pv;
-                    if d.abs() < t {
-                        v = snap(pv + d * d.abs() / t);
-                    }
-                }
-                *o = v;
-                *p = v;
-            }
+            temporal_row(orow, prev, prev_luma, &luma.row(y)[..w], smooth, t, gate);
         }
         self.has_prev = true;
     }
 }
 
+/// The bilinear upsample of one coarse row `a` to `out`, twice as wide, with the taps
+/// `prepare` computes for that case written out: seat pixel `x` sits at coarse `x/2 - 0.25`,
+/// so the ends copy `a`'s ends and each pair in between is `a[i]` moved a quarter and three
+/// quarters of the way to `a[i + 1]` (the same arithmetic as the general taps).
+fn widen_pairs(a: &[f32], out: &mut [f32]) {
+    let n = a.len();
+    let out = &mut out[..2 * n];
+    out[0] = a[0];
+    out[2 * n - 1] = a[n - 1];
+    for ((o, &p), &q) in out[1..2 * n - 1].chunks_exact_mut(2).zip(a).zip(&a[1..]) {
+        o[0] = p + (q - p) * 0.25;
+        o[1] = p + (q - p) * 0.75;
+    }
+}
+
+/// The feather of one row: `fsum` gets the vertical `[1 6 1]` sums of `up`, `mid`, `down`
+/// (at most 8 * 255), then `out[x] = ([1 6 1] of fsum around x + 32) >> 6`, the row's ends
+/// repeated. u16 throughout (at most 8 * 2040 + 32), so the loops vectorise.
+fn feather_row(up: &[u8], mid: &[u8], down: &[u8], fsum: &mut [u16], out: &mut [u8]) {
+    let w = out.len();
+    let fsum = &mut fsum[..w];
+    for (((f, &u), &m), &d) in fsum.iter_mut().zip(up).zip(mid).zip(down) {
+        *f = u16::from(u) + 6 * u16::from(m) + u16::from(d);
+    }
+    let px = |l: u16, c: u16, r: u16| ((l + 6 * c + r + 32) >> 6) as u8;
+    if w == 1 {
+        out[0] = px(fsum[0], fsum[0], fsum[0]);
+        return;
+    }
+    out[0] = px(fsum[0], fsum[0], fsum[1]);
+    out[w - 1] = px(fsum[w - 2], fsum[w - 1], fsum[w - 1]);
+    let inner = out[1..w - 1]
+        .iter_mut()
+        .zip(fsum.windows(3).map(|f| (f[0], f[1], f[2])));
+    for (o, (l, c, r)) in inner {
+        *o = px(l, c, r);
+    }
+}
+
+/// Values of at most 3 become 0 and of at least 252 become 255.
+#[inline(always)]
+fn snap(v: i32) -> i32 {
+    let v = if v <= 3 { 0 } else { v };
+    if v >= 252 {
+        255
+    } else {
+        v
+    }
+}
+
+/// Pixels per block of [`temporal_row`]'s test for soft values.
+const TEMPORAL_BLOCK: usize = 16;
+
+/// The snap and the temporal dead band of one row (module docs, steps 3 and 4), in place in
+/// `out`; `prev` and `prev_luma` get this frame's output and luma.
+///
+/// Only soft values (4..=251 before the snap) can be held, and most of a matte is pure room
+/// or pure person: a block of [`TEMPORAL_BLOCK`] pixels without soft values is just snapped
+/// and copied; the others go through [`temporal_span`].
+fn temporal_row(
+    out: &mut [u8],
+    prev: &mut [u8],
+    prev_luma: &mut [u8],
+    luma: &[u8],
+    smooth: bool,
+    t: i32,
+    gate: u8,
+) {
+    let n = out.len();
+    let (prev, prev_luma, luma) = (&mut prev[..n], &mut prev_luma[..n], &luma[..n]);
+    let blocks = out
+        .chunks_mut(TEMPORAL_BLOCK)
+        .zip(prev.chunks_mut(TEMPORAL_BLOCK))
+        .zip(
+            prev_luma
+                .chunks_mut(TEMPORAL_BLOCK)
+                .zip(luma.chunks(TEMPORAL_BLOCK)),
+        );
+    for ((o, p), (pl, l)) in blocks {
+        let soft = o.iter().fold(false, |s, &v| s | (v > 3) & (v < 252));
+        if smooth && soft {
+            temporal_span(o, p, pl, l, t, gate);
+        } else {
+            for (o, p) in o.iter_mut().zip(p.iter_mut()) {
+                *o = snap(i32::from(*o)) as u8;
+                *p = *o;
+            }
+            pl.copy_from_slice(l);
+        }
+    }
+}
+
+/// [`temporal_row`] with the dead band on (`t > 0`, a previous frame), per pixel. Written with
+/// selects, no branches, so it vectorises. `d * |d| / t` (truncating) is computed as an f32
+/// division of `d²`: both are integers below 2^16 and t ≤ 255, so a non-integer quotient is
+/// at least 1/255 from an integer, far more than the division's rounding error (below 2^-8),
+/// and the truncated f32 quotient equals the integer one (the tests check every `d` and `t`).
+#[inline(always)]
+fn temporal_span(
+    out: &mut [u8],
+    prev: &mut [u8],
+    prev_luma: &mut [u8],
+    luma: &[u8],
+    t: i32,
+    gate: u8,
+) {
+    let tf = t.max(1) as f32;
+    let it = out
+        .iter_mut()
+        .zip(prev.iter_mut())
+        .zip(prev_luma.iter_mut().zip(luma));
+    for ((o, p), (pl, &l)) in it {
+        let v = snap(i32::from(*o));
+        let still = l.abs_diff(*pl) <= gate;
+        *pl = l;
+        let pv = i32::from(*p);
+        let d = v - pv;
+        let ad = d.abs();
+        let step = dead_band_step(ad, tf);
+        let held = snap(pv + if d < 0 { -step } else { step });
+        // Pure room and pure person are taken as they come (so nothing is left behind); the
+        // dead band holds the soft values in between.
+        let hold = still & (v != 0) & (v != 255) & (ad < t);
+        let v = if hold { held } else { v } as u8;
+        *o = v;
+        *p = v;
+    }
+}
+
+/// `ad² / t` truncated, for `0 <= ad <= 255` and `tf = t` in 1..=255 (see [`temporal_row`]).
+#[inline(always)]
+fn dead_band_step(ad: i32, tf: f32) -> i32 {
+    floor_small((ad * ad) as f32 / tf) as i32
+}
+
+/// `y.floor()` (so `y as u32`) for `0 <= y < 2^22`, in plain float adds and a compare, which
+/// vectorise: `y + 2^23` rounds `y` to an integer (the spacing of f32 there is 1), taking 1
+/// off when that rounded up gives the floor, and the integer sits in the low mantissa bits of
+/// `floor + 2^23`. Rust's saturating `as` conversions are scalarised by LLVM on x86-64.
+#[inline(always)]
+fn floor_small(y: f32) -> u32 {
+    const M: f32 = 8_388_608.0;
+    let r = (y + M) - M;
+    let f = if r > y { r - 1.0 } else { r };
+    (f + M).to_bits() - M.to_bits()
+}
+
+/// Widest window radius for which [`box_row`] sums `2r + 1` shifted copies of the row;
+/// above it, a running sum. Measured (`refine` and `refine_radius` in `benches/segment.rs`,
+/// 274x154 seat, 137-wide coarse rows, whole refinement, shifted vs running): r 1: 114 vs
+/// 150-196 µs, r 2: 128-145 vs 158-164, r 4: 161-201 vs 166-169, r 8: 224 vs 163-176.
+const SHIFTED_MAX_R: usize = 3;
+
+/// `dst[x]` = `inv[x]` times the sum of `src` over `[x - r, x + r]` clipped to the row.
+///
+/// Small radii: the sum of `2r + 1` shifted slices over the interior (each pass vectorises)
+/// and the clipped ends directly. A running sum is a loop-carried dependency (one add and
+/// one subtract per pixel, serial), faster only for wide windows.
+fn box_row(src: &[f32], dst: &mut [f32], r: usize, inv: &[f32]) {
+    let w = src.len();
+    let (dst, inv) = (&mut dst[..w], &inv[..w]);
+    if r > SHIFTED_MAX_R {
+        let mut s: f32 = src[..(r + 1).min(w)].iter().sum();
+        for x in 0..w {
+            dst[x] = s * inv[x];
+            if x + r + 1 < w {
+                s += src[x + r + 1];
+            }
+            if x >= r {
+                s -= src[x - r];
+            }
+        }
+        return;
+    }
+    // Interior: x in r..r + n, whose window lies inside the row.
+    let n = w.saturating_sub(2 * r);
+    let (lo, hi) = if n > 0 { (r, r + n) } else { (w, w) };
+    if n > 0 {
+        let mid = &mut dst[lo..hi];
+        mid.copy_from_slice(&src[..n]);
+        for k in 1..=2 * r {
+            for (d, &v) in mid.iter_mut().zip(&src[k..k + n]) {
+                *d += v;
+            }
+        }
+        for (d, &i) in mid.iter_mut().zip(&inv[lo..hi]) {
+            *d *= i;
+        }
+    }
+    for x in (0..lo).chain(hi..w) {
+        let win = &src[x.saturating_sub(r)..(x + r + 1).min(w)];
+        dst[x] = win.iter().sum::<f32>() * inv[x];
+    }
+}
+
 /// Replaces `buf` (`w x h`, row-major) by its mean over a `(2r+1)^2` window clipped to the
-/// plane: a horizontal running sum into `tmp`, then a vertical running sum of its columns.
-/// `inv_x` / `inv_y` are 1 / window length per column / row.
+/// plane: a horizontal pass ([`box_row`]) into `tmp`, then a vertical running sum of its
+/// columns (vectorised across columns). `inv_x` / `inv_y` are 1 / window length per column /
+/// row.
 #[allow(clippy::too_many_arguments)]
 fn box_mean(
     buf: &mut [f32],
@@ -419,16 +620,7 @@ fn box_mean(
     inv_y: &[f32],
 ) {
     for (src, dst) in buf.chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
-        let mut s: f32 = src[..(r + 1).min(w)].iter().sum();
-        for x in 0..w {
-            dst[x] = s * inv_x[x];
-            if x + r + 1 < w {
-                s += src[x + r + 1];
-            }
-            if x >= r {
-                s -= src[x - r];
-            }
-        }
+        box_row(src, dst, r, inv_x);
     }
     colsum.fill(0.0);
     for row in tmp.chunks_exact(w).take(r + 1) {
@@ -811,6 +1003,263 @@ mod tests {
             &PlaneRef::packed(&l[..4], 2, 2).unwrap(),
             &mut PlaneMut::new(&mut small, 2, 2, 2).unwrap(),
         ));
+    }
+
+    /// A seeded pseudo-random byte stream (LCG).
+    fn bytes(n: usize, seed: u64) -> Vec<u8> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                (s >> 56) as u8
+            })
+            .collect()
+    }
+
+    /// The guided filter stage written plainly, in f64: box averages onto the coarse grid, an
+    /// O(r²) clipped box mean, the per-pixel fit, bilinear taps per seat pixel. Returns the
+    /// seat-size matte before the feather (what `Refiner::raw` holds).
+    #[allow(clippy::too_many_arguments)]
+    fn reference_guided(
+        l: &[u8],
+        w: usize,
+        h: usize,
+        c: &[u8],
+        cw: usize,
+        ch: usize,
+        r: usize,
+        eps: f64,
+    ) -> Vec<u8> {
+        let range = |i: usize, n: usize, m: usize| {
+            let s = i * n / m;
+            (s, ((i + 1) * n / m).max(s + 1).min(n))
+        };
+        let mut guide = vec![0f64; cw * ch];
+        for j in 0..ch {
+            let (y0, y1) = range(j, h, ch);
+            for i in 0..cw {
+                let (x0, x1) = range(i, w, cw);
+                let mut s = 0.0;
+                for y in y0..y1 {
+                    for x in x0..x1 {
+                        s += f64::from(l[y * w + x]);
+                    }
+                }
+                guide[j * cw + i] = s / (255.0 * ((y1 - y0) * (x1 - x0)) as f64);
+            }
+        }
+        let boxed = |p: &[f64]| -> Vec<f64> {
+            let mut o = vec![0f64; cw * ch];
+            for j in 0..ch {
+                for i in 0..cw {
+                    let (mut s, mut n) = (0.0, 0.0);
+                    for jj in j.saturating_sub(r)..(j + r + 1).min(ch) {
+                        for ii in i.saturating_sub(r)..(i + r + 1).min(cw) {
+                            s += p[jj * cw + ii];
+                            n += 1.0;
+                        }
+                    }
+                    o[j * cw + i] = s / n;
+                }
+            }
+            o
+        };
+        let p: Vec<f64> = c.iter().map(|&v| f64::from(v) / 255.0).collect();
+        let ip: Vec<f64> = guide.iter().zip(&p).map(|(g, p)| g * p).collect();
+        let ii: Vec<f64> = guide.iter().map(|g| g * g).collect();
+        let (mi, mp, mip, mii) = (boxed(&guide), boxed(&p), boxed(&ip), boxed(&ii));
+        let mut a = vec![0f64; cw * ch];
+        let mut b = vec![0f64; cw * ch];
+        for k in 0..cw * ch {
+            a[k] = (mip[k] - mi[k] * mp[k]) / (mii[k] - mi[k] * mi[k] + eps);
+            b[k] = mp[k] - a[k] * mi[k];
+        }
+        let (a, b) = (boxed(&a), boxed(&b));
+        let tap = |x: usize, n: usize, m: usize| {
+            let c = ((x as f64 + 0.5) * m as f64 / n as f64 - 0.5).clamp(0.0, (m - 1) as f64);
+            let i0 = c.floor() as usize;
+            (i0, (i0 + 1).min(m - 1), c - i0 as f64)
+        };
+        let lerp = |p: &[f64], x: usize, y: usize| {
+            let ((i0, i1, wx), (j0, j1, wy)) = (tap(x, w, cw), tap(y, h, ch));
+            let at = |i: usize, j: usize| p[j * cw + i];
+            let top = at(i0, j0) + (at(i1, j0) - at(i0, j0)) * wx;
+            let bottom = at(i0, j1) + (at(i1, j1) - at(i0, j1)) * wx;
+            top + (bottom - top) * wy
+        };
+        (0..w * h)
+            .map(|k| {
+                let (x, y) = (k % w, k / w);
+                let q = lerp(&a, x, y) * f64::from(l[k]) + lerp(&b, x, y) * 255.0;
+                (q.clamp(0.0, 255.0) + 0.5).floor() as u8
+            })
+            .collect()
+    }
+
+    /// Feather, snap and temporal step written plainly (integers, branches), from the raw
+    /// matte, the previous output and luma (`None`: no previous frame).
+    fn reference_finish(
+        raw: &[u8],
+        l: &[u8],
+        w: usize,
+        h: usize,
+        o: &RefineOptions,
+        prev: Option<(&[u8], &[u8])>,
+    ) -> Vec<u8> {
+        let at = |x: isize, y: isize| -> u32 {
+            let x = x.clamp(0, w as isize - 1) as usize;
+            let y = y.clamp(0, h as isize - 1) as usize;
+            u32::from(raw[y * w + x])
+        };
+        let snap = |v: i32| -> i32 {
+            if v <= 3 {
+                0
+            } else if v >= 252 {
+                255
+            } else {
+                v
+            }
+        };
+        let t = i32::from(o.dead_band);
+        let gate = if o.motion_gate == 0 {
+            255
+        } else {
+            o.motion_gate
+        };
+        (0..w * h)
+            .map(|k| {
+                let (x, y) = ((k % w) as isize, (k / w) as isize);
+                let f = if o.feather {
+                    let k3 = [1, 6, 1];
+                    let mut s = 0;
+                    for (dy, ky) in (-1..=1).zip(k3) {
+                        for (dx, kx) in (-1..=1).zip(k3) {
+                            s += ky * kx * at(x + dx, y + dy);
+                        }
+                    }
+                    (s + 32) >> 6
+                } else {
+                    at(x, y)
+                };
+                let mut v = snap(f as i32);
+                if let Some((pv, pl)) = prev {
+                    let still = l[k].abs_diff(pl[k]) <= gate;
+                    if t > 0 && still && v != 0 && v != 255 {
+                        let d = v - i32::from(pv[k]);
+                        if d.abs() < t {
+                            v = snap(i32::from(pv[k]) + d * d.abs() / t);
+                        }
+                    }
+                }
+                v as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_a_plain_reference() {
+        // (seat, coarse): half size even and odd, a coarse grid of another ratio, a coarse
+        // grid as large as the seat, and a single pixel.
+        let sizes = [
+            ((64, 16), (32, 8)),
+            ((37, 23), (19, 12)),
+            ((50, 31), (13, 9)),
+            ((9, 5), (9, 5)),
+            ((3, 7), (1, 2)),
+            ((1, 1), (1, 1)),
+        ];
+        let mut worst = 0;
+        for (si, &((w, h), (cw, ch))) in sizes.iter().enumerate() {
+            for r in [0, 1, 2, 4, 5, 9] {
+                for (feather, dead_band, gate) in [(true, 64, 10), (false, 0, 10), (true, 16, 0)] {
+                    let o = RefineOptions::default()
+                        .with_radius(r)
+                        .with_feather(feather)
+                        .with_dead_band(dead_band)
+                        .with_motion_gate(gate);
+                    let mut refiner = Refiner::new(o);
+                    let mut prev: Option<(Vec<u8>, Vec<u8>)> = None;
+                    for frame in 0..4u64 {
+                        let seed = (si as u64) << 32 | (r as u64) << 8 | frame;
+                        // Luma: a step edge and a ramp plus noise; the top rows change by 20
+                        // levels every other frame (motion), the rest only by noise (still).
+                        let noise = bytes(w * h, seed);
+                        let l: Vec<u8> = (0..w * h)
+                            .map(|k| {
+                                let (x, y) = (k % w, k / w);
+                                let base = if x * 3 < w { 50 } else { 170 } + y * 2;
+                                let moved = if y * 4 < h && frame % 2 == 1 { 20 } else { 0 };
+                                (base + moved + usize::from(noise[k] % 7)).min(255) as u8
+                            })
+                            .collect();
+                        // Mask: a soft-edged blob plus a little noise, so there are pure,
+                        // soft and snapped values.
+                        let mn = bytes(cw * ch, seed ^ 0xABCD);
+                        let c: Vec<u8> = (0..cw * ch)
+                            .map(|k| {
+                                let (x, y) = ((k % cw) as i32, (k / cw) as i32);
+                                let d = (x - cw as i32 / 2).abs() + (y - ch as i32 / 2).abs();
+                                let v = 255 - 40 * d + i32::from(mn[k] % 32) - 16;
+                                v.clamp(0, 255) as u8
+                            })
+                            .collect();
+                        let mut out = vec![0u8; w * h];
+                        assert!(refiner.refine(
+                            &PlaneRef::packed(&l, w, h).unwrap(),
+                            &PlaneRef::packed(&c, cw, ch).unwrap(),
+                            &mut PlaneMut::new(&mut out, w, h, w).unwrap(),
+                        ));
+                        let raw = reference_guided(&l, w, h, &c, cw, ch, r, f64::from(o.eps));
+                        let diff = raw
+                            .iter()
+                            .zip(&refiner.raw)
+                            .map(|(a, b)| a.abs_diff(*b))
+                            .max()
+                            .unwrap();
+                        assert!(
+                            diff <= 1,
+                            "{w}x{h} from {cw}x{ch}, r {r}, frame {frame}: raw differs by {diff}"
+                        );
+                        worst = worst.max(diff);
+                        // From the refiner's own raw matte on, the maths is integer: exact.
+                        let p = prev.as_ref().map(|(a, b)| (&a[..], &b[..]));
+                        let want = reference_finish(&refiner.raw, &l, w, h, &o, p);
+                        assert_eq!(out, want, "{w}x{h} from {cw}x{ch}, {o:?}, frame {frame}");
+                        prev = Some((out, l));
+                    }
+                }
+            }
+        }
+        eprintln!("largest raw difference to the f64 reference: {worst}");
+    }
+
+    #[test]
+    fn dead_band_division_is_exact() {
+        for t in 1..=255i32 {
+            let tf = t as f32;
+            for ad in 0..t {
+                assert_eq!(dead_band_step(ad, tf), ad * ad / t, "ad {ad} t {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn floor_small_is_floor() {
+        // Every quarter, every value just below and above an integer, up to 2^16.
+        for k in 0..=(1u32 << 16) {
+            let kf = k as f32;
+            for y in [kf, kf + 0.25, kf + 0.5, kf + 0.75] {
+                assert_eq!(floor_small(y), y as u32, "{y}");
+            }
+            let below = f32::from_bits(kf.to_bits().saturating_sub(1));
+            if k > 0 {
+                assert_eq!(floor_small(below), k - 1, "{below}");
+            }
+            let above = f32::from_bits(kf.to_bits() + 1);
+            assert_eq!(floor_small(above), above as u32, "{above}");
+        }
     }
 
     fn colour<'a>(
