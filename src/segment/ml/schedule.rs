@@ -155,6 +155,7 @@ impl MlShared {
             coarse: Vec::new(),
             coarse_size: (0, 0),
             x_taps: Vec::new(),
+            prob_row: Vec::new(),
             refiner: self.options.refine.map(Refiner::new),
         }
     }
@@ -280,6 +281,8 @@ pub struct MlSegmenter {
     coarse_size: (usize, usize),
     /// Per coarse column: the two probability-map columns and the weight of the second.
     x_taps: Vec<(u32, u32, f32)>,
+    /// One probability-map row, interpolated vertically.
+    prob_row: Vec<f32>,
     refiner: Option<Refiner>,
 }
 
@@ -410,7 +413,16 @@ impl MlSegmenter {
             (v + v.signum() * s as isize / 2) / s as isize
         };
         let (cdx, cdy) = (scale(dx, cw, w), scale(dy, ch, h));
-        prob_to_matte_shifted(&self.prob, pw, ph, &self.x_taps, &mut coarse, cdx, cdy);
+        prob_to_matte_shifted(
+            &self.prob,
+            pw,
+            ph,
+            &self.x_taps,
+            &mut coarse,
+            cdx,
+            cdy,
+            &mut self.prob_row,
+        );
         match &mut self.refiner {
             Some(refiner) => {
                 if !refiner.refine(&input.y, &coarse.as_ref(), matte) {
@@ -547,6 +559,10 @@ fn tap(o: isize, scale: f32, len: usize) -> (usize, usize, f32) {
 /// Scales `prob` (`pw x ph`) bilinearly into `out`, moved by `(dx, dy)` seat pixels (edge
 /// values repeat where the shift uncovers the border). `x_taps` holds [`tap`] of each output
 /// column for `pw` (a clamped index is the edge's tap, so a shift is a shifted lookup).
+/// `row` is scratch (resized to `pw`): each output row first interpolates its two source
+/// rows vertically over the whole width (contiguous, vectorised), then picks and blends two
+/// columns per output pixel.
+#[allow(clippy::too_many_arguments)]
 fn prob_to_matte_shifted(
     prob: &[f32],
     pw: usize,
@@ -555,31 +571,34 @@ fn prob_to_matte_shifted(
     out: &mut PlaneMut<'_>,
     dx: isize,
     dy: isize,
+    row: &mut Vec<f32>,
 ) {
     let (w, h) = (out.width(), out.height());
     if w == 0 || h == 0 || x_taps.len() != w || prob.len() != pw * ph {
         return;
     }
+    row.resize(pw, 0.0);
     let sy = ph as f32 / h as f32;
     for oy in 0..h {
         let (y0, y1, fy) = tap(oy as isize - dy, sy, ph);
         let (r0, r1) = (&prob[y0 * pw..(y0 + 1) * pw], &prob[y1 * pw..(y1 + 1) * pw]);
-        let row = out.row_mut(oy);
+        for ((v, &a), &b) in row.iter_mut().zip(r0).zip(r1) {
+            *v = a + (b - a) * fy;
+        }
+        let out_row = out.row_mut(oy);
         // Columns whose source column is clamped to an edge, then the shifted middle.
         let first = dx.clamp(0, w as isize) as usize;
         let last = (w as isize + dx).clamp(0, w as isize) as usize;
         let lerp = |t: &(u32, u32, f32)| {
-            let (x0, x1, fx) = (t.0 as usize, t.1 as usize, t.2);
-            let top = r0[x0] + (r0[x1] - r0[x0]) * fx;
-            let bot = r1[x0] + (r1[x1] - r1[x0]) * fx;
-            ((top + (bot - top) * fy) * 255.0 + 0.5).clamp(0.0, 255.0) as u8
+            let (a, b) = (row[t.0 as usize], row[t.1 as usize]);
+            ((a + (b - a) * t.2) * 255.0 + 0.5).clamp(0.0, 255.0) as u8
         };
         let (left, right) = (lerp(&x_taps[0]), lerp(&x_taps[w - 1]));
-        row[..first].fill(left);
-        row[last..].fill(right);
+        out_row[..first].fill(left);
+        out_row[last..].fill(right);
         if first < last {
             let src = (first as isize - dx) as usize;
-            for (d, t) in row[first..last].iter_mut().zip(&x_taps[src..]) {
+            for (d, t) in out_row[first..last].iter_mut().zip(&x_taps[src..]) {
                 *d = lerp(t);
             }
         }
@@ -648,7 +667,19 @@ mod tests {
             &mut PlaneMut::new(&mut a, 32, 32, 32).unwrap(),
             0,
             0,
+            &mut Vec::new(),
         );
+        // Unshifted, it is the plain bilinear upsample (within rounding).
+        let mut plain = vec![0u8; 32 * 32];
+        super::super::resample::prob_to_matte(
+            &prob,
+            16,
+            16,
+            &mut PlaneMut::new(&mut plain, 32, 32, 32).unwrap(),
+        )
+        .unwrap();
+        assert!(a.iter().zip(&plain).all(|(p, q)| p.abs_diff(*q) <= 1));
+        assert!(a.iter().any(|&v| v == 255) && a.iter().any(|&v| v == 0));
         prob_to_matte_shifted(
             &prob,
             16,
@@ -657,6 +688,7 @@ mod tests {
             &mut PlaneMut::new(&mut b, 32, 32, 32).unwrap(),
             3,
             -2,
+            &mut Vec::new(),
         );
         for y in 2..28 {
             for x in 0..28 {
