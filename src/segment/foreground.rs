@@ -189,6 +189,7 @@ mod tests {
     use super::*;
 
     /// The per-pixel form: each partly covered pixel's window visited on its own.
+    #[allow(clippy::needless_range_loop)]
     fn naive(colour: &mut SeatColour<'_>, matte: &PlaneRef<'_>) {
         let (w, h) = (colour.y.width(), colour.y.height());
         let (cw, ch) = (colour.u.width(), colour.u.height());

@@ -679,7 +679,7 @@ mod tests {
         )
         .unwrap();
         assert!(a.iter().zip(&plain).all(|(p, q)| p.abs_diff(*q) <= 1));
-        assert!(a.iter().any(|&v| v == 255) && a.iter().any(|&v| v == 0));
+        assert!(a.contains(&255) && a.contains(&0));
         prob_to_matte_shifted(
             &prob,
             16,
