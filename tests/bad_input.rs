@@ -13,8 +13,10 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+mod common;
 
 use together_mode::error::{ComposeError, FrameError, IoError, SceneError, SizeError};
 use together_mode::frame::{ColorSpec, Frame, FrameRef, PixelFormat, PlaneRef, MAX_DIMENSION};
@@ -1193,19 +1195,7 @@ fn sizes_are_parsed_and_checked_with_typed_errors() {
 // ---------------------------------------------------------------------------------------------
 // The CLI: one `error:` line, non-zero exit, no panic, no output left behind.
 
-fn together() -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir
-        .join("examples")
-        .join(format!("together{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} missing: run `cargo build --example together`",
-        bin.display()
-    );
-    Command::new(bin)
-}
+use common::together;
 
 fn assert_clean_failure(args: &[&str], out: &Output, mentions: &str) {
     assert!(!out.status.success(), "{args:?} should fail");

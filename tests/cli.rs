@@ -2,30 +2,16 @@
 //! line, a non-zero exit and no output file.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use together_mode::io::Y4mReader;
 
-/// The example binary, which `cargo test` builds beside the test executables.
-fn together() -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir
-        .join("examples")
-        .join(format!("together{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} missing: run `cargo build --example together`",
-        bin.display()
-    );
-    Command::new(bin)
-}
+mod common;
+
+use common::together;
 
 fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tm-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tmpdir("cli", name)
 }
 
 fn run(args: &[&str]) -> Output {

@@ -11,6 +11,8 @@ use together_mode::geometry::{aspect_fill_crop, Rect};
 use together_mode::io::{Y4mReader, Y4mWriter};
 use together_mode::{Compositor, CompositorOptions, Role, Scene};
 
+mod common;
+
 fn have_ffmpeg() -> bool {
     let ok = Command::new("ffmpeg")
         .arg("-version")
@@ -27,10 +29,7 @@ fn have_ffmpeg() -> bool {
 }
 
 fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tm-parity-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tmpdir("parity", name)
 }
 
 fn ffmpeg(args: &[&str]) {

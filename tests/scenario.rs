@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use together_mode::io::Y4mReader;
 use together_mode::scenario::{Scenario, ScenarioError};
 
+mod common;
+
 fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tm-scenario-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -176,12 +178,6 @@ fn schema_errors_are_typed() {
 
 #[test]
 fn the_cli_runs_a_scenario() {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir
-        .join("examples")
-        .join(format!("together{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} missing", bin.display());
     let out = tmpdir("cli");
     let scenario = out.with_extension("json");
     std::fs::write(
@@ -193,7 +189,7 @@ fn the_cli_runs_a_scenario() {
                        {"type": "start", "by": "8:orgid:o"}]}"#,
     )
     .unwrap();
-    let o = std::process::Command::new(bin)
+    let o = common::together()
         .arg("scenario")
         .arg(&scenario)
         .arg("--out")
