@@ -298,7 +298,8 @@ impl Refiner {
         }
     }
 
-    /// The guided filter on the coarse grid: leaves the averaged `a` in `ip`, `b` in `ii`.
+    /// The guided filter on the coarse grid: leaves the averaged `a` in `ip`, `b` in `ii`
+    /// (in levels: times 255).
     fn guided(&mut self) {
         let (_, _, cw, ch) = self.size;
         let r = self.options.radius;
@@ -325,7 +326,7 @@ impl Refiner {
             let cov = *a - mi * mp;
             let var = *b - mi * mi;
             let av = cov / (var + eps);
-            (*a, *b) = (av, mp - av * mi);
+            (*a, *b) = (av, (mp - av * mi) * 255.0);
         }
         for buf in [&mut self.ip, &mut self.ii] {
             bx(
@@ -373,16 +374,7 @@ impl Refiner {
                 &self.wide_b[j0 as usize * w..][..w],
                 &self.wide_b[j1 as usize * w..][..w],
             );
-            let lrow = &luma.row(y)[..w];
-            for x in 0..w {
-                let a = a0[x] + (a1[x] - a0[x]) * wy;
-                let b = b0[x] + (b1[x] - b0[x]) * wy;
-                // max before min, not clamp: a NaN becomes 0 (as `as u8` made it), so
-                // `floor_small` gets a number.
-                #[allow(clippy::manual_clamp)]
-                let q = (a * f32::from(lrow[x]) + b * 255.0).max(0.0).min(255.0);
-                raw_row[x] = floor_small(q + 0.5) as u8;
-            }
+            apply_row(a0, a1, b0, b1, wy, &luma.row(y)[..w], raw_row);
         }
         let t = i32::from(self.options.dead_band);
         let smooth = t > 0 && self.has_prev;
@@ -406,6 +398,36 @@ impl Refiner {
             temporal_row(orow, prev, prev_luma, &luma.row(y)[..w], smooth, t, gate);
         }
         self.has_prev = true;
+    }
+}
+
+/// One seat row of `q = a*Y + b` (clamped to 0..=255, rounded to u8), with `a` and `b`
+/// (`b` in levels, already times 255) lerped by `wy` between the wide rows `a0`, `a1` and `b0`, `b1`. In blocks of 16 pixels,
+/// whose bytes the compiler packs into one store.
+fn apply_row(a0: &[f32], a1: &[f32], b0: &[f32], b1: &[f32], wy: f32, l: &[u8], out: &mut [u8]) {
+    #[inline(always)]
+    fn px(a0: f32, a1: f32, b0: f32, b1: f32, wy: f32, l: u8) -> u8 {
+        let a = a0 + (a1 - a0) * wy;
+        let b = b0 + (b1 - b0) * wy;
+        // max before min, not clamp: a NaN becomes 0.
+        #[allow(clippy::manual_clamp)]
+        let q = (a * f32::from(l) + b).max(0.0).min(255.0);
+        round_small(q) as u8
+    }
+    const B: usize = 16;
+    let w = out.len();
+    let (a0, a1, b0, b1, l) = (&a0[..w], &a1[..w], &b0[..w], &b1[..w], &l[..w]);
+    let body = w / B * B;
+    for k in (0..body).step_by(B) {
+        let o: &mut [u8; B] = (&mut out[k..k + B]).try_into().expect("block");
+        let (a0, a1) = (&a0[k..k + B], &a1[k..k + B]);
+        let (b0, b1, l) = (&b0[k..k + B], &b1[k..k + B], &l[k..k + B]);
+        for x in 0..B {
+            o[x] = px(a0[x], a1[x], b0[x], b1[x], wy, l[x]);
+        }
+    }
+    for x in body..w {
+        out[x] = px(a0[x], a1[x], b0[x], b1[x], wy, l[x]);
     }
 }
 
@@ -440,10 +462,8 @@ fn feather_row(up: &[u8], mid: &[u8], down: &[u8], fsum: &mut [u16], out: &mut [
     }
     out[0] = px(fsum[0], fsum[0], fsum[1]);
     out[w - 1] = px(fsum[w - 2], fsum[w - 1], fsum[w - 1]);
-    let inner = out[1..w - 1]
-        .iter_mut()
-        .zip(fsum.windows(3).map(|f| (f[0], f[1], f[2])));
-    for (o, (l, c, r)) in inner {
+    let (l, c, r) = (&fsum[..w - 2], &fsum[1..w - 1], &fsum[2..]);
+    for (o, ((&l, &c), &r)) in out[1..w - 1].iter_mut().zip(l.iter().zip(c).zip(r)) {
         *o = px(l, c, r);
     }
 }
@@ -544,6 +564,15 @@ fn dead_band_step(ad: i32, tf: f32) -> i32 {
     floor_small((ad * ad) as f32 / tf) as i32
 }
 
+/// `y` rounded to the nearest integer (ties to even) for `0 <= y < 2^22`: `y + 2^23` rounds
+/// it (the spacing of f32 there is 1) and the integer sits in the low mantissa bits. Two
+/// float ops that vectorise, where Rust's saturating `as` conversions are scalarised.
+#[inline(always)]
+fn round_small(y: f32) -> u32 {
+    const M: f32 = 8_388_608.0;
+    (y + M).to_bits() - M.to_bits()
+}
+
 /// `y.floor()` (so `y as u32`) for `0 <= y < 2^22`, in plain float adds and a compare, which
 /// vectorise: `y + 2^23` rounds `y` to an integer (the spacing of f32 there is 1), taking 1
 /// off when that rounded up gives the floor, and the integer sits in the low mantissa bits of
@@ -583,20 +612,30 @@ fn box_row(src: &[f32], dst: &mut [f32], r: usize, inv: &[f32]) {
         }
         return;
     }
+    match r {
+        0 => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v),
+        1 => box_row_shifted::<3>(src, dst, inv),
+        2 => box_row_shifted::<5>(src, dst, inv),
+        _ => box_row_shifted::<7>(src, dst, inv),
+    }
+}
+
+/// [`box_row`] for a window of `N = 2r + 1` (a constant, so the sum of the `N` shifted
+/// values unrolls and the loop over the row vectorises).
+#[inline(always)]
+fn box_row_shifted<const N: usize>(src: &[f32], dst: &mut [f32], inv: &[f32]) {
+    let (w, r) = (src.len(), N / 2);
     // Interior: x in r..r + n, whose window lies inside the row.
-    let n = w.saturating_sub(2 * r);
+    let n = (w + 1).saturating_sub(N);
     let (lo, hi) = if n > 0 { (r, r + n) } else { (w, w) };
-    if n > 0 {
-        let mid = &mut dst[lo..hi];
-        mid.copy_from_slice(&src[..n]);
-        for k in 1..=2 * r {
-            for (d, &v) in mid.iter_mut().zip(&src[k..k + n]) {
-                *d += v;
-            }
+    let (out, inv_mid) = (&mut dst[lo..hi], &inv[lo..hi]);
+    for (x, (d, &i)) in out.iter_mut().zip(inv_mid).enumerate() {
+        let win = &src[x..x + N];
+        let mut s = win[0];
+        for &v in &win[1..] {
+            s += v;
         }
-        for (d, &i) in mid.iter_mut().zip(&inv[lo..hi]) {
-            *d *= i;
-        }
+        *d = s * i;
     }
     for x in (0..lo).chain(hi..w) {
         let win = &src[x.saturating_sub(r)..(x + r + 1).min(w)];
@@ -628,19 +667,35 @@ fn box_mean(
             *c += v;
         }
     }
-    for y in 0..h {
+    // One pass per row: write the mean, then slide the window (add the row entering it,
+    // subtract the one leaving it, in that order).
+    let row = |y: usize| &tmp[y * w..][..w];
+    for (y, out) in buf.chunks_exact_mut(w).enumerate() {
         let k = inv_y[y];
-        for (d, &c) in buf[y * w..][..w].iter_mut().zip(colsum.iter()) {
-            *d = c * k;
-        }
-        if y + r + 1 < h {
-            for (c, &v) in colsum.iter_mut().zip(&tmp[(y + r + 1) * w..][..w]) {
-                *c += v;
+        let it = out.iter_mut().zip(colsum.iter_mut());
+        match (y + r + 1 < h, y >= r) {
+            (true, true) => {
+                for ((d, c), (&a, &s)) in it.zip(row(y + r + 1).iter().zip(row(y - r))) {
+                    *d = *c * k;
+                    *c = *c + a - s;
+                }
             }
-        }
-        if y >= r {
-            for (c, &v) in colsum.iter_mut().zip(&tmp[(y - r) * w..][..w]) {
-                *c -= v;
+            (true, false) => {
+                for ((d, c), &a) in it.zip(row(y + r + 1)) {
+                    *d = *c * k;
+                    *c += a;
+                }
+            }
+            (false, true) => {
+                for ((d, c), &s) in it.zip(row(y - r)) {
+                    *d = *c * k;
+                    *c -= s;
+                }
+            }
+            (false, false) => {
+                for (d, c) in it {
+                    *d = *c * k;
+                }
             }
         }
     }
