@@ -23,7 +23,7 @@ use crate::frame::{ColorSpec, Frame, FrameMut, FrameRef, PixelFormat};
 use crate::geometry::{check_output_size, Rect};
 use crate::render::kernels::SimdLevel;
 use crate::render::{
-    compose, render_seat, Layout, SeatParams, SeatRender, SeatScaler, SeatScratch,
+    compose, prefetch_seat, render_seat, Layout, SeatParams, SeatRender, SeatScaler, SeatScratch,
 };
 use crate::scene::Scene;
 use crate::seating::{Role, Seating, SeatingMap};
@@ -573,6 +573,16 @@ impl Compositor {
                 level,
                 dim: p.dim.unwrap_or(255),
             };
+            // The next seat's first source rows, to arrive while this one is rendered.
+            if let Some(next) = seating
+                .occupant(i + 1)
+                .and_then(|id| participants.get(id))
+                .and_then(|p| p.frame.as_ref())
+            {
+                if let Some(r) = layout.seat_rect(i + 1) {
+                    prefetch_seat(&next.as_ref(), r.width.max(0) as usize, r.height.max(0) as usize);
+                }
+            }
             render_seat(&mut slot.scratch, &mut slot.render, seg.as_mut(), &frame.as_ref(), &sp)?;
             slot.rendered = true;
             key.participant.clear();

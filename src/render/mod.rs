@@ -362,6 +362,23 @@ pub(crate) struct SeatParams<'a> {
 
 /// Renders `frame` into `out` at the seat's size: centre crop to the seat's aspect (even
 /// offsets), scale each plane straight into the seat, matte with `segmenter`, mirror.
+/// Asks for the first rows of the luma crop a `sw x sh` seat will read from `frame`, so
+/// they arrive while the seat before it is rendered (I420 and I420A; a no-op for others).
+pub(crate) fn prefetch_seat(frame: &FrameRef<'_>, sw: usize, sh: usize) {
+    if !matches!(frame.format(), PixelFormat::I420 | PixelFormat::I420A) || sw < 2 || sh < 2 {
+        return;
+    }
+    let (cx, cy, cw, ch) =
+        aspect_fill_crop(frame.width(), frame.height(), sw as u32, sh as u32, true);
+    let y = frame.plane(0);
+    let (x0, w) = (cx as usize, cw as usize);
+    for r in cy as usize..(cy as usize + PREFETCH_ROWS.min(ch as usize)).min(y.height()) {
+        if let Some(row) = y.row(r).get(x0..x0 + w) {
+            prefetch(row);
+        }
+    }
+}
+
 pub(crate) fn render_seat(
     scratch: &mut SeatScratch,
     out: &mut SeatRender,
