@@ -470,7 +470,7 @@ fn feather_row(up: &[u8], mid: &[u8], down: &[u8], fsum: &mut [u16], out: &mut [
 
 /// Values of at most 3 become 0 and of at least 252 become 255.
 #[inline(always)]
-fn snap(v: i32) -> i32 {
+fn snap(v: u8) -> u8 {
     let v = if v <= 3 { 0 } else { v };
     if v >= 252 {
         255
@@ -513,7 +513,7 @@ fn temporal_row(
             temporal_span(o, p, pl, l, t, gate);
         } else {
             for (o, p) in o.iter_mut().zip(p.iter_mut()) {
-                *o = snap(i32::from(*o)) as u8;
+                *o = snap(*o);
                 *p = *o;
             }
             pl.copy_from_slice(l);
@@ -521,11 +521,11 @@ fn temporal_row(
     }
 }
 
-/// [`temporal_row`] with the dead band on (`t > 0`, a previous frame), per pixel. Written with
-/// selects, no branches, so it vectorises. `d * |d| / t` (truncating) is computed as an f32
-/// division of `d²`: both are integers below 2^16 and t ≤ 255, so a non-integer quotient is
-/// at least 1/255 from an integer, far more than the division's rounding error (below 2^-8),
-/// and the truncated f32 quotient equals the integer one (the tests check every `d` and `t`).
+/// [`temporal_row`] with the dead band on (`t > 0`, a previous frame), per pixel, in u8
+/// arithmetic (16 lanes) but for the division, with selects, no branches, so it vectorises.
+/// `v` moves from the previous `pv` by `ad² / t` towards itself (`d * |d| / t` with
+/// `d = v - pv`, truncating), which stays between `pv` and `v`, so u8 adds do not wrap where
+/// the result is used (they wrap, harmlessly, where `ad >= t` drops it).
 #[inline(always)]
 fn temporal_span(
     out: &mut [u8],
@@ -535,33 +535,41 @@ fn temporal_span(
     t: i32,
     gate: u8,
 ) {
-    let tf = t.max(1) as f32;
+    let (t8, tf) = (t.clamp(1, 255) as u8, t.clamp(1, 255) as f32);
     let it = out
         .iter_mut()
         .zip(prev.iter_mut())
         .zip(prev_luma.iter_mut().zip(luma));
     for ((o, p), (pl, &l)) in it {
-        let v = snap(i32::from(*o));
+        let v = snap(*o);
         let still = l.abs_diff(*pl) <= gate;
         *pl = l;
-        let pv = i32::from(*p);
-        let d = v - pv;
-        let ad = d.abs();
+        let pv = *p;
+        let ad = v.abs_diff(pv);
         let step = dead_band_step(ad, tf);
-        let held = snap(pv + if d < 0 { -step } else { step });
+        let moved = if v < pv {
+            pv.wrapping_sub(step)
+        } else {
+            pv.wrapping_add(step)
+        };
         // Pure room and pure person are taken as they come (so nothing is left behind); the
         // dead band holds the soft values in between.
-        let hold = still & (v != 0) & (v != 255) & (ad < t);
-        let v = if hold { held } else { v } as u8;
+        let hold = still & (v != 0) & (v != 255) & (ad < t8);
+        let v = if hold { snap(moved) } else { v };
         *o = v;
         *p = v;
     }
 }
 
-/// `ad² / t` truncated, for `0 <= ad <= 255` and `tf = t` in 1..=255 (see [`temporal_row`]).
+/// `ad² / t` truncated, for `tf = t` in 1..=255 and `ad < t` (other `ad`: some value, no
+/// panic). Computed as an f32 division of `ad²`: both are integers below 2^16 and t ≤ 255, so
+/// a non-integer quotient is at least 1/255 from an integer, far more than the division's
+/// rounding error (below 2^-8), and the floor of the f32 quotient is the integer one (the
+/// tests check every `ad` and `t`).
 #[inline(always)]
-fn dead_band_step(ad: i32, tf: f32) -> i32 {
-    floor_small((ad * ad) as f32 / tf) as i32
+fn dead_band_step(ad: u8, tf: f32) -> u8 {
+    let n = u16::from(ad) * u16::from(ad);
+    floor_small(f32::from(n) / tf) as u8
 }
 
 /// `y` rounded to the nearest integer (ties to even) for `0 <= y < 2^22`: `y + 2^23` rounds
@@ -1295,7 +1303,8 @@ mod tests {
         for t in 1..=255i32 {
             let tf = t as f32;
             for ad in 0..t {
-                assert_eq!(dead_band_step(ad, tf), ad * ad / t, "ad {ad} t {t}");
+                let step = i32::from(dead_band_step(ad as u8, tf));
+                assert_eq!(step, ad * ad / t, "ad {ad} t {t}");
             }
         }
     }
