@@ -835,71 +835,7 @@ fn inside_mean(
     (n > 0).then(|| s as f32 / n as f32 + 0.5)
 }
 
-/// For segmenters that know no background (the ML model): replaces each partly covered
-/// pixel's colour by the mean colour of the fully covered pixels near it (luma within 2
-/// pixels, chroma within 1 chroma pixel), so edge pixels carry the person's colour; pixels
-/// with no fully covered neighbour are left as they are. Does nothing if a size does not
-/// match.
-pub fn pull_foreground(colour: &mut SeatColour<'_>, matte: &PlaneRef<'_>) {
-    let (w, h) = (colour.y.width(), colour.y.height());
-    let (cw, ch) = (colour.u.width(), colour.u.height());
-    if (matte.width(), matte.height()) != (w, h)
-        || (colour.v.width(), colour.v.height()) != (cw, ch)
-        || w == 0
-        || h == 0
-        || cw != w.div_ceil(2)
-        || ch != h.div_ceil(2)
-    {
-        return;
-    }
-    // Reads only fully covered pixels, which this never changes, so in place is exact.
-    const R: usize = 2;
-    for y in 0..h {
-        for x in 0..w {
-            let a = matte.row(y)[x];
-            if a == 0 || a == 255 {
-                continue;
-            }
-            let (mut s, mut n) = (0u32, 0u32);
-            let x0 = x.saturating_sub(R);
-            for yy in y.saturating_sub(R)..(y + R + 1).min(h) {
-                let mrow = &matte.row(yy)[x0..(x + R + 1).min(w)];
-                let crow = &colour.y.row_mut(yy)[x0..(x + R + 1).min(w)];
-                for (&m, &c) in mrow.iter().zip(crow) {
-                    if m == 255 {
-                        s += u32::from(c);
-                        n += 1;
-                    }
-                }
-            }
-            if let Some(mean) = (s + n / 2).checked_div(n) {
-                colour.y.row_mut(y)[x] = mean as u8;
-            }
-        }
-    }
-    for plane in [&mut colour.u, &mut colour.v] {
-        for cy in 0..ch {
-            for cx in 0..cw {
-                let a = chroma_alpha(matte, cx, cy);
-                if a == 0 || a == 255 {
-                    continue;
-                }
-                let (mut s, mut n) = (0u32, 0u32);
-                for yy in cy.saturating_sub(1)..(cy + 2).min(ch) {
-                    for xx in cx.saturating_sub(1)..(cx + 2).min(cw) {
-                        if chroma_alpha(matte, xx, yy) == 255 {
-                            s += u32::from(plane.row_mut(yy)[xx]);
-                            n += 1;
-                        }
-                    }
-                }
-                if let Some(mean) = (s + n / 2).checked_div(n) {
-                    plane.row_mut(cy)[cx] = mean as u8;
-                }
-            }
-        }
-    }
-}
+pub use super::foreground::pull_foreground;
 
 #[cfg(test)]
 mod tests {
