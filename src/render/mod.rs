@@ -2,9 +2,9 @@
 //!
 //! A [`Layout`] is a scene placed at one output size: sprites converted once to
 //! premultiplied YUV + alpha and clipped to the output, seats as even pixel rectangles,
-//! layers in draw order. [`render_seat`] turns a participant frame into a [`SeatRender`]
+//! layers in draw order. `render_seat` turns a participant frame into a `SeatRender`
 //! (crop to the seat's aspect, scale each plane straight into the seat, matte, mirror).
-//! [`compose`] then draws every layer into the output, in parallel over disjoint bands of
+//! `compose` then draws every layer into the output, in parallel over disjoint bands of
 //! rows.
 
 mod color;

@@ -2,7 +2,7 @@
 //! read from its `.tflite` file and run in pure Rust.
 //!
 //! [`SelfieModel::from_file`] reads the flatbuffer, folds the fp16 constants to f32 and maps
-//! each op to a tract op ([`tflite`] and [`tract_engine`]); [`SelfieModel::runner`] builds an
+//! each op to a tract op (modules `tflite` and `tract_engine`); [`SelfieModel::runner`] builds an
 //! optimised plan for one input size (the network is fully convolutional: any size that is a
 //! multiple of 16 works, 256x256 and 256x144 are the two models' native sizes).
 //! `scripts/fetch-model.sh` fetches the models, pinned by version and SHA-256.
