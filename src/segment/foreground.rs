@@ -163,10 +163,27 @@ fn fill_from_covered<'m>(
 
 /// `out[x]` = the sum of `v` over `[x - r, x + r]` clipped to the row.
 fn window_sum(v: &[u16], out: &mut [u16], r: usize) {
-    let w = v.len();
+    match r {
+        1 => window_sum_n::<3>(v, out),
+        2 => window_sum_n::<5>(v, out),
+        _ => {
+            let w = v.len();
+            for (x, o) in out.iter_mut().enumerate() {
+                *o = v[x.saturating_sub(r)..(x + r + 1).min(w)].iter().sum();
+            }
+        }
+    }
+}
+
+/// [`window_sum`] for a window of `N = 2r + 1` (a constant): the interior is one pass of `N`
+/// loads and adds per value (vectorised), the `r` values at each end are summed over their
+/// clipped windows.
+fn window_sum_n<const N: usize>(v: &[u16], out: &mut [u16]) {
+    let r = N / 2;
+    let w = v.len().min(out.len());
     let edge = |x: usize| -> u16 { v[x.saturating_sub(r)..(x + r + 1).min(w)].iter().sum() };
-    if w <= 2 * r {
-        for (x, o) in out.iter_mut().enumerate() {
+    if w < N {
+        for (x, o) in out[..w].iter_mut().enumerate() {
             *o = edge(x);
         }
         return;
@@ -174,13 +191,14 @@ fn window_sum(v: &[u16], out: &mut [u16], r: usize) {
     for x in (0..r).chain(w - r..w) {
         out[x] = edge(x);
     }
-    // Interior: 2r + 1 shifted slices, added lane by lane.
-    let inner = &mut out[r..w - r];
-    inner.copy_from_slice(&v[..w - 2 * r]);
-    for k in 1..=2 * r {
-        for (o, &x) in inner.iter_mut().zip(&v[k..]) {
-            *o += x;
+    let n = w + 1 - N;
+    let (src, dst) = (&v[..n + N - 1], &mut out[r..r + n]);
+    for (i, o) in dst.iter_mut().enumerate() {
+        let mut s = 0u16;
+        for k in 0..N {
+            s += src[i + k];
         }
+        *o = s;
     }
 }
 
