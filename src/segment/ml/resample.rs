@@ -150,15 +150,7 @@ impl Yuv420Resampler {
             });
         }
         self.prepare((w, h, cw, ch, in_w, in_h));
-        // Y' = (Y - y0) * ys, C' = (C - 128) * cs, all / 255 at the end.
-        let (y0, ys, cs) = match color.range {
-            Range::Limited => (16.0, 255.0 / 219.0, 255.0 / 224.0),
-            Range::Full => (0.0, 1.0, 1.0),
-        };
-        let (rv, gu, gv, bu) = match color.matrix {
-            Matrix::Bt601 => (1.402, 0.344_136, 0.714_136, 1.772),
-            Matrix::Bt709 => (1.5748, 0.187_324, 0.468_124, 1.8556),
-        };
+        let ((y0, ys, cs), (rv, gu, gv, bu)) = coefficients(color);
         const INV: f32 = 1.0 / 255.0;
         let [ry, ru, rv_rows] = &mut self.rows;
         for (oy, row) in input.chunks_exact_mut(in_w * 3).enumerate() {
@@ -179,6 +171,21 @@ impl Yuv420Resampler {
         }
         Ok(())
     }
+}
+
+/// The YUV to RGB constants of `color`: `Y' = (Y - y0) * ys`, `C' = (C - 128) * cs` (all
+/// / 255 at the end), then `R = Y' + rv*Cr`, `G = Y' - gu*Cb - gv*Cr`, `B = Y' + bu*Cb`.
+#[allow(clippy::type_complexity)]
+fn coefficients(color: ColorSpec) -> ((f32, f32, f32), (f32, f32, f32, f32)) {
+    let range = match color.range {
+        Range::Limited => (16.0, 255.0 / 219.0, 255.0 / 224.0),
+        Range::Full => (0.0, 1.0, 1.0),
+    };
+    let matrix = match color.matrix {
+        Matrix::Bt601 => (1.402, 0.344_136, 0.714_136, 1.772),
+        Matrix::Bt709 => (1.5748, 0.187_324, 0.468_124, 1.8556),
+    };
+    (range, matrix)
 }
 
 /// Source rows `r0` and `r1` of `plane`, each filtered horizontally through `taps`, from the
@@ -300,14 +307,7 @@ mod tests {
         let (cw, ch) = (u.width().min(v.width()), u.height().min(v.height()));
         let (sx, sy) = (w as f32 / in_w as f32, h as f32 / in_h as f32);
         let (csx, csy) = (cw as f32 / in_w as f32, ch as f32 / in_h as f32);
-        let (y0, ys, cs) = match color.range {
-            Range::Limited => (16.0, 255.0 / 219.0, 255.0 / 224.0),
-            Range::Full => (0.0, 1.0, 1.0),
-        };
-        let (rv, gu, gv, bu) = match color.matrix {
-            Matrix::Bt601 => (1.402, 0.344_136, 0.714_136, 1.772),
-            Matrix::Bt709 => (1.5748, 0.187_324, 0.468_124, 1.8556),
-        };
+        let ((y0, ys, cs), (rv, gu, gv, bu)) = coefficients(color);
         for oy in 0..in_h {
             let (ty, cty) = (taps(oy, sy, h), taps(oy, csy, ch));
             for ox in 0..in_w {
