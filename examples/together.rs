@@ -65,6 +65,8 @@ enum Command {
         /// The selfie model for --segment ml / auto (builds with --features ml).
         #[arg(long)]
         model: Option<PathBuf>,
+        #[command(flatten)]
+        ml: MlArgs,
         /// .y4m file, '-' for stdout, or a PNG pattern like frames/%05d.png.
         #[arg(long)]
         out: String,
@@ -96,6 +98,8 @@ enum Command {
         /// The selfie model for --segment ml / auto (builds with --features ml).
         #[arg(long)]
         model: Option<PathBuf>,
+        #[command(flatten)]
+        ml: MlArgs,
         /// .y4m file, '-' for stdout, or a PNG pattern like frames/%05d.png.
         #[arg(long)]
         out: String,
@@ -198,7 +202,8 @@ enum Command {
     },
 }
 
-/// The ML segmenter's backend choice (`segment`, `bench --segment ml`).
+/// The ML segmenter's backend choice (`segment`, `demo`/`render --segment ml|auto`,
+/// `bench --segment ml`).
 #[derive(clap::Args, Debug, Clone)]
 struct MlArgs {
     /// What runs the selfie model: tract (pure Rust) or ort (onnxruntime; needs
@@ -232,6 +237,7 @@ fn main() -> ExitCode {
             scene,
             segment,
             model,
+            ml,
             out,
         } => demo(
             participants,
@@ -241,6 +247,7 @@ fn main() -> ExitCode {
             &scene,
             segment,
             model.as_deref(),
+            &ml,
             &out,
         ),
         Command::Render {
@@ -251,6 +258,7 @@ fn main() -> ExitCode {
             fps,
             segment,
             model,
+            ml,
             out,
         } => render(
             &scene,
@@ -260,6 +268,7 @@ fn main() -> ExitCode {
             fps,
             segment,
             model.as_deref(),
+            &ml,
             &out,
         ),
         Command::Seating {
@@ -494,29 +503,44 @@ fn write_onnx(
 /// The selfie model's segmenters, when this build has the `ml` feature and a model is found
 /// (`--model`, else models/selfie_segmentation.tflite).
 #[cfg(feature = "ml")]
-fn ml_factory(model: Option<&Path>) -> Result<Option<SegmenterFactory>> {
+fn ml_factory(model: Option<&Path>, ml: &MlArgs) -> Result<Option<SegmenterFactory>> {
     use together_mode::segment::ml::{MlShared, ScheduleOptions, SelfieModel};
+    let backend = ml_backend(ml)?;
     let path = model.unwrap_or(Path::new("models/selfie_segmentation.tflite"));
     if model.is_none() && !path.exists() {
         return Ok(None);
     }
     let m = SelfieModel::from_file(path).with_context(|| format!("--model {}", path.display()))?;
-    Ok(Some(MlShared::new(m, ScheduleOptions::default()).factory()))
+    let options = ScheduleOptions {
+        backend,
+        ..ScheduleOptions::default()
+    };
+    Ok(Some(MlShared::new(m, options).factory()))
 }
 
 #[cfg(not(feature = "ml"))]
-fn ml_factory(model: Option<&Path>) -> Result<Option<SegmenterFactory>> {
+fn ml_factory(model: Option<&Path>, ml: &MlArgs) -> Result<Option<SegmenterFactory>> {
     if model.is_some() {
         bail!("--model needs a build with --features ml");
+    }
+    if ml.backend != "tract" || ml.ort_lib.is_some() {
+        bail!("--backend ort and --ort-lib need a build with --features ml-ort");
     }
     Ok(None)
 }
 
 /// The segmenters for `--segment`; the model is loaded only for ml and auto.
-fn segmenter_factory(mode: SegmentMode, model: Option<&Path>) -> Result<SegmenterFactory> {
+fn segmenter_factory(
+    mode: SegmentMode,
+    model: Option<&Path>,
+    ml: &MlArgs,
+) -> Result<SegmenterFactory> {
     let ml = match mode {
-        SegmentMode::Ml | SegmentMode::Auto => ml_factory(model)?,
+        SegmentMode::Ml | SegmentMode::Auto => ml_factory(model, ml)?,
         _ if model.is_some() => bail!("--model is only used with --segment ml or auto"),
+        _ if ml.backend != "tract" || ml.ort_lib.is_some() => {
+            bail!("--backend and --ort-lib are only used with --segment ml or auto")
+        }
         _ => None,
     };
     mode.factory(ml).context("--segment")
@@ -531,6 +555,7 @@ fn demo(
     scene: &str,
     segment: SegmentMode,
     model: Option<&Path>,
+    ml: &MlArgs,
     out: &str,
 ) -> Result<()> {
     let (w, h) = output_size(size)?;
@@ -547,7 +572,7 @@ fn demo(
     }
     let options = CompositorOptions::default().with_size(w, h);
     let mut engine = Compositor::new(scene, options)?;
-    engine.set_segmenter(segmenter_factory(segment, model)?);
+    engine.set_segmenter(segmenter_factory(segment, model, ml)?);
     let backdrop = match segment {
         SegmentMode::Chroma => Backdrop::GreenScreen,
         _ => Backdrop::Room,
@@ -689,6 +714,7 @@ fn render(
     fps: u32,
     segment: SegmentMode,
     model: Option<&Path>,
+    ml: &MlArgs,
     out: &str,
 ) -> Result<()> {
     let (w, h) = output_size(size)?;
@@ -699,7 +725,7 @@ fn render(
     let scene = Scene::open(scene, &SceneLimits::default())?;
     let options = CompositorOptions::default().with_size(w, h);
     let mut engine = Compositor::new(scene, options)?;
-    engine.set_segmenter(segmenter_factory(segment, model)?);
+    engine.set_segmenter(segmenter_factory(segment, model, ml)?);
     let mut sources = Vec::new();
     for spec in inputs {
         let (id, path) = spec

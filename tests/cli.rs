@@ -379,3 +379,44 @@ fn bench_runs_the_workload_on_other_seat_aspects() {
         assert_clean_failure(&out, says);
     }
 }
+
+#[test]
+fn demo_and_render_take_the_ml_backend_only_with_ml_segmentation() {
+    let d = tmpdir("backend");
+    let out = d.join("o.y4m");
+    let out = out.to_str().unwrap();
+    for args in [
+        vec!["demo", "--frames", "2", "--backend", "ort", "--out", out],
+        vec!["demo", "--frames", "2", "--ort-lib", "/x.so", "--out", out],
+        vec![
+            "render",
+            "--scene",
+            "builtin:auditorium",
+            "--input",
+            "a=/nonexistent.png",
+            "--backend",
+            "ort",
+            "--out",
+            out,
+        ],
+    ] {
+        assert_clean_failure(&run(&args), "only used with --segment ml or auto");
+    }
+    assert!(dir_is_empty(&d));
+    // A build without the ml features says which feature it needs.
+    if !cfg!(feature = "ml") {
+        let args = [
+            "demo",
+            "--frames",
+            "2",
+            "--segment",
+            "ml",
+            "--backend",
+            "ort",
+            "--out",
+            out,
+        ];
+        assert_clean_failure(&run(&args), "--features ml");
+        assert!(dir_is_empty(&d));
+    }
+}
