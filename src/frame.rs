@@ -583,13 +583,14 @@ pub struct FrameMut<'a> {
     planes: [PlaneMut<'a>; 4],
 }
 
-fn no_plane_mut<'a>() -> PlaneMut<'a> {
-    PlaneMut {
+/// Four empty planes, to fill in.
+fn no_planes_mut<'a>() -> [PlaneMut<'a>; 4] {
+    std::array::from_fn(|_| PlaneMut {
         data: &mut [],
         width: 0,
         height: 0,
         stride: 0,
-    }
+    })
 }
 
 impl<'a> FrameMut<'a> {
@@ -602,12 +603,7 @@ impl<'a> FrameMut<'a> {
         planes: impl IntoIterator<Item = PlaneMut<'a>>,
     ) -> Result<Self, FrameError> {
         validate_dims(width, height)?;
-        let mut got = [
-            no_plane_mut(),
-            no_plane_mut(),
-            no_plane_mut(),
-            no_plane_mut(),
-        ];
+        let mut got = no_planes_mut();
         let mut found = 0;
         for p in planes {
             if let Some(slot) = got.get_mut(found) {
@@ -622,12 +618,7 @@ impl<'a> FrameMut<'a> {
                 found,
             });
         }
-        let mut out = [
-            no_plane_mut(),
-            no_plane_mut(),
-            no_plane_mut(),
-            no_plane_mut(),
-        ];
+        let mut out = no_planes_mut();
         for (i, (p, slot)) in got.into_iter().zip(out.iter_mut()).enumerate().take(found) {
             let (w, h) = format.plane_size(i, width, height);
             if p.width < w || p.height < h {
@@ -968,12 +959,7 @@ impl Frame {
             unreachable!("made owned above")
         };
         let mut rest: &mut [u8] = bytemuck::cast_slice_mut(blocks);
-        let mut planes = [
-            no_plane_mut(),
-            no_plane_mut(),
-            no_plane_mut(),
-            no_plane_mut(),
-        ];
+        let mut planes = no_planes_mut();
         let mut consumed = 0;
         for (i, slot) in planes.iter_mut().enumerate().take(format.plane_count()) {
             let (w, h) = format.plane_size(i, width, height);
