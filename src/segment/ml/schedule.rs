@@ -199,16 +199,25 @@ impl MlShared {
         }
     }
 
-    /// Plans the network for a `w x h` input unless that is done (~0.1 s, once per size).
-    fn plan(&self, w: usize, h: usize) -> Result<(), MlError> {
+    /// Plans the network for a `w x h` input unless that is done (~0.1 s, once per size);
+    /// returns the plans, locked, and that size's index.
+    fn plan(
+        &self,
+        w: usize,
+        h: usize,
+    ) -> Result<(std::sync::MutexGuard<'_, Vec<ModelRunner>>, usize), MlError> {
         let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        if !plans.iter().any(|r| r.width() == w && r.height() == h) {
-            let r = self
-                .model
-                .runner_on(self.options.backend, w, h, self.options.rewrite)?;
-            plans.push(r);
-        }
-        Ok(())
+        let i = match plans.iter().position(|r| r.width() == w && r.height() == h) {
+            Some(i) => i,
+            None => {
+                let r = self
+                    .model
+                    .runner_on(self.options.backend, w, h, self.options.rewrite)?;
+                plans.push(r);
+                plans.len() - 1
+            }
+        };
+        Ok((plans, i))
     }
 
     /// An idle runner for `w x h`, or a new fork of that size's plan when all are busy.
@@ -219,13 +228,8 @@ impl MlShared {
                 return Ok(idle.swap_remove(i));
             }
         }
-        self.plan(w, h)?;
-        let plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        plans
-            .iter()
-            .find(|r| r.width() == w && r.height() == h)
-            .ok_or(MlError::Graph("no plan"))?
-            .fork()
+        let (plans, i) = self.plan(w, h)?;
+        plans[i].fork()
     }
 
     /// Returns a runner taken with [`take_runner`](Self::take_runner).
@@ -300,7 +304,7 @@ impl MlSegmenter {
 
     fn reset(&mut self, w: usize, h: usize) -> Result<(), MlError> {
         let (iw, ih) = input_size_for(w, h, self.shared.options.max_input_side);
-        self.shared.plan(iw, ih)?;
+        drop(self.shared.plan(iw, ih)?);
         self.input_size = Some((iw, ih));
         self.seat = (w, h);
         self.prob.clear();
