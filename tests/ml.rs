@@ -215,6 +215,26 @@ fn input_sizes_that_do_not_fit_are_refused() {
     assert!(matches!(m.runner(40, 40), Err(MlError::InputSize { .. })));
 }
 
+/// The segmenter's view of a seat made by [`seat`] (packed I420, BT.601 limited).
+fn seat_input<'a>(
+    y: &'a [u8],
+    u: &'a [u8],
+    v: &'a [u8],
+    w: usize,
+    h: usize,
+    pts: i64,
+) -> SegmentInput<'a> {
+    SegmentInput {
+        y: PlaneRef::new(y, w, h, w).unwrap(),
+        u: PlaneRef::new(u, w / 2, h / 2, w / 2).unwrap(),
+        v: PlaneRef::new(v, w / 2, h / 2, w / 2).unwrap(),
+        input_alpha: None,
+        participant: "p",
+        pts,
+        color: ColorSpec::BT601_LIMITED,
+    }
+}
+
 /// A seat: grey room, a brighter "person" ellipse; I420 planes.
 fn seat(w: usize, h: usize, cx: f32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let img = image::open(need(
@@ -261,15 +281,7 @@ fn seats_share_a_staggered_schedule_and_track_motion() {
     for t in 0..ticks {
         let (y, u, v) = seat(w, h, 0.02 * t as f32);
         for (s, m) in seats.iter_mut().zip(&mut mattes) {
-            let input = SegmentInput {
-                y: PlaneRef::new(&y, w, h, w).unwrap(),
-                u: PlaneRef::new(&u, w / 2, h / 2, w / 2).unwrap(),
-                v: PlaneRef::new(&v, w / 2, h / 2, w / 2).unwrap(),
-                input_alpha: None,
-                participant: "p",
-                pts: t,
-                color: ColorSpec::BT601_LIMITED,
-            };
+            let input = seat_input(&y, &u, &v, w, h, t);
             let mut plane = PlaneMut::new(m, w, h, w).unwrap();
             assert_eq!(s.segment(&input, &mut plane), Matte::Written);
         }
@@ -344,15 +356,7 @@ mod ort_backend {
         let (y, u, v) = seat(w, h, 0.0);
         let mut matte = vec![0u8; w * h];
         for t in 0..3 {
-            let input = SegmentInput {
-                y: PlaneRef::new(&y, w, h, w).unwrap(),
-                u: PlaneRef::new(&u, w / 2, h / 2, w / 2).unwrap(),
-                v: PlaneRef::new(&v, w / 2, h / 2, w / 2).unwrap(),
-                input_alpha: None,
-                participant: "p",
-                pts: t,
-                color: ColorSpec::BT601_LIMITED,
-            };
+            let input = seat_input(&y, &u, &v, w, h, t);
             let mut plane = PlaneMut::new(&mut matte, w, h, w).unwrap();
             assert_eq!(s.segment(&input, &mut plane), Matte::Written);
         }
@@ -372,15 +376,7 @@ fn refined_matte_at_half_resolution_keeps_the_person() {
     let m = model("selfie_segmentation.tflite");
     let (w, h) = (274, 154);
     let (y, u, v) = seat(w, h, 0.0);
-    let input = SegmentInput {
-        y: PlaneRef::new(&y, w, h, w).unwrap(),
-        u: PlaneRef::new(&u, w / 2, h / 2, w / 2).unwrap(),
-        v: PlaneRef::new(&v, w / 2, h / 2, w / 2).unwrap(),
-        input_alpha: None,
-        participant: "p",
-        pts: 0,
-        color: ColorSpec::BT601_LIMITED,
-    };
+    let input = seat_input(&y, &u, &v, w, h, 0);
     let matte_of = |refine: Option<RefineOptions>| {
         let opts = ScheduleOptions {
             refine,
