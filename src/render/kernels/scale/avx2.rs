@@ -8,25 +8,109 @@
 
 use std::arch::x86_64::*;
 
-use super::{scalar, GroupPair, ONE};
+use super::{scalar, GroupPair, ScalePlan, ONE};
 
 pub(super) fn box_row(r0: &[u8], r1: &[u8], out: &mut [u8]) {
     // SAFETY: the dispatcher calls this only after detecting AVX2.
     unsafe { box_row_avx2(r0, r1, out) }
 }
 
+#[cfg(test)]
 pub(super) fn lerp_rows(a: &[u8], b: &[u8], f: u16, out: &mut [u8]) {
     // SAFETY: the dispatcher calls this only after detecting AVX2.
     unsafe { lerp_rows_avx2(a, b, f, out) }
 }
 
-/// Runs every group (two per step, an odd last one paired with itself); returns whether it
-/// could (otherwise the caller runs the scalar kernel).
-pub(super) fn lerp_groups(groups: &[GroupPair], row: &[u8], out: &mut [u8]) -> bool {
-    // SAFETY: the dispatcher calls this only after detecting AVX2.
-    unsafe { lerp_groups_avx2(groups, row, out) }
+/// Whether every group's 16-byte window lies inside a row buffer of `row_len` bytes and its
+/// 8 outputs inside an output row of `out_len` (what [`groups_row_avx2`] requires).
+fn groups_fit(groups: &[GroupPair], row_len: usize, out_len: usize) -> bool {
+    groups.iter().all(|g| {
+        g.base.iter().all(|&b| b as usize + 16 <= row_len)
+            && g.out.iter().all(|&o| o as usize + 8 <= out_len)
+    })
 }
 
+/// [`super::box_rows`] with the AVX2 row kernel.
+pub(super) fn box_plane<'a>(
+    h: usize,
+    row: impl Fn(usize) -> &'a [u8],
+    fetch: bool,
+    out: &mut [u8],
+    nw: usize,
+) {
+    // SAFETY: the dispatcher calls this only after detecting AVX2.
+    unsafe { box_plane_avx2(h, row, fetch, out, nw) }
+}
+
+/// [`super::interp_rows`] with the AVX2 row kernels (the shuffle kernel for the columns
+/// when the plan has groups and they fit the rows, else the scalar one).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn interpolate<'a>(
+    plan: &ScalePlan,
+    h: usize,
+    row: impl Fn(usize) -> &'a [u8],
+    fetch: bool,
+    buf: &mut [u8],
+    w: usize,
+    dst: &mut [u8],
+    stride: usize,
+) {
+    // SAFETY: the dispatcher calls this only after detecting AVX2.
+    unsafe { interpolate_avx2(plan, h, row, fetch, buf, w, dst, stride) }
+}
+
+#[target_feature(enable = "avx2")]
+fn box_plane_avx2<'a>(
+    h: usize,
+    row: impl Fn(usize) -> &'a [u8],
+    fetch: bool,
+    out: &mut [u8],
+    nw: usize,
+) {
+    // SAFETY: this function runs only with AVX2 (its target feature).
+    super::box_rows(h, row, fetch, out, nw, |a, b, o| unsafe {
+        box_row_avx2(a, b, o)
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+fn interpolate_avx2<'a>(
+    plan: &ScalePlan,
+    h: usize,
+    row: impl Fn(usize) -> &'a [u8],
+    fetch: bool,
+    buf: &mut [u8],
+    w: usize,
+    dst: &mut [u8],
+    stride: usize,
+) {
+    let (dw, row_len) = (plan.dst.0, w + super::ROW_PAD);
+    // Checked once per plane; each row then only compares its lengths.
+    let groups = w >= 2 && !plan.groups.is_empty() && groups_fit(&plan.groups, row_len, dw);
+    super::interp_rows(
+        plan,
+        h,
+        row,
+        fetch,
+        buf,
+        w,
+        dst,
+        stride,
+        // SAFETY: this function runs only with AVX2 (its target feature).
+        |a, b, f, o| unsafe { lerp_rows_avx2(a, b, f, o) },
+        |r, o| {
+            if groups && r.len() == row_len && o.len() == dw {
+                // SAFETY: AVX2 as above; `groups_fit` holds for these lengths.
+                unsafe { groups_row_avx2(&plan.groups, r, o) }
+            } else {
+                super::scalar_columns(plan, r, w, o)
+            }
+        },
+    );
+}
+
+#[inline]
 #[target_feature(enable = "avx2")]
 unsafe fn box_row_avx2(r0: &[u8], r1: &[u8], out: &mut [u8]) {
     let w = r0.len().min(r1.len());
@@ -57,6 +141,7 @@ unsafe fn box_row_avx2(r0: &[u8], r1: &[u8], out: &mut [u8]) {
     scalar::box_row(&r0[2 * x..w], &r1[2 * x..w], &mut out[x..n]);
 }
 
+#[inline]
 #[target_feature(enable = "avx2")]
 unsafe fn lerp_rows_avx2(a: &[u8], b: &[u8], f: u16, out: &mut [u8]) {
     let n = out.len().min(a.len()).min(b.len());
@@ -85,20 +170,20 @@ unsafe fn lerp_rows_avx2(a: &[u8], b: &[u8], f: u16, out: &mut [u8]) {
     scalar::lerp_rows(&a[x..n], &b[x..n], f, &mut out[x..n]);
 }
 
+/// One row of the horizontal pass: every group (two per step, an odd last one paired with
+/// itself).
+///
+/// # Safety
+/// AVX2 is available and [`groups_fit`] holds for `row.len()` and `out.len()`.
+#[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn lerp_groups_avx2(groups: &[GroupPair], row: &[u8], out: &mut [u8]) -> bool {
-    let fits = |g: &GroupPair| {
-        g.base.iter().all(|&b| b as usize + 16 <= row.len())
-            && g.out.iter().all(|&o| o as usize + 8 <= out.len())
-    };
-    if !groups.iter().all(fits) {
-        return false;
-    }
+unsafe fn groups_row_avx2(groups: &[GroupPair], row: &[u8], out: &mut [u8]) {
     let round = _mm256_set1_epi16(512);
     for g in groups {
         let (b0, b1) = (g.base[0] as usize, g.base[1] as usize);
         // SAFETY: both 16-byte windows lie inside `row` and both 8-byte outputs inside
-        // `out` (checked above); the tables are 32-byte aligned arrays of 32 bytes.
+        // `out` (the caller's `groups_fit`); the tables are 32-byte aligned arrays of 32
+        // bytes.
         unsafe {
             let win = _mm256_loadu2_m128i(row.as_ptr().add(b1).cast(), row.as_ptr().add(b0).cast());
             let pairs = _mm256_shuffle_epi8(win, _mm256_load_si256(g.mask.as_ptr().cast()));
@@ -116,5 +201,4 @@ unsafe fn lerp_groups_avx2(groups: &[GroupPair], row: &[u8], out: &mut [u8]) -> 
             );
         }
     }
-    true
 }

@@ -252,6 +252,10 @@ const ROW_PAD: usize = 16;
 
 /// Scales `src` (exactly the plan's source size) into `dst`, `dst_h` rows of `dst_w` bytes
 /// every `stride` bytes.
+///
+/// Each pass runs over the whole plane in one kernel call (the row loop inside the SIMD
+/// function, its checks made once per plane): seat rows are short (51 to 240 bytes), and
+/// calling the row kernels one row at a time cost as much as their arithmetic.
 pub(crate) fn scale_plane(
     level: SimdLevel,
     plan: &ScalePlan,
@@ -275,49 +279,160 @@ pub(crate) fn scale_plane(
         let [l0, l1] = &mut scratch.levels;
         let (from, to) = if into == 0 { (&*l1, l0) } else { (&*l0, l1) };
         to.resize(nw * nh, 0);
-        for y in 0..nh {
-            let (r0, r1) = match cur {
-                None => {
-                    // Source rows come from memory, not cache: ask for the next pair early.
-                    if 2 * y + PREFETCH_ROWS + 1 < h {
-                        prefetch(src.row(2 * y + PREFETCH_ROWS));
-                        prefetch(src.row(2 * y + PREFETCH_ROWS + 1));
-                    }
-                    (src.row(2 * y), src.row((2 * y + 1).min(h - 1)))
-                }
-                Some(_) => (
-                    &from[2 * y * w..2 * y * w + w],
-                    &from[(2 * y + 1).min(h - 1) * w..][..w],
-                ),
-            };
-            box_row(level, r0, r1, &mut to[y * nw..y * nw + nw]);
+        let to = &mut to[..nw * nh];
+        match cur {
+            // Source rows come from memory, not cache: the pass asks for them early.
+            None => box_plane(level, h, |y| src.row(y), true, to, nw),
+            Some(_) => box_plane(level, h, |y| &from[y * w..y * w + w], false, to, nw),
         }
         cur = Some(into);
         (w, h) = (nw, nh);
     }
-    let mid_row = |y: usize| -> &[u8] {
-        match cur {
-            None => src.row(y),
-            Some(c) => &scratch.levels[c][y * w..y * w + w],
-        }
-    };
     let row = &mut scratch.row;
-    row.resize(w + ROW_PAD, 0);
+    row.resize(dh * w + ROW_PAD, 0);
+    let dst = &mut dst[..stride * (dh - 1) + dw];
+    match cur {
+        // Interpolating straight from the source (no halving): fetch ahead here too.
+        None => interpolate(level, plan, h, |y| src.row(y), true, row, w, dst, stride),
+        Some(c) => {
+            let mid = &scratch.levels[c];
+            interpolate(
+                level,
+                plan,
+                h,
+                |y| &mid[y * w..y * w + w],
+                false,
+                row,
+                w,
+                dst,
+                stride,
+            )
+        }
+    }
+}
+
+/// One 2x2 box halving of the `h` rows of `row` into `out`, `nw` bytes a row; with `fetch`,
+/// asks for the source rows [`PREFETCH_ROWS`] ahead.
+fn box_plane<'a>(
+    level: SimdLevel,
+    h: usize,
+    row: impl Fn(usize) -> &'a [u8],
+    fetch: bool,
+    out: &mut [u8],
+    nw: usize,
+) {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => {
+            avx2::box_plane(h, row, fetch, out, nw)
+        }
+        _ => box_rows(h, row, fetch, out, nw, scalar::box_row),
+    }
+}
+
+/// The row loop of [`box_plane`], shared by the tiers (`kernel` is one tier's row kernel).
+#[inline(always)]
+pub(super) fn box_rows<'a>(
+    h: usize,
+    row: impl Fn(usize) -> &'a [u8],
+    fetch: bool,
+    out: &mut [u8],
+    nw: usize,
+    mut kernel: impl FnMut(&[u8], &[u8], &mut [u8]),
+) {
+    for (y, o) in out.chunks_exact_mut(nw).enumerate() {
+        if fetch && 2 * y + PREFETCH_ROWS + 1 < h {
+            prefetch(row(2 * y + PREFETCH_ROWS));
+            prefetch(row(2 * y + PREFETCH_ROWS + 1));
+        }
+        kernel(row(2 * y), row((2 * y + 1).min(h - 1)), o);
+    }
+}
+
+/// The interpolation of the `h` rows of `w` bytes of `row` into `dst` (the plan's output
+/// rows every `stride` bytes): every output row's vertical lerp into `buf` (one row of `w`
+/// bytes per output row, then [`ROW_PAD`]), then every row's horizontal one. With `fetch`,
+/// asks for the rows [`PREFETCH_ROWS`] ahead.
+#[allow(clippy::too_many_arguments)]
+fn interpolate<'a>(
+    level: SimdLevel,
+    plan: &ScalePlan,
+    h: usize,
+    row: impl Fn(usize) -> &'a [u8],
+    fetch: bool,
+    buf: &mut [u8],
+    w: usize,
+    dst: &mut [u8],
+    stride: usize,
+) {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => {
+            avx2::interpolate(plan, h, row, fetch, buf, w, dst, stride)
+        }
+        _ => interp_rows(
+            plan,
+            h,
+            row,
+            fetch,
+            buf,
+            w,
+            dst,
+            stride,
+            scalar::lerp_rows,
+            |row, out| scalar_columns(plan, row, w, out),
+        ),
+    }
+}
+
+/// The scalar horizontal pass of one row (`row` holds `w` valid bytes).
+pub(super) fn scalar_columns(plan: &ScalePlan, row: &[u8], w: usize, out: &mut [u8]) {
+    if w == 1 {
+        out.fill(row[0]);
+    } else {
+        scalar::lerp_columns(&plan.xs, row, out);
+    }
+}
+
+/// The row loop of [`interpolate`], shared by the tiers (`vertical` and `horizontal` are
+/// one tier's row kernels).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(super) fn interp_rows<'a>(
+    plan: &ScalePlan,
+    h: usize,
+    row: impl Fn(usize) -> &'a [u8],
+    fetch: bool,
+    buf: &mut [u8],
+    w: usize,
+    dst: &mut [u8],
+    stride: usize,
+    mut vertical: impl FnMut(&[u8], &[u8], u16, &mut [u8]),
+    mut horizontal: impl FnMut(&[u8], &mut [u8]),
+) {
+    let dw = plan.dst.0;
+    // All vertical rows first, then all horizontal ones: the horizontal pass's windows
+    // straddle the vertical pass's stores, and reading them right after they were issued
+    // stalls (they cannot be forwarded).
     for (oy, t) in plan.ys.iter().enumerate() {
         let i = t.i as usize;
-        if cur.is_none() && i + PREFETCH_ROWS + 1 < h {
-            // Interpolating straight from the source (no halving): fetch ahead here too.
-            prefetch(src.row(i + PREFETCH_ROWS));
-            prefetch(src.row(i + PREFETCH_ROWS + 1));
+        if fetch && i + PREFETCH_ROWS + 1 < h {
+            prefetch(row(i + PREFETCH_ROWS));
+            prefetch(row(i + PREFETCH_ROWS + 1));
         }
-        let a = mid_row(i);
+        let a = row(i);
+        let into = &mut buf[oy * w..oy * w + w];
         if t.f == 0 || h == 1 {
-            row[..w].copy_from_slice(a);
+            into.copy_from_slice(a);
         } else {
-            lerp_rows(level, a, mid_row(i + 1), t.f, &mut row[..w]);
+            vertical(a, row(i + 1), t.f, into);
         }
-        let out = &mut dst[oy * stride..oy * stride + dw];
-        lerp_columns(level, plan, row, w, out);
+    }
+    for oy in 0..plan.ys.len() {
+        horizontal(
+            &buf[oy * w..oy * w + w + ROW_PAD],
+            &mut dst[oy * stride..oy * stride + dw],
+        );
     }
 }
 
@@ -360,28 +475,13 @@ pub(crate) fn box_row(level: SimdLevel, r0: &[u8], r1: &[u8], out: &mut [u8]) {
     }
 }
 
+/// The vertical row kernel of `level` alone (the plane passes call the tiers directly).
+#[cfg(test)]
 fn lerp_rows(level: SimdLevel, a: &[u8], b: &[u8], f: u16, out: &mut [u8]) {
     match level {
         #[cfg(target_arch = "x86_64")]
         SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => avx2::lerp_rows(a, b, f, out),
         _ => scalar::lerp_rows(a, b, f, out),
-    }
-}
-
-/// Horizontal pass: `row` holds `w` valid bytes plus padding.
-fn lerp_columns(level: SimdLevel, plan: &ScalePlan, row: &[u8], w: usize, out: &mut [u8]) {
-    if w == 1 {
-        out.fill(row[0]);
-        return;
-    }
-    match level {
-        #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 && !plan.groups.is_empty() => {
-            if !avx2::lerp_groups(&plan.groups, row, out) {
-                scalar::lerp_columns(&plan.xs, row, out);
-            }
-        }
-        _ => scalar::lerp_columns(&plan.xs, row, out),
     }
 }
 
