@@ -30,37 +30,10 @@ fn groups_fit(groups: &[GroupPair], row_len: usize, out_len: usize) -> bool {
     })
 }
 
-/// [`super::box_rows`] with the AVX2 row kernel.
-pub(super) fn box_plane<'a>(
-    h: usize,
-    row: impl Fn(usize) -> &'a [u8],
-    fetch: bool,
-    out: &mut [u8],
-    nw: usize,
-) {
-    // SAFETY: the dispatcher calls this only after detecting AVX2.
-    unsafe { box_plane_avx2(h, row, fetch, out, nw) }
-}
-
-/// [`super::interp_rows`] with the AVX2 row kernels (the shuffle kernel for the columns
-/// when the plan has groups and they fit the rows, else the scalar one).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn interpolate<'a>(
-    plan: &ScalePlan,
-    h: usize,
-    row: impl Fn(usize) -> &'a [u8],
-    fetch: bool,
-    buf: &mut [u8],
-    w: usize,
-    dst: &mut [u8],
-    stride: usize,
-) {
-    // SAFETY: the dispatcher calls this only after detecting AVX2.
-    unsafe { interpolate_avx2(plan, h, row, fetch, buf, w, dst, stride) }
-}
-
+/// [`super::box_rows`] with the AVX2 row kernel. Callers check for AVX2 first (the
+/// dispatcher in `super`).
 #[target_feature(enable = "avx2")]
-fn box_plane_avx2<'a>(
+pub(super) fn box_plane<'a>(
     h: usize,
     row: impl Fn(usize) -> &'a [u8],
     fetch: bool,
@@ -73,9 +46,12 @@ fn box_plane_avx2<'a>(
     });
 }
 
+/// [`super::interp_rows`] with the AVX2 row kernels (the shuffle kernel for the columns
+/// when the plan has groups and they fit the rows, else the scalar one). Callers check for
+/// AVX2 first (the dispatcher in `super`).
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
-fn interpolate_avx2<'a>(
+pub(super) fn interpolate<'a>(
     plan: &ScalePlan,
     h: usize,
     row: impl Fn(usize) -> &'a [u8],

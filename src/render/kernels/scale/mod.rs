@@ -324,7 +324,8 @@ fn box_plane<'a>(
     match level {
         #[cfg(target_arch = "x86_64")]
         SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => {
-            avx2::box_plane(h, row, fetch, out, nw)
+            // SAFETY: AVX2 was just detected (the function's only requirement).
+            unsafe { avx2::box_plane(h, row, fetch, out, nw) }
         }
         _ => box_rows(h, row, fetch, out, nw, scalar::box_row),
     }
@@ -368,7 +369,8 @@ fn interpolate<'a>(
     match level {
         #[cfg(target_arch = "x86_64")]
         SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => {
-            avx2::interpolate(plan, h, row, fetch, buf, w, dst, stride)
+            // SAFETY: AVX2 was just detected (the function's only requirement).
+            unsafe { avx2::interpolate(plan, h, row, fetch, buf, w, dst, stride) }
         }
         _ => interp_rows(
             plan,
