@@ -7,16 +7,15 @@
 //! What this file does not repeat: the scene checks in tests/scene_package.rs, the Y4M header
 //! grammar in src/io/y4m.rs and the CLI cases in tests/cli.rs.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::fs;
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod common;
+use common::alloc::allocated_by;
+use common::TestDir;
 
 use together_mode::error::{ComposeError, FrameError, IoError, SceneError, SizeError};
 use together_mode::frame::{ColorSpec, Frame, FrameRef, PixelFormat, PlaneRef, MAX_DIMENSION};
@@ -25,97 +24,11 @@ use together_mode::io::{load_image, Y4mReader};
 use together_mode::scene::{RgbaImage, SceneLimits, Seat, Sprite};
 use together_mode::{Compositor, CompositorOptions, Role, Scene};
 
-// ---------------------------------------------------------------------------------------------
-// An allocator that counts the bytes each thread asks for, to measure hostile geometry.
-
-struct Counting;
-
-thread_local! {
-    static ALLOCATED: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count(bytes: usize) {
-    // `try_with`: the thread-local may be gone while a thread shuts down.
-    let _ = ALLOCATED.try_with(|c| c.set(c.get().saturating_add(bytes)));
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the counter only reads
-// the requested size and touches a const-initialised thread-local `Cell` (no allocation, no
-// re-entry).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size());
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size());
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` with this `layout` (every allocation goes there).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size.saturating_sub(layout.size()));
-        // SAFETY: as for `dealloc`; `new_size` is the caller's, unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Runs `f` and returns its result with the bytes this thread allocated meanwhile.
-fn allocated_by<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = ALLOCATED.with(Cell::get);
-    let out = f();
-    (out, ALLOCATED.with(Cell::get) - before)
-}
+static GLOBAL: common::alloc::Counting = common::alloc::Counting;
 
 // ---------------------------------------------------------------------------------------------
 // Making hostile files.
-
-/// A fresh folder under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static SEQ: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "together-mode-bad-{}-{}-{name}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.0.join(rel);
-        if let Some(parent) = p.parent() {
-            fs::create_dir_all(parent).unwrap();
-        }
-        fs::write(&p, bytes).unwrap();
-        p
-    }
-
-    fn is_empty(&self) -> bool {
-        fs::read_dir(&self.0).unwrap().next().is_none()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn png(width: u32, height: u32) -> Vec<u8> {
     let img = image::RgbaImage::from_fn(width, height, |x, y| {
@@ -132,47 +45,6 @@ fn jpeg(width: u32, height: u32) -> Vec<u8> {
     let mut out = Vec::new();
     img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg)
         .unwrap();
-    out
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    let body = [&kind[..], data].concat();
-    out.extend_from_slice(&body);
-    out.extend_from_slice(&crc32(&body).to_be_bytes());
-}
-
-/// A PNG whose IHDR claims `width x height` RGBA, with a tiny IDAT and IEND: a "bomb".
-fn png_claiming(width: u32, height: u32) -> Vec<u8> {
-    let mut ihdr = width.to_be_bytes().to_vec();
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &[0x78, 0x9c, 0x63, 0x00, 0x00]);
-    chunk(&mut out, b"IEND", &[]);
-    out
-}
-
-/// A valid PNG signature followed by a chunk other than IHDR.
-fn png_without_ihdr() -> Vec<u8> {
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    chunk(&mut out, b"tEXt", b"Comment\0first");
     out
 }
 
@@ -386,15 +258,15 @@ fn scene_cases() -> Vec<Case> {
         // Asset contents.
         with_files(
             case("PNG header claiming 100000x100000", scene(&sprite_named("a.png"), SEAT), Expect::BadImageSize(100_000, 100_000)),
-            vec![("a.png", png_claiming(100_000, 100_000))],
+            vec![("a.png", common::png::claiming(100_000, 100_000))],
         ),
         with_files(
             case("PNG header claiming 0x2", scene(&sprite_named("a.png"), SEAT), Expect::BadImageSize(0, 2)),
-            vec![("a.png", png_claiming(0, 2))],
+            vec![("a.png", common::png::claiming(0, 2))],
         ),
         with_files(
             case("PNG header claiming 4x4 with no pixels", scene(&sprite_named("a.png"), SEAT), Expect::Decode("a.png")),
-            vec![("a.png", png_claiming(4, 4))],
+            vec![("a.png", common::png::claiming(4, 4))],
         ),
         with_files(
             case("JPEG named .png", scene(&sprite_named("a.png"), SEAT), Expect::NotPng("a.png")),
@@ -406,7 +278,7 @@ fn scene_cases() -> Vec<Case> {
         ),
         with_files(
             case("PNG without IHDR first", scene(&sprite_named("a.png"), SEAT), Expect::Decode("a.png")),
-            vec![("a.png", png_without_ihdr())],
+            vec![("a.png", common::png::without_ihdr())],
         ),
         with_files(
             case("PNG cut after its header", scene(&sprite_named("a.png"), SEAT), Expect::Decode("a.png")),
@@ -452,7 +324,7 @@ fn scene_packages_are_refused_with_typed_errors_on_disk_and_in_memory() {
     let cases = scene_cases();
     assert!(cases.len() >= 50, "the corpus shrank: {}", cases.len());
     for c in &cases {
-        let dir = TempDir::new("pkg");
+        let dir = TestDir::new("pkg");
         // The package sits one level down so `../a.png` has something to find outside.
         let pkg = dir.path().join("pkg");
         fs::create_dir_all(&pkg).unwrap();
@@ -482,7 +354,7 @@ fn scene_packages_are_refused_with_typed_errors_on_disk_and_in_memory() {
 #[test]
 fn symlinks_to_devices_and_loops_are_refused() {
     use std::os::unix::fs::symlink;
-    let dir = TempDir::new("links");
+    let dir = TestDir::new("links");
     dir.write(
         "scene.json",
         scene(&sprite_named("zero.png"), SEAT).as_bytes(),
@@ -508,7 +380,7 @@ fn symlinks_to_devices_and_loops_are_refused() {
     ));
     // scene.json itself a link to another folder: the package is the folder the link is in,
     // so assets next to the link's target are not found.
-    let other = TempDir::new("other");
+    let other = TestDir::new("other");
     other.write("a.png", &png(2, 2));
     let target = other.write("scene.json", scene(&sprite_named("a.png"), SEAT).as_bytes());
     fs::remove_file(dir.path().join("scene.json")).unwrap();
@@ -789,7 +661,7 @@ fn thousands_of_seats_with_a_raised_limit_lay_out_and_render() {
 
 #[test]
 fn stills_are_checked_before_decoding() {
-    let dir = TempDir::new("stills");
+    let dir = TestDir::new("stills");
     let max = (MAX_DIMENSION, MAX_DIMENSION);
     // JPEG: the size comes from the header, before the whole file is decoded.
     let big = dir.write("big.jpg", &jpeg(64, 48));
@@ -829,7 +701,7 @@ fn stills_are_checked_before_decoding() {
     assert_eq!(load_image(&png_as_jpg, max).unwrap().width(), 4);
     // A PNG claiming 100000x100000 named .png, and one claiming u32::MAX sides.
     for (w, h) in [(100_000, 100_000), (u32::MAX, u32::MAX), (1, 100_000)] {
-        let bomb = dir.write("bomb.png", &png_claiming(w, h));
+        let bomb = dir.write("bomb.png", &common::png::claiming(w, h));
         match load_image(&bomb, max) {
             Err(IoError::ImageTooLarge { width, height, .. }) => {
                 assert_eq!((width, height), (w, h))
@@ -1213,8 +1085,8 @@ fn assert_clean_failure(args: &[&str], out: &Output, mentions: &str) {
 
 #[test]
 fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
-    let dir = TempDir::new("cli");
-    let out_dir = TempDir::new("cli-out");
+    let dir = TestDir::new("cli");
+    let out_dir = TestDir::new("cli-out");
     let y4m_out = out_dir.path().join("out.y4m");
     let png_out = out_dir.path().join("frames").join("%03d.png");
     let (y4m_s, png_s) = (y4m_out.to_str().unwrap(), png_out.to_str().unwrap());
@@ -1227,7 +1099,11 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         scene(&sprite_named("a.png"), SEAT),
     )
     .unwrap();
-    fs::write(bomb_scene.join("a.png"), png_claiming(100_000, 100_000)).unwrap();
+    fs::write(
+        bomb_scene.join("a.png"),
+        common::png::claiming(100_000, 100_000),
+    )
+    .unwrap();
     let escape_scene = dir.path().join("escape-scene");
     fs::create_dir_all(&escape_scene).unwrap();
     fs::write(
@@ -1235,7 +1111,7 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         scene(&sprite_named("../x.png"), SEAT),
     )
     .unwrap();
-    let bomb_still = dir.write("bomb.png", &png_claiming(100_000, 100_000));
+    let bomb_still = dir.write("bomb.png", &common::png::claiming(100_000, 100_000));
     let text_still = dir.write("text.jpg", b"not a jpeg at all");
     let huge_clip = dir.write(
         "huge.y4m",

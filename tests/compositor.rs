@@ -11,6 +11,8 @@ use together_mode::scene::{RgbaImage, Scene, Seat, Sprite};
 use together_mode::synth::SyntheticParticipant;
 use together_mode::{ComposeError, Compositor, CompositorOptions, Role};
 
+mod common;
+
 fn solid(format: PixelFormat, w: u32, h: u32, yuv: [u8; 3]) -> Frame {
     let mut f = Frame::new(format, w, h).unwrap();
     let mut m = f.as_mut();
@@ -461,9 +463,8 @@ fn golden_auditorium() {
 #[test]
 fn golden_scene_package() {
     // A scene package on disk, as an image editor would leave it.
-    let dir = std::env::temp_dir().join(format!("tm-golden-pkg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::TestDir::new("golden-pkg");
+    let dir = tmp.path();
     let mut bg = image::RgbaImage::new(64, 36);
     for (x, y, p) in bg.enumerate_pixels_mut() {
         *p = image::Rgba([(x * 4) as u8, (y * 7) as u8, 120, 255]);
@@ -485,7 +486,7 @@ fn golden_scene_package() {
                             {"cx":1,"cy":0.2,"width":0.9,"height":1.2,"zOrder":1,"seatingOrder":2}]}"#,
     )
     .unwrap();
-    let scene = Scene::load(&dir, &Default::default()).unwrap();
+    let scene = Scene::load(dir, &Default::default()).unwrap();
     assert!(scene.mirror_participants);
     let mut e = engine(scene, 128, 72);
     for i in 0..3u64 {
@@ -499,7 +500,6 @@ fn golden_scene_package() {
         .unwrap();
     }
     let frame = Frame::from_ref(&e.render().unwrap()).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
     check_golden("scene_package_128x72", &[frame]);
 }
 
@@ -551,13 +551,8 @@ fn incremental_renders_equal_full_renders() {
     let people: Vec<SyntheticParticipant> = (0..8)
         .map(|i| SyntheticParticipant::new(i, 160, 90))
         .collect();
-    let mut rng = 12345u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut rng = common::rng(12345);
+    let mut next = move || rng.u64(..);
     let mut present = [false; 8];
     for tick in 0..60u64 {
         for (i, person) in people.iter().enumerate() {

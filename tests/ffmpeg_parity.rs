@@ -13,20 +13,7 @@ use together_mode::{Compositor, CompositorOptions, Role, Scene};
 
 mod common;
 
-fn have_ffmpeg() -> bool {
-    let ok = Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "ffmpeg is required under CI (apt-get install ffmpeg)"
-        );
-        eprintln!("skipping: ffmpeg not installed");
-    }
-    ok
-}
+use common::require_ffmpeg;
 
 fn tmpdir(name: &str) -> PathBuf {
     common::tmpdir("parity", name)
@@ -208,21 +195,21 @@ fn parity(n: usize, width: u32, height: u32, opacity: f32) {
 
 #[test]
 fn opaque_grid_matches_ffmpeg_overlay() {
-    if have_ffmpeg() {
+    if require_ffmpeg() {
         parity(4, 640, 360, 1.0);
     }
 }
 
 #[test]
 fn workload_n9_at_alpha_08_matches_ffmpeg() {
-    if have_ffmpeg() {
+    if require_ffmpeg() {
         parity(9, 1920, 1080, 0.8);
     }
 }
 
 #[test]
 fn workload_n49_at_alpha_08_matches_ffmpeg() {
-    if have_ffmpeg() {
+    if require_ffmpeg() {
         parity(49, 1920, 1080, 0.8);
     }
 }

@@ -8,75 +8,17 @@
 //! - no panic; memory is flat: live heap bytes (counted by this binary's global allocator)
 //!   do not grow between the first and second half of the run beyond a small bound.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicIsize, Ordering};
 
 use together_mode::frame::{convert, Frame, PixelFormat};
 use together_mode::meeting::{Meeting, MeetingOptions, RoomSpec};
 use together_mode::stream::{FreezePolicy, StreamOptions};
 use together_mode::{CompositorOptions, Role, Scene};
 
-/// Counts live heap bytes.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// `GlobalAlloc` contract is exactly `System`'s; the counter is only arithmetic.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded as is; `ptr` came from this allocator with `layout`.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded as is.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_add(
-                new_size as isize - layout.size() as isize,
-                Ordering::Relaxed,
-            );
-        }
-        p
-    }
-}
+mod common;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
+static GLOBAL: common::alloc::Counting = common::alloc::Counting;
 
 const PEOPLE: usize = 24;
 const ROOMS: usize = 3;
@@ -121,13 +63,13 @@ fn make_frame(i: usize, size: (u32, u32), format: PixelFormat) -> Frame {
     out
 }
 
-fn scene(r: &mut Rng, w: u32, h: u32) -> Scene {
-    Scene::grid([4, 9, 6, 16][r.below(4)], w, h).unwrap()
+fn scene(r: &mut fastrand::Rng, w: u32, h: u32) -> Scene {
+    Scene::grid([4, 9, 6, 16][r.usize(..4)], w, h).unwrap()
 }
 
 #[test]
 fn randomized_meeting_keeps_its_invariants_and_memory_flat() {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = common::rng(0x9E37_79B9_7F4A_7C15);
     let (w, h) = SIZES[0];
     let options = MeetingOptions::default()
         .with_compositor(
@@ -172,11 +114,11 @@ fn randomized_meeting_keeps_its_invariants_and_memory_flat() {
 
     for tick in 0..TICKS {
         // A few random operations per tick.
-        for _ in 0..rng.below(4) {
-            let i = rng.below(PEOPLE);
+        for _ in 0..rng.usize(..4) {
+            let i = rng.usize(..PEOPLE);
             let pid = id(i);
             let p = &mut people[i];
-            match rng.below(14) {
+            match rng.usize(..14) {
                 0 | 1 if !p.present => {
                     m.join(&pid, Role::Attendee).unwrap();
                     p.present = true;
@@ -194,40 +136,40 @@ fn randomized_meeting_keeps_its_invariants_and_memory_flat() {
                 6 if p.present => p.stalled = !p.stalled,
                 7 if p.present => {
                     // New input resolution and format.
-                    p.size = [(64, 48), (120, 90), (48, 64), (200, 112)][rng.below(4)];
-                    p.format = formats[rng.below(formats.len())];
+                    p.size = [(64, 48), (120, 90), (48, 64), (200, 112)][rng.usize(..4)];
+                    p.format = formats[rng.usize(..formats.len())];
                     p.frame = make_frame(i, p.size, p.format);
                 }
                 8 if p.present => {
-                    let r = rooms[1 + rng.below(ROOMS)].clone();
+                    let r = rooms[1 + rng.usize(..ROOMS)].clone();
                     let _ = m.assign(host, &pid, Some(&r));
                 }
                 9 if p.present => {
-                    let _ = m.join_room(&pid, &rooms[1 + rng.below(ROOMS)]);
+                    let _ = m.join_room(&pid, &rooms[1 + rng.usize(..ROOMS)]);
                 }
                 10 if p.present => {
                     let _ = m.return_to_main(&pid);
                 }
                 11 => {
-                    let r = &rooms[1 + rng.below(ROOMS)];
-                    if rng.chance(50) {
+                    let r = &rooms[1 + rng.usize(..ROOMS)];
+                    if rng.u64(..100) < 50 {
                         m.open_room(host, r).unwrap();
                     } else {
                         m.close_room(host, r).unwrap();
                     }
                 }
                 12 => {
-                    let r = rooms[rng.below(rooms.len())].clone();
-                    let (sw, sh) = SCENE_SIZES[rng.below(SCENE_SIZES.len())];
+                    let r = rooms[rng.usize(..rooms.len())].clone();
+                    let (sw, sh) = SCENE_SIZES[rng.usize(..SCENE_SIZES.len())];
                     m.set_scene_size(&r, sw, sh).unwrap();
-                    if rng.chance(30) {
-                        let (ow, oh) = SIZES[rng.below(SIZES.len())];
+                    if rng.u64(..100) < 30 {
+                        let (ow, oh) = SIZES[rng.usize(..SIZES.len())];
                         m.set_output_size(&r, ow, oh).unwrap();
                     }
                 }
                 13 => {
                     // The host changes the scene of the room it is in, or moves.
-                    if rng.chance(50) {
+                    if rng.u64(..100) < 50 {
                         let o = m.live(m.participant(host).unwrap().room).unwrap();
                         let (ow, oh) = (
                             o.compositor().options().width,
@@ -235,7 +177,7 @@ fn randomized_meeting_keeps_its_invariants_and_memory_flat() {
                         );
                         m.change_scene(host, scene(&mut rng, ow, oh)).unwrap();
                     } else {
-                        let r = rooms[rng.below(rooms.len())].clone();
+                        let r = rooms[rng.usize(..rooms.len())].clone();
                         if r == rooms[0] {
                             let _ = m.return_to_main(host);
                         } else {
@@ -250,8 +192,8 @@ fn randomized_meeting_keeps_its_invariants_and_memory_flat() {
         // Frames: everyone present with video on and not stalled, jittered timestamps.
         let now = m.now_us();
         for (i, p) in people.iter().enumerate() {
-            if p.present && p.video && !p.stalled && rng.chance(80) {
-                let pts = now - rng.below(30_000) as i64;
+            if p.present && p.video && !p.stalled && rng.u64(..100) < 80 {
+                let pts = now - rng.usize(..30_000) as i64;
                 m.push_ref(&id(i), &p.frame.as_ref(), pts).unwrap();
             }
         }
@@ -316,7 +258,7 @@ fn randomized_meeting_keeps_its_invariants_and_memory_flat() {
         }
 
         // Memory: after warm-up, compare the peaks of the two halves.
-        let live_bytes = LIVE.load(Ordering::Relaxed);
+        let live_bytes = common::alloc::live_bytes();
         if tick == TICKS / 4 {
             live_mid = live_bytes;
         }

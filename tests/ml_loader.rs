@@ -6,61 +6,15 @@
 //! Needs no model download: every file is made by the test (feature `ml`).
 #![cfg(feature = "ml")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use flatbuffers::FlatBufferBuilder;
 use together_mode::segment::ml::{MlError, SelfieModel};
 use tract_tflite::tflite;
 
-// ---------------------------------------------------------------------------------------------
-// An allocator that counts the bytes each thread asks for.
-
-struct Counting;
-
-thread_local! {
-    static ALLOCATED: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count(bytes: usize) {
-    // `try_with`: the thread-local may be gone while a thread shuts down.
-    let _ = ALLOCATED.try_with(|c| c.set(c.get().saturating_add(bytes)));
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the counter only reads
-// the requested size and touches a const-initialised thread-local `Cell` (no allocation, no
-// re-entry).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size());
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through this allocator with this `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size());
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size);
-        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract, passed on as is.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod common;
+use common::alloc::allocated_by;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Bytes this thread allocated while running `f`.
-fn allocated_by<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = ALLOCATED.with(Cell::get);
-    let out = f();
-    (out, ALLOCATED.with(Cell::get) - before)
-}
+static GLOBAL: common::alloc::Counting = common::alloc::Counting;
 
 // ---------------------------------------------------------------------------------------------
 // A tiny .tflite writer.
@@ -460,15 +414,14 @@ fn flatbuffer_errors_format_to_one_line() {
 #[test]
 fn model_files_over_the_cap_are_refused() {
     use together_mode::segment::ml::MAX_MODEL_FILE_BYTES;
-    let dir = std::env::temp_dir().join(format!("ml-loader-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TestDir::new("ml-loader");
     let big = dir.join("big.tflite");
     // Sparse: no disk space, no memory.
     let f = std::fs::File::create(&big).unwrap();
     f.set_len(MAX_MODEL_FILE_BYTES + 1).unwrap();
     drop(f);
     let (loaded, bytes_allocated) = allocated_by(|| SelfieModel::from_file(&big));
-    std::fs::remove_dir_all(&dir).unwrap();
+    drop(dir);
     match loaded {
         Err(MlError::FileTooLarge { path, limit }) => {
             assert_eq!((path, limit), (big, MAX_MODEL_FILE_BYTES));

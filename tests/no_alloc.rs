@@ -2,54 +2,25 @@
 //! frames from every participant, seats re-rendered, damaged regions recomposed) make no
 //! heap allocation. A counting global allocator sees every allocation of this test binary.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
 use together_mode::workload::{Workload, WorkloadMatte};
 use together_mode::CompositorOptions;
+
+mod common;
+use common::alloc::allocations_during;
+
+#[global_allocator]
+static GLOBAL: common::alloc::Counting = common::alloc::Counting;
 
 /// Ticks counted after the warm-up.
 const TICKS: usize = 200;
 
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract for `alloc` is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract for `realloc` is passed on as is.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
 /// Allocations made by `TICKS` calls of `tick`.
 fn counted(mut tick: impl FnMut()) -> usize {
-    ALLOCATIONS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
-    for _ in 0..TICKS {
-        tick();
-    }
-    COUNTING.store(false, Ordering::SeqCst);
-    ALLOCATIONS.load(Ordering::SeqCst)
+    allocations_during(|| {
+        for _ in 0..TICKS {
+            tick();
+        }
+    })
 }
 
 fn allocations_per_tick(n: usize, matte: WorkloadMatte, parallel: bool, warm_up: usize) -> usize {

@@ -8,12 +8,6 @@ use together_mode::scenario::{Scenario, ScenarioError};
 
 mod common;
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tm-scenario-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
 fn frames(path: &Path) -> (u32, u32, usize) {
     let f = std::fs::File::open(path).unwrap();
     let mut r = Y4mReader::new(std::io::BufReader::new(f)).unwrap();
@@ -31,7 +25,8 @@ fn example() -> PathBuf {
 
 #[test]
 fn the_example_scenario_writes_a_video_per_room_and_every_event() {
-    let out = tmpdir("example");
+    let tmp = common::TestDir::new("scenario-example");
+    let out = tmp.join("out");
     let report = Scenario::load(&example()).unwrap().run(&out).unwrap();
     assert_eq!(report.ticks, 90);
     let rooms: Vec<&str> = report.rooms.iter().map(|(t, _)| t.as_str()).collect();
@@ -91,7 +86,6 @@ fn the_example_scenario_writes_a_video_per_room_and_every_event() {
             && l["room"] == "room-a"
             && l["tick"] == 75
             && l["removed"].as_array().is_some_and(|r| r.len() == 1)));
-    let _ = std::fs::remove_dir_all(&out);
 }
 
 fn parse(json: &str) -> Result<Scenario, ScenarioError> {
@@ -171,15 +165,16 @@ fn schema_errors_are_typed() {
     assert!(matches!(parse("{"), Err(ScenarioError::Json(_))));
     // A missing clip fails when the run opens it, with the participant named.
     let s = parse(r#"{"ticks": 1, "participants": [{"id": "a", "source": {"clip": {"path": "/nonexistent.y4m"}}}]}"#).unwrap();
-    let out = tmpdir("missing");
+    let tmp = common::TestDir::new("scenario-missing");
+    let out = tmp.join("out");
     assert!(matches!(s.run(&out), Err(ScenarioError::Source { .. })));
-    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]
 fn the_cli_runs_a_scenario() {
-    let out = tmpdir("cli");
-    let scenario = out.with_extension("json");
+    let tmp = common::TestDir::new("scenario-cli");
+    let out = tmp.join("out");
+    let scenario = tmp.join("scenario.json");
     std::fs::write(
         &scenario,
         r#"{"output": {"width": 128, "height": 72, "fps": 10}, "ticks": 5,
@@ -201,6 +196,4 @@ fn the_cli_runs_a_scenario() {
     assert!(std::fs::read_to_string(out.join("events.jsonl"))
         .unwrap()
         .contains("togetherModeStreamsUpdated"));
-    let _ = std::fs::remove_dir_all(&out);
-    let _ = std::fs::remove_file(&scenario);
 }

@@ -2,37 +2,28 @@
 //! own error. Each test writes a tiny package into a fresh folder under the system temp dir.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::sync::Arc;
 
 use together_mode::error::SceneError;
 use together_mode::scene::{Layer, Scene, SceneLimits};
 
+mod common;
+
 /// A fresh package folder, removed on drop.
-struct Pkg {
-    dir: PathBuf,
-}
+struct Pkg(common::TestDir);
 
 impl Pkg {
     fn new(name: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "together-mode-scene-{}-{n}-{name}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Self { dir }
+        Self(common::TestDir::new(&format!("scene-{name}")))
+    }
+
+    fn dir(&self) -> &Path {
+        self.0.path()
     }
 
     fn write(&self, rel: &str, bytes: &[u8]) -> &Self {
-        let path = self.dir.join(rel);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).unwrap();
-        }
-        fs::write(path, bytes).unwrap();
+        self.0.write(rel, bytes);
         self
     }
 
@@ -41,17 +32,11 @@ impl Pkg {
     }
 
     fn load(&self) -> Result<Scene, SceneError> {
-        Scene::load(&self.dir, &SceneLimits::default())
+        Scene::load(self.dir(), &SceneLimits::default())
     }
 
     fn load_with(&self, limits: &SceneLimits) -> Result<Scene, SceneError> {
-        Scene::load(&self.dir, limits)
-    }
-}
-
-impl Drop for Pkg {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
+        Scene::load(self.dir(), limits)
     }
 }
 
@@ -63,34 +48,6 @@ fn png(width: u32, height: u32, alpha: u8) -> Vec<u8> {
     let mut out = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
         .unwrap();
-    out
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// Signature plus a valid IHDR claiming `width x height`, then nothing at all.
-fn png_header_only(width: u32, height: u32) -> Vec<u8> {
-    let mut chunk = b"IHDR".to_vec();
-    chunk.extend_from_slice(&width.to_be_bytes());
-    chunk.extend_from_slice(&height.to_be_bytes());
-    chunk.extend_from_slice(&[8, 6, 0, 0, 0]); // 8-bit RGBA, no interlace
-    let mut out = vec![0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
-    out.extend_from_slice(&13u32.to_be_bytes());
-    out.extend_from_slice(&chunk);
-    out.extend_from_slice(&crc32(&chunk).to_be_bytes());
     out
 }
 
@@ -178,9 +135,9 @@ fn good_package_loads() {
     );
 
     // The same package through `open`, and by the path of scene.json.
-    let again = Scene::open(p.dir.to_str().unwrap(), &SceneLimits::default()).unwrap();
+    let again = Scene::open(p.dir().to_str().unwrap(), &SceneLimits::default()).unwrap();
     assert_eq!(again, s);
-    let by_file = Scene::load(&p.dir.join("scene.json"), &SceneLimits::default()).unwrap();
+    let by_file = Scene::load(&p.dir().join("scene.json"), &SceneLimits::default()).unwrap();
     assert_eq!(by_file, s);
 }
 
@@ -399,7 +356,7 @@ fn missing_asset_is_an_io_error() {
     }
     // A missing package folder too.
     let gone = Pkg::new("gone");
-    let dir = gone.dir.clone();
+    let dir = gone.dir().to_path_buf();
     drop(gone);
     assert!(matches!(
         Scene::load(&dir, &SceneLimits::default()),
@@ -413,7 +370,7 @@ fn parent_dir_paths_escape() {
     outer.write("secret.png", &png(2, 2, 255));
     let inner_name = "inner";
     outer.write(&format!("{inner_name}/a.png"), &png(2, 2, 255));
-    let inner = outer.dir.join(inner_name);
+    let inner = outer.dir().join(inner_name);
     for bad in ["../secret.png", "a/../../secret.png", "./../secret.png"] {
         fs::write(inner.join("scene.json"), scene_json(&sprite(bad), SEAT)).unwrap();
         assert!(
@@ -440,7 +397,7 @@ fn parent_dir_paths_escape() {
 fn absolute_paths_escape() {
     let p = Pkg::new("absolute");
     p.write("a.png", &png(2, 2, 255));
-    let abs = p.dir.join("a.png");
+    let abs = p.dir().join("a.png");
     p.json(&scene_json(&sprite(abs.to_str().unwrap()), SEAT));
     assert!(matches!(p.load(), Err(SceneError::PathEscapes(_))));
 }
@@ -452,17 +409,17 @@ fn symlinks_out_of_the_folder_escape() {
     let outside = Pkg::new("outside-target");
     outside.write("secret.png", &png(2, 2, 255));
     let p = one_sprite("symlink", "link.png");
-    symlink(outside.dir.join("secret.png"), p.dir.join("link.png")).unwrap();
+    symlink(outside.dir().join("secret.png"), p.dir().join("link.png")).unwrap();
     assert!(matches!(p.load(), Err(SceneError::PathEscapes(ref s)) if s == "link.png"));
 
     // A linked directory leading out, too.
-    symlink(&outside.dir, p.dir.join("sub")).unwrap();
+    symlink(outside.dir(), p.dir().join("sub")).unwrap();
     p.json(&scene_json(&sprite("sub/secret.png"), SEAT));
     assert!(matches!(p.load(), Err(SceneError::PathEscapes(_))));
 
     // A symlink that stays inside is fine, and shares the decoded image with its target.
     p.write("real.png", &png(2, 2, 255));
-    symlink(p.dir.join("real.png"), p.dir.join("alias.png")).unwrap();
+    symlink(p.dir().join("real.png"), p.dir().join("alias.png")).unwrap();
     p.json(&scene_json(
         &format!("{},{}", sprite("real.png"), sprite("alias.png")),
         SEAT,
@@ -497,7 +454,7 @@ fn oversized_png_is_refused_from_its_header() {
     let p = one_sprite("huge", "a.png");
     // 100000 x 100000 RGBA would be 40 GB; only the header exists, so decoding would fail
     // differently: the size check must come first.
-    p.write("a.png", &png_header_only(100_000, 100_000));
+    p.write("a.png", &common::png::ihdr_only(100_000, 100_000));
     assert!(matches!(
         p.load(),
         Err(SceneError::BadImageSize {
@@ -507,7 +464,7 @@ fn oversized_png_is_refused_from_its_header() {
         })
     ));
     // Just over Teams' limit, and under a raised one (then decoding fails: no pixel data).
-    p.write("a.png", &png_header_only(1922, 1080));
+    p.write("a.png", &common::png::ihdr_only(1922, 1080));
     assert!(matches!(
         p.load(),
         Err(SceneError::BadImageSize { width: 1922, .. })
@@ -541,7 +498,7 @@ fn non_png_assets_are_refused() {
     assert!(matches!(p.load(), Err(SceneError::NotPng(ref s)) if s == "a.jpg"));
     // A directory is not a PNG either.
     let p = one_sprite("dirpng", "d.png");
-    fs::create_dir_all(p.dir.join("d.png")).unwrap();
+    fs::create_dir_all(p.dir().join("d.png")).unwrap();
     assert!(matches!(p.load(), Err(SceneError::NotPng(_))));
 }
 
@@ -619,5 +576,5 @@ fn errors_display_without_panicking() {
     let p = one_sprite("display", "nope.png");
     let msg = p.load().unwrap_err().to_string();
     assert!(msg.contains("nope.png"), "{msg}");
-    assert!(Path::new(&p.dir).exists());
+    assert!(p.dir().exists());
 }

@@ -4,57 +4,15 @@
 //! a loud skip line and pass.
 
 use std::fs;
-use std::io::{BufReader, Cursor, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufReader, Cursor};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use together_mode::frame::{packed_len, ColorSpec, Frame, FrameRef, Matrix, PixelFormat, Range};
 use together_mode::io::{Y4mColorspace, Y4mReader, Y4mWriter};
 
-/// Whether to run: true if ffmpeg works; false (after a loud line) if it is missing
-/// outside CI; panics if it is missing in CI.
-fn have_ffmpeg() -> bool {
-    let ok = Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("ffmpeg is not installed, and CI is set: install it (apt-get install ffmpeg)");
-    }
-    // Written to stderr directly so that the test harness does not capture it.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n========== skipping: ffmpeg not installed (set CI to make this fail) =========="
-    );
-    false
-}
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "together-mode-ffmpeg-{}-{}-{name}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::{require_ffmpeg, TestDir};
 
 fn ffmpeg(args: &[&str]) -> Vec<u8> {
     let out = Command::new("ffmpeg")
@@ -76,15 +34,7 @@ fn ffmpeg_raw(path: &Path) -> Vec<u8> {
 }
 
 fn noise(seed: u32, len: usize) -> Vec<u8> {
-    let mut s = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s >> 24) as u8
-        })
-        .collect()
+    common::noise(u64::from(seed), len)
 }
 
 fn packed(f: &FrameRef<'_>) -> Vec<u8> {
@@ -98,10 +48,10 @@ fn packed(f: &FrameRef<'_>) -> Vec<u8> {
 
 #[test]
 fn ffmpeg_reads_what_we_write() {
-    if !have_ffmpeg() {
+    if !require_ffmpeg() {
         return;
     }
-    let dir = TempDir::new("ours");
+    let dir = TestDir::new("ours");
     for (w, h, range) in [
         (66u32, 50u32, Range::Limited),
         (65, 49, Range::Limited),
@@ -112,7 +62,7 @@ fn ffmpeg_reads_what_we_write() {
             matrix: Matrix::Bt601,
             range,
         };
-        let path = dir.0.join(format!("ours-{w}x{h}.y4m"));
+        let path = dir.join(format!("ours-{w}x{h}.y4m"));
         let mut wr = Y4mWriter::new(Vec::new(), w, h, (25, 1), color).unwrap();
         let mut expected = Vec::new();
         for i in 0..3 {
@@ -144,7 +94,7 @@ fn ffmpeg_reads_what_we_write() {
     let view = FrameRef::new(PixelFormat::I420, w, h, ColorSpec::BT601_LIMITED, &planes).unwrap();
     let mut wr = Y4mWriter::new(Vec::new(), w, h, (30000, 1001), ColorSpec::BT601_LIMITED).unwrap();
     wr.write_frame(&view).unwrap();
-    let path = dir.0.join("cropped.y4m");
+    let path = dir.join("cropped.y4m");
     fs::write(&path, wr.finish().unwrap()).unwrap();
     assert_eq!(ffmpeg_raw(&path), packed(&view));
 }
@@ -161,8 +111,8 @@ fn read_ours(bytes: &[u8]) -> (together_mode::io::Y4mHeader, Vec<Frame>) {
 
 /// Writes a 3-frame testsrc of `size` in `pix_fmt` with FFmpeg; returns the file's bytes
 /// and FFmpeg's own raw decode of it.
-fn ffmpeg_testsrc(dir: &TempDir, size: &str, pix_fmt: &str) -> (Vec<u8>, Vec<u8>) {
-    let path = dir.0.join(format!("ff-{size}-{pix_fmt}.y4m"));
+fn ffmpeg_testsrc(dir: &TestDir, size: &str, pix_fmt: &str) -> (Vec<u8>, Vec<u8>) {
+    let path = dir.join(format!("ff-{size}-{pix_fmt}.y4m"));
     let p = path.to_str().unwrap();
     let src = format!("testsrc=s={size}:r=25");
     ffmpeg(&[
@@ -184,10 +134,10 @@ fn ffmpeg_testsrc(dir: &TempDir, size: &str, pix_fmt: &str) -> (Vec<u8>, Vec<u8>
 
 #[test]
 fn we_read_what_ffmpeg_writes_420() {
-    if !have_ffmpeg() {
+    if !require_ffmpeg() {
         return;
     }
-    let dir = TempDir::new("ff420");
+    let dir = TestDir::new("ff420");
     for (size, w, h) in [("66x50", 66u32, 50u32), ("65x49", 65, 49)] {
         for (pix_fmt, range) in [("yuv420p", Range::Limited), ("yuvj420p", Range::Full)] {
             let (file, raw) = ffmpeg_testsrc(&dir, size, pix_fmt);
@@ -205,10 +155,10 @@ fn we_read_what_ffmpeg_writes_420() {
 
 #[test]
 fn we_read_what_ffmpeg_writes_gray_and_444() {
-    if !have_ffmpeg() {
+    if !require_ffmpeg() {
         return;
     }
-    let dir = TempDir::new("ffother");
+    let dir = TestDir::new("ffother");
     for (size, w, h) in [("66x50", 66usize, 50usize), ("65x49", 65, 49)] {
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
 

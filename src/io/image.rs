@@ -237,12 +237,19 @@ fn encode(
     Ok(())
 }
 
+/// The hand-built PNGs the integration tests use too.
+#[cfg(test)]
+#[path = "../../tests/common/png.rs"]
+mod test_png;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::FrameError;
     use crate::frame::{Matrix, Range};
     use crate::io::test_dir::TestDir;
+
+    use super::test_png;
 
     fn rgba_frame(w: u32, h: u32) -> Frame {
         let data: Vec<u8> = (0..w * h * 4).map(|i| (i * 37 % 251) as u8).collect();
@@ -328,40 +335,6 @@ mod tests {
         assert!(f.to_packed().chunks_exact(4).all(|px| px[3] == 255));
     }
 
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut c = !0u32;
-        for &b in bytes {
-            c ^= u32::from(b);
-            for _ in 0..8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-            }
-        }
-        !c
-    }
-
-    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let body = [&kind[..], data].concat();
-        out.extend_from_slice(&body);
-        out.extend_from_slice(&crc32(&body).to_be_bytes());
-    }
-
-    /// A PNG claiming `w x h` RGBA whose IDAT holds a few bytes only: far too little data.
-    fn png_header_only(w: u32, h: u32) -> Vec<u8> {
-        let mut ihdr = w.to_be_bytes().to_vec();
-        ihdr.extend_from_slice(&h.to_be_bytes());
-        ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
-        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-        chunk(&mut out, b"IHDR", &ihdr);
-        chunk(&mut out, b"IDAT", &[0x78, 0x9c, 0x63, 0x00, 0x00]);
-        chunk(&mut out, b"IEND", &[]);
-        out
-    }
-
     #[test]
     fn oversized_images_are_refused_before_decoding() {
         let dir = TestDir::new("png-big");
@@ -383,7 +356,7 @@ mod tests {
 
         // A file claiming 100000 x 50000 with next to no data: refused from the header alone.
         let q = dir.path().join("bomb.png");
-        std::fs::write(&q, png_header_only(100_000, 50_000)).unwrap();
+        std::fs::write(&q, test_png::claiming(100_000, 50_000)).unwrap();
         assert!(matches!(
             load_image(&q, (u32::MAX, u32::MAX)),
             Err(IoError::ImageTooLarge {
@@ -396,7 +369,7 @@ mod tests {
         ));
         // Within bounds, the missing data is a decode error, not a panic.
         let r = dir.path().join("empty.png");
-        std::fs::write(&r, png_header_only(4, 4)).unwrap();
+        std::fs::write(&r, test_png::claiming(4, 4)).unwrap();
         assert!(matches!(
             load_image(&r, (8, 8)),
             Err(IoError::Image { .. } | IoError::Io { .. })
@@ -424,7 +397,7 @@ mod tests {
             Err(IoError::Image { .. })
         ));
         let zero = dir.path().join("zero.png");
-        std::fs::write(&zero, png_header_only(0, 4)).unwrap();
+        std::fs::write(&zero, test_png::claiming(0, 4)).unwrap();
         assert!(matches!(
             load_image(&zero, (8, 8)),
             Err(IoError::Image { .. } | IoError::Frame(FrameError::ZeroSize { .. }))

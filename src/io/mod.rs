@@ -16,33 +16,23 @@ pub use self::y4m::{Interlace, Y4mColorspace, Y4mHeader, Y4mReader, Y4mWriter, M
 
 #[cfg(test)]
 pub(crate) mod test_dir {
-    use std::path::{Path, PathBuf};
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::path::Path;
 
     /// A fresh directory under the system temp dir, removed (recursively) on drop.
-    pub(crate) struct TestDir(PathBuf);
+    pub(crate) struct TestDir(tempfile::TempDir);
 
     impl TestDir {
         pub(crate) fn new(name: &str) -> Self {
-            static SEQ: AtomicU64 = AtomicU64::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "together-mode-io-{}-{}-{name}",
-                std::process::id(),
-                SEQ.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).unwrap();
-            Self(path)
+            Self(
+                tempfile::Builder::new()
+                    .prefix(&format!("tm-io-{name}-"))
+                    .tempdir()
+                    .unwrap(),
+            )
         }
 
         pub(crate) fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TestDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+            self.0.path()
         }
     }
 }

@@ -605,17 +605,11 @@ mod tests {
     use crate::frame::PlaneRef;
     use std::io::Cursor;
 
-    /// Deterministic pseudo-random bytes (xorshift).
+    /// Deterministic pseudo-random bytes.
     fn noise(seed: u32, len: usize) -> Vec<u8> {
-        let mut s = seed.wrapping_mul(2_654_435_761).max(1);
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s >> 24) as u8
-            })
-            .collect()
+        let mut v = vec![0u8; len];
+        fastrand::Rng::with_seed(u64::from(seed)).fill(&mut v);
+        v
     }
 
     fn noisy_i420(w: u32, h: u32, seed: u32) -> Frame {
