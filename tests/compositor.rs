@@ -13,14 +13,7 @@ use together_mode::{ComposeError, Compositor, CompositorOptions, Role};
 
 mod common;
 
-fn solid(format: PixelFormat, w: u32, h: u32, yuv: [u8; 3]) -> Frame {
-    let mut f = Frame::new(format, w, h).unwrap();
-    let mut m = f.as_mut();
-    for (i, p) in m.planes_mut().iter_mut().enumerate() {
-        p.fill(if i < 3 { yuv[i] } else { 255 });
-    }
-    f
-}
+use common::solid;
 
 fn y_at(f: &FrameRef<'_>, x: i64, y: i64) -> u8 {
     f.plane(0).row(y as usize)[x as usize]

@@ -32,15 +32,10 @@ fn refusal<T: std::fmt::Debug>(r: Result<T, together_mode::meeting::MeetingError
     (*code, *subcode)
 }
 
+mod common;
+
 fn solid(y: u8, u: u8, v: u8) -> Frame {
-    let mut f = Frame::new(PixelFormat::I420, 32, 32).unwrap();
-    {
-        let mut m = f.as_mut();
-        m.plane_mut(0).fill(y);
-        m.plane_mut(1).fill(u);
-        m.plane_mut(2).fill(v);
-    }
-    f
+    common::solid(PixelFormat::I420, 32, 32, [y, u, v])
 }
 
 fn drain(rx: &Receiver<Event>) -> Vec<Event> {

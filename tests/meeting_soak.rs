@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use together_mode::frame::{convert, Frame, PixelFormat};
+use together_mode::frame::{Frame, PixelFormat};
 use together_mode::meeting::{Meeting, MeetingOptions, RoomSpec};
 use together_mode::stream::{FreezePolicy, StreamOptions};
 use together_mode::{CompositorOptions, Role, Scene};
@@ -47,20 +47,7 @@ struct Person {
 }
 
 fn make_frame(i: usize, size: (u32, u32), format: PixelFormat) -> Frame {
-    let [y, u, v] = colour(i);
-    let mut f = Frame::new(PixelFormat::I420, size.0, size.1).unwrap();
-    {
-        let mut m = f.as_mut();
-        m.plane_mut(0).fill(y);
-        m.plane_mut(1).fill(u);
-        m.plane_mut(2).fill(v);
-    }
-    if format == PixelFormat::I420 {
-        return f;
-    }
-    let mut out = Frame::new(format, size.0, size.1).unwrap();
-    convert(&f.as_ref(), &mut out.as_mut()).unwrap();
-    out
+    common::solid(format, size.0, size.1, colour(i))
 }
 
 fn scene(r: &mut fastrand::Rng, w: u32, h: u32) -> Scene {

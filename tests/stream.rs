@@ -9,24 +9,12 @@ use together_mode::stream::{
 };
 use together_mode::{Compositor, CompositorOptions, FrameRef, Role, Scene};
 
+mod common;
+
 const W: u32 = 256;
 const H: u32 = 144;
 
-fn solid(format: PixelFormat, w: u32, h: u32, [y, u, v]: [u8; 3]) -> Frame {
-    let mut f = Frame::new(PixelFormat::I420, w, h).unwrap();
-    {
-        let mut m = f.as_mut();
-        m.plane_mut(0).fill(y);
-        m.plane_mut(1).fill(u);
-        m.plane_mut(2).fill(v);
-    }
-    if format == PixelFormat::I420 {
-        return f;
-    }
-    let mut out = Frame::new(format, w, h).unwrap();
-    convert(&f.as_ref(), &mut out.as_mut()).unwrap();
-    out
-}
+use common::solid;
 
 /// The (Y, U, V) at the centre of a rectangle of an I420 frame.
 fn centre(frame: &FrameRef<'_>, r: (i64, i64, i64, i64)) -> [u8; 3] {
@@ -157,20 +145,6 @@ fn clock_rejects_bad_rates() {
 // Input buffers
 
 /// A tiny deterministic generator.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo) as u64) as i64
-    }
-}
-
 /// Luma value a test frame with timestamp `pts` carries, so content can be checked.
 fn tag(pts: i64) -> u8 {
     16 + (pts / 1000 % 200) as u8
@@ -185,14 +159,14 @@ fn mixed_rates_jitter_bursts_and_reordering_show_the_newest_due_frame() {
         .into_iter()
         .enumerate()
     {
-        let mut rng = Lcg(k as u64 + 1);
+        let mut rng = common::rng(k as u64 + 1);
         // Deliveries: (arrival, pts). Jitter -30..+80 ms; every 20th frame a 300 ms burst
         // delay, so frames pile up and arrive together (and out of order).
         let mut deliveries = Vec::new();
         let mut pts = 0i64;
         while pts < 10_000_000 {
-            let mut delay = rng.range(-30_000, 80_000);
-            if rng.next() % 20 == 0 {
+            let mut delay = rng.i64(-30_000..80_000);
+            if rng.u32(..20) == 0 {
                 delay += 300_000;
             }
             deliveries.push((pts + delay, pts));

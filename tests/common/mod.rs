@@ -4,6 +4,7 @@
 //! - [`require_ffmpeg`]: whether FFmpeg can run (skips loudly outside CI, fails under `CI`);
 //! - [`rng`]: the seeded generator for test data ([`fastrand`]);
 //! - [`alloc`]: the counting global allocator of the memory tests;
+//! - [`solid`]: a frame of one colour, in any pixel format;
 //! - [`png`]: hand-built PNGs for hostile-input cases (headers that lie, missing chunks).
 #![allow(dead_code)]
 
@@ -12,6 +13,8 @@ pub mod png;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use together_mode::frame::{convert, Frame, PixelFormat};
 
 /// The `together` example binary, which `cargo test` builds beside the test executables.
 pub fn together() -> Command {
@@ -107,4 +110,22 @@ pub fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut v = vec![0u8; len];
     r.fill(&mut v);
     v
+}
+
+/// A `w x h` frame of one colour `[y, u, v]` (BT.601 limited) in `format`: made in I420 and
+/// converted (opaque where the format has alpha).
+pub fn solid(format: PixelFormat, w: u32, h: u32, [y, u, v]: [u8; 3]) -> Frame {
+    let mut f = Frame::new(PixelFormat::I420, w, h).unwrap();
+    {
+        let mut m = f.as_mut();
+        m.plane_mut(0).fill(y);
+        m.plane_mut(1).fill(u);
+        m.plane_mut(2).fill(v);
+    }
+    if format == PixelFormat::I420 {
+        return f;
+    }
+    let mut out = Frame::new(format, w, h).unwrap();
+    convert(&f.as_ref(), &mut out.as_mut()).unwrap();
+    out
 }

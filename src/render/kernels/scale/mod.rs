@@ -194,7 +194,7 @@ impl ScalePlan {
             return Vec::new();
         }
         let mut starts: Vec<usize> = (0..n - 7).step_by(8).collect();
-        if n % 8 != 0 {
+        if !n.is_multiple_of(8) {
             starts.push(n - 8);
         }
         let mut lanes = Vec::with_capacity(starts.len());
