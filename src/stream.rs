@@ -58,10 +58,20 @@ const SPARE_FRAMES: usize = 2;
 pub enum StreamError {
     /// A frame rate of zero, or above [`MAX_FPS`], or below one frame per hour.
     #[error("frame rate {num}/{den} must be between 1/3600 and {MAX_FPS} fps")]
-    BadFrameRate { num: u32, den: u32 },
+    BadFrameRate {
+        /// The rate's numerator (frames).
+        num: u32,
+        /// Its denominator (seconds).
+        den: u32,
+    },
     /// A freeze timeout or lead that is not positive.
     #[error("{what} must be positive, got {value} µs")]
-    NotPositive { what: &'static str, value: i64 },
+    NotPositive {
+        /// Which setting.
+        what: &'static str,
+        /// Its value, in µs.
+        value: i64,
+    },
     /// A queue depth of zero.
     #[error("the input queue must hold at least one frame")]
     EmptyQueue,

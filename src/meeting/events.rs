@@ -68,69 +68,110 @@ pub enum MeetingEvent {
     /// A participant entered the meeting (in the main room, video off).
     #[serde(rename = "participantJoined", rename_all = "camelCase")]
     ParticipantJoined {
+        /// The participant's raw id.
         participant: String,
+        /// Their identity kind, from the raw id.
         kind: IdentityKind,
+        /// Their meeting role (ACS spelling).
         role: &'static str,
+        /// The room they are in (the main room).
         room: String,
     },
     /// A participant left the meeting.
     #[serde(rename = "participantLeft", rename_all = "camelCase")]
-    ParticipantLeft { participant: String, room: String },
+    ParticipantLeft {
+        /// The participant's raw id.
+        participant: String,
+        /// The room they were in.
+        room: String,
+    },
     /// A participant turned video on or off.
     #[serde(rename = "videoChanged", rename_all = "camelCase")]
     VideoChanged {
+        /// The participant's raw id.
         participant: String,
+        /// The room they are in.
         room: String,
+        /// Whether video is now on.
         on: bool,
     },
     /// A participant's video froze (no new frame within the freeze timeout).
     #[serde(rename = "videoFrozen", rename_all = "camelCase")]
-    VideoFrozen { participant: String, room: String },
+    VideoFrozen {
+        /// The participant's raw id.
+        participant: String,
+        /// The room they are in.
+        room: String,
+    },
     /// A frozen participant's video resumed.
     #[serde(rename = "videoResumed", rename_all = "camelCase")]
-    VideoResumed { participant: String, room: String },
+    VideoResumed {
+        /// The participant's raw id.
+        participant: String,
+        /// The room they are in.
+        room: String,
+    },
     /// ACS `togetherModeStreamsUpdated`: a room's Together Mode stream started or ended.
     #[serde(rename = "togetherModeStreamsUpdated", rename_all = "camelCase")]
     StreamsUpdated {
+        /// The room whose stream changed.
         room: String,
+        /// Streams that started.
         added: Vec<StreamInfo>,
+        /// Streams that ended.
         removed: Vec<StreamInfo>,
     },
     /// ACS `togetherModeSceneUpdated`: the scene changed; the new seating map.
     #[serde(rename = "togetherModeSceneUpdated", rename_all = "camelCase")]
     SceneUpdated {
+        /// The room whose scene changed.
         room: String,
+        /// The new scene's id.
         scene: String,
+        /// The seating map in the new scene.
         seating_map: SeatingMap,
     },
     /// ACS `togetherModeSeatingUpdated`: someone took, lost or changed a seat, or the scene
     /// size or output size changed; the new seating map.
     #[serde(rename = "togetherModeSeatingUpdated", rename_all = "camelCase")]
     SeatingUpdated {
+        /// The room whose seating changed.
         room: String,
+        /// The `sceneSize` box (CSS pixels) the map is for.
         scene_size: (u32, u32),
+        /// The new seating map.
         seating_map: SeatingMap,
     },
     /// ACS `breakoutRooms`: the list of breakout rooms changed (created, opened, closed).
     #[serde(rename = "breakoutRooms", rename_all = "camelCase")]
-    BreakoutRooms { rooms: Vec<BreakoutRoom> },
+    BreakoutRooms {
+        /// Every breakout room, as it is now.
+        rooms: Vec<BreakoutRoom>,
+    },
     /// ACS `assignedBreakoutRooms`: a participant's assignment changed (`None`: unassigned).
     #[serde(rename = "assignedBreakoutRooms", rename_all = "camelCase")]
     AssignedBreakoutRooms {
+        /// The participant's raw id.
         participant: String,
+        /// Their assigned room, if any.
         room: Option<BreakoutRoom>,
     },
     /// ACS `breakoutRoomsSettings`: a room's settings changed.
     #[serde(rename = "breakoutRoomsSettings", rename_all = "camelCase")]
     BreakoutRoomsSettings {
+        /// The room's threadId.
         room: String,
+        /// Its new settings.
         settings: RoomSettings,
     },
     /// ACS `join`: a participant moved into a room (a breakout room, or back to main).
     #[serde(rename = "join", rename_all = "camelCase")]
     Join {
+        /// The participant's raw id.
         participant: String,
+        /// The room they left.
         from: String,
+        /// The room they joined.
         room: String,
     },
 }

@@ -121,18 +121,26 @@ impl Operation {
 pub enum Refusal {
     /// A Communication Services user tried to start Together Mode.
     #[error("{participant:?} is a Communication Services user and cannot start Together Mode")]
-    CommunicationServicesUser { participant: String },
+    CommunicationServicesUser {
+        /// The participant's raw id.
+        participant: String,
+    },
     /// An identity kind other than Microsoft 365 tried to start Together Mode.
     #[error("{participant:?} ({kind:?}) cannot start Together Mode: Microsoft 365 users only")]
     IdentityNotAllowed {
+        /// The participant's raw id.
         participant: String,
+        /// Their identity kind.
         kind: IdentityKind,
     },
     /// The participant's role does not allow the operation.
     #[error("{participant:?} with role {} may not {operation:?}", role_name(*role))]
     RoleNotAllowed {
+        /// The participant's raw id.
         participant: String,
+        /// Their role.
         role: Role,
+        /// What they tried.
         operation: Operation,
     },
     /// No such participant in the meeting.
@@ -149,28 +157,53 @@ pub enum Refusal {
     BadParticipantId(String),
     /// A scene size with a zero side or above the limit.
     #[error("scene size {width}x{height} must have sides 1..={max}")]
-    BadSceneSize { width: u32, height: u32, max: u32 },
+    BadSceneSize {
+        /// The width asked for.
+        width: u32,
+        /// The height asked for.
+        height: u32,
+        /// The largest side allowed.
+        max: u32,
+    },
     /// A seating rule (seat taken, reserved, no such seat, not seated).
     #[error(transparent)]
     Seating(SeatingError),
     /// The participants of a seat change are not in the actor's room.
     #[error("{participant:?} is not in the same room as {by:?}")]
-    DifferentRoom { by: String, participant: String },
+    DifferentRoom {
+        /// Who asked for the change.
+        by: String,
+        /// The participant in another room.
+        participant: String,
+    },
     /// The meeting has its maximum of breakout rooms.
     #[error("the meeting already has {max} breakout rooms")]
-    TooManyRooms { max: usize },
+    TooManyRooms {
+        /// The limit.
+        max: usize,
+    },
     /// A room with this threadId exists.
     #[error("a room with threadId {0:?} exists")]
     DuplicateRoom(String),
     /// An empty, over-long or control-character threadId or display name.
     #[error("invalid room {field} {value:?}")]
-    BadRoom { field: &'static str, value: String },
+    BadRoom {
+        /// Which field: `threadId` or `displayName`.
+        field: &'static str,
+        /// The value given.
+        value: String,
+    },
     /// The breakout room is closed.
     #[error("breakout room {0:?} is closed")]
     RoomClosed(String),
     /// The participant is not assigned to the room.
     #[error("{participant:?} is not assigned to breakout room {room:?}")]
-    NotAssigned { participant: String, room: String },
+    NotAssigned {
+        /// The participant's raw id.
+        participant: String,
+        /// The room's threadId.
+        room: String,
+    },
     /// The room's settings disable returning to the main meeting.
     #[error("breakout room {0:?} does not allow returning to the main meeting")]
     ReturnToMainDisabled(String),
