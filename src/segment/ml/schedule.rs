@@ -391,7 +391,7 @@ impl MlSegmenter {
             projections(&input.y, &mut self.cur_rows, &mut self.cur_cols);
         }
         let period = u64::from(self.shared.period());
-        let due = (self.tick + self.phase) % period == 0;
+        let due = (self.tick + self.phase).is_multiple_of(period);
         self.tick += 1;
         let (dx, dy) = if due || !self.have_prob {
             self.run_model(input)?;
