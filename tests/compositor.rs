@@ -332,6 +332,53 @@ fn render_into_rgba_and_caller_buffers() {
     ));
 }
 
+/// Regression (issue 14): a caller's I420 buffer whose U and V planes have different strides
+/// is legal (each plane is checked on its own), but `render_into` refused it with
+/// `StrideTooSmall`, even when the V stride was the larger one.
+#[test]
+fn render_into_accepts_different_u_and_v_strides() {
+    let (w, h) = (320usize, 180usize);
+    for parallel in [false, true] {
+        let opts = CompositorOptions::default()
+            .with_size(w as u32, h as u32)
+            .with_parallel(parallel);
+        let mut e = auditorium_engine(opts, 4, 0);
+        let want = Frame::from_ref(&e.render().unwrap()).unwrap().to_packed();
+        // V wider than U, then U wider than V; Y with a stride of its own too.
+        for (us, vs) in [(w / 2, w / 2 + 24), (w / 2 + 40, w / 2 + 2)] {
+            let ys = w + 8;
+            let (ch, cw) = (h / 2, w / 2);
+            let mut ybuf = vec![7u8; ys * h];
+            let mut ubuf = vec![7u8; us * ch];
+            let mut vbuf = vec![7u8; vs * ch];
+            let planes = vec![
+                together_mode::PlaneMut::new(&mut ybuf, w, h, ys).unwrap(),
+                together_mode::PlaneMut::new(&mut ubuf, cw, ch, us).unwrap(),
+                together_mode::PlaneMut::new(&mut vbuf, cw, ch, vs).unwrap(),
+            ];
+            let mut out = together_mode::FrameMut::new(
+                PixelFormat::I420,
+                w as u32,
+                h as u32,
+                ColorSpec::default(),
+                planes,
+            )
+            .unwrap();
+            e.render_into(&mut out).unwrap();
+            assert!(
+                Frame::from_ref(&out.as_ref()).unwrap().to_packed() == want,
+                "U stride {us}, V stride {vs}, parallel={parallel}: not the engine's frame"
+            );
+            // The padding after each row is untouched.
+            for (buf, stride, width) in [(&ybuf, ys, w), (&ubuf, us, cw), (&vbuf, vs, cw)] {
+                for row in buf.chunks_exact(stride) {
+                    assert!(row[width..].iter().all(|&b| b == 7), "stride {stride}");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn bad_input_gets_typed_errors() {
     let scene = || Scene::grid(4, 320, 180).unwrap();

@@ -703,14 +703,8 @@ pub(crate) fn compose<'s>(
     let planes = out.planes_mut();
     let (yp, rest) = planes.split_at_mut(1);
     let (up, vp) = rest.split_at_mut(1);
-    let (ys, cs) = (yp[0].stride(), up[0].stride());
-    if vp[0].stride() != cs {
-        return Err(FrameError::StrideTooSmall {
-            width: cs,
-            stride: vp[0].stride(),
-        }
-        .into());
-    }
+    // Each plane has a stride of its own (a caller's buffer may pad U and V differently).
+    let (ys, us, vs) = (yp[0].stride(), up[0].stride(), vp[0].stride());
     let w = layout.width as usize;
     let h = layout.height as usize;
     let full = [Rect::new(0, 0, w as i64, h as i64)];
@@ -725,7 +719,8 @@ pub(crate) fn compose<'s>(
             u: ub,
             v: vb,
             ys,
-            cs,
+            us,
+            vs,
             y0,
             clip: band_rect,
             pending: None,
@@ -770,16 +765,16 @@ pub(crate) fn compose<'s>(
         yp[0]
             .data_mut()
             .par_chunks_mut(ys * BAND_ROWS)
-            .zip(up[0].data_mut().par_chunks_mut(cs * BAND_ROWS / 2))
-            .zip(vp[0].data_mut().par_chunks_mut(cs * BAND_ROWS / 2))
+            .zip(up[0].data_mut().par_chunks_mut(us * BAND_ROWS / 2))
+            .zip(vp[0].data_mut().par_chunks_mut(vs * BAND_ROWS / 2))
             .enumerate()
             .for_each(band);
     } else {
         yp[0]
             .data_mut()
             .chunks_mut(ys * BAND_ROWS)
-            .zip(up[0].data_mut().chunks_mut(cs * BAND_ROWS / 2))
-            .zip(vp[0].data_mut().chunks_mut(cs * BAND_ROWS / 2))
+            .zip(up[0].data_mut().chunks_mut(us * BAND_ROWS / 2))
+            .zip(vp[0].data_mut().chunks_mut(vs * BAND_ROWS / 2))
             .enumerate()
             .for_each(band);
     }
@@ -824,8 +819,10 @@ struct BandPlanes<'a, 'l> {
     y: &'a mut [u8],
     u: &'a mut [u8],
     v: &'a mut [u8],
+    /// Strides of the Y, U and V bands.
     ys: usize,
-    cs: usize,
+    us: usize,
+    vs: usize,
     y0: usize,
     clip: Rect,
     pending: Option<Covering<'l>>,
@@ -910,15 +907,18 @@ impl<'l> BandPlanes<'_, 'l> {
                 }
             };
         let (cx0, ccols, csw, cbw) = (x0 / 2, cols / 2, src_w / 2, bw / 2);
-        let cs = self.cs;
-        // Chroma row `r`: its offset in the rows below and in the output planes.
-        let chroma_at = |r: usize| ((by_ / 2 + r) * cbw + bx / 2, (by / 2 + r) * cs + cx0);
+        let (us, vs) = (self.us, self.vs);
+        // Chroma row `r`: its offset in the rows below and in the output U and V planes.
+        let chroma_at = |r: usize| {
+            let (out, below) = (by / 2 + r, by_ / 2 + r);
+            (below * cbw + bx / 2, out * us + cx0, out * vs + cx0)
+        };
         let prefetch_chroma = |this: &Self, r: usize| {
-            let (bo, row) = chroma_at(r);
+            let (bo, urow, vrow) = chroma_at(r);
             prefetch(&below.planes[1][bo..bo + ccols]);
             prefetch(&below.planes[2][bo..bo + ccols]);
-            prefetch(&this.u[row..row + ccols]);
-            prefetch(&this.v[row..row + ccols]);
+            prefetch(&this.u[urow..urow + ccols]);
+            prefetch(&this.v[vrow..vrow + ccols]);
         };
         // The rows below and the output rows are strided reads from L3 or memory: the first
         // chroma rows now (read after the luma), then every plane OVER_PREFETCH rows ahead.
@@ -940,9 +940,9 @@ impl<'l> BandPlanes<'_, 'l> {
                 prefetch_chroma(self, r + OVER_PREFETCH);
             }
             let o = (sy / 2 + r) * csw + sx / 2;
-            let (bo, row) = chroma_at(r);
+            let (bo, urow, vrow) = chroma_at(r);
             apply(
-                &mut self.u[row..row + ccols],
+                &mut self.u[urow..urow + ccols],
                 &below.planes[1][bo..bo + ccols],
                 su,
                 o,
@@ -950,7 +950,7 @@ impl<'l> BandPlanes<'_, 'l> {
                 false,
             );
             apply(
-                &mut self.v[row..row + ccols],
+                &mut self.v[vrow..vrow + ccols],
                 &below.planes[2][bo..bo + ccols],
                 sv,
                 o,
@@ -968,9 +968,12 @@ impl<'l> BandPlanes<'_, 'l> {
             self.y[(by + r) * self.ys + x..][..cols].fill(y);
         }
         for r in 0..c.height as usize / 2 {
-            let row = (by / 2 + r) * self.cs + x / 2;
-            self.u[row..row + cols / 2].fill(u);
-            self.v[row..row + cols / 2].fill(v);
+            let (urow, vrow) = (
+                (by / 2 + r) * self.us + x / 2,
+                (by / 2 + r) * self.vs + x / 2,
+            );
+            self.u[urow..urow + cols / 2].fill(u);
+            self.v[vrow..vrow + cols / 2].fill(v);
         }
     }
 
@@ -1012,9 +1015,9 @@ impl<'l> BandPlanes<'_, 'l> {
         let (cx0, ccols, csw) = (x0 / 2, cols / 2, src_w / 2);
         for r in 0..n / 2 {
             let o = (sy / 2 + r) * csw + sx / 2;
-            let row = (by / 2 + r) * self.cs + cx0;
-            apply(&mut self.u[row..row + ccols], su, o, ccols, false);
-            apply(&mut self.v[row..row + ccols], sv, o, ccols, false);
+            let (urow, vrow) = ((by / 2 + r) * self.us + cx0, (by / 2 + r) * self.vs + cx0);
+            apply(&mut self.u[urow..urow + ccols], su, o, ccols, false);
+            apply(&mut self.v[vrow..vrow + ccols], sv, o, ccols, false);
         }
     }
 }
