@@ -1,5 +1,9 @@
 //! AVX2 blend kernels, 32 pixels per step, bit-exact with `scalar`.
 //!
+//! The entry points are `unsafe fn`s whose one requirement is a CPU with AVX2; only the
+//! dispatchers in `super` call them, after [`SimdLevel`](crate::render::kernels::SimdLevel)
+//! said so.
+//!
 //! Lane order: `unpack{lo,hi}_epi8` and `packus_epi16` both work within 128-bit lanes, so
 //! unpacking then packing restores the original byte order.
 
@@ -60,29 +64,50 @@ impl Rows {
     }
 }
 
-pub(super) fn premul(dst: &mut [u8], src: &[u8], alpha: &[u8]) {
-    // SAFETY: the dispatcher calls this only after detecting AVX2; `Rows::in_place` keeps
-    // every pointer valid for `n` bytes, `out == below` (Rows' contract).
+/// [`super::premul`] with AVX2.
+///
+/// # Safety
+/// The CPU supports AVX2: call it only from the dispatcher in `super`, after
+/// [`SimdLevel::detect`](crate::render::kernels::SimdLevel::detect) said so.
+pub(super) unsafe fn premul(dst: &mut [u8], src: &[u8], alpha: &[u8]) {
+    // SAFETY: AVX2 by this function's contract; `Rows::in_place` keeps every pointer valid
+    // for `n` bytes, and `out == below` (Rows' contract).
     unsafe { premul_avx2(Rows::in_place(dst, src, alpha)) }
 }
 
-pub(super) fn straight(dst: &mut [u8], src: &[u8], alpha: &[u8]) {
+/// [`super::straight`] with AVX2.
+///
+/// # Safety
+/// As [`premul`]: the CPU supports AVX2.
+pub(super) unsafe fn straight(dst: &mut [u8], src: &[u8], alpha: &[u8]) {
     // SAFETY: as in `premul`.
     unsafe { straight_avx2(Rows::in_place(dst, src, alpha)) }
 }
 
-pub(super) fn straight_over(out: &mut [u8], below: &[u8], src: &[u8], alpha: &[u8]) {
-    // SAFETY: the dispatcher calls this only after detecting AVX2; `Rows::over` keeps every
-    // pointer valid for `n` bytes and `out` (a `&mut`) cannot overlap `below`.
+/// [`super::straight_over`] with AVX2.
+///
+/// # Safety
+/// As [`premul`]: the CPU supports AVX2.
+pub(super) unsafe fn straight_over(out: &mut [u8], below: &[u8], src: &[u8], alpha: &[u8]) {
+    // SAFETY: AVX2 by this function's contract; `Rows::over` keeps every pointer valid for
+    // `n` bytes, and `out` (a `&mut`) cannot overlap `below`.
     unsafe { straight_avx2(Rows::over(out, below, src, alpha)) }
 }
 
-pub(super) fn constant(dst: &mut [u8], src: &[u8], a: u8) {
+/// [`super::constant`] with AVX2.
+///
+/// # Safety
+/// As [`premul`]: the CPU supports AVX2.
+pub(super) unsafe fn constant(dst: &mut [u8], src: &[u8], a: u8) {
     // SAFETY: as in `premul` (src stands in for the unused alpha row).
     unsafe { constant_avx2(Rows::in_place(dst, src, src), a) }
 }
 
-pub(super) fn constant_over(out: &mut [u8], below: &[u8], src: &[u8], a: u8) {
+/// [`super::constant_over`] with AVX2.
+///
+/// # Safety
+/// As [`premul`]: the CPU supports AVX2.
+pub(super) unsafe fn constant_over(out: &mut [u8], below: &[u8], src: &[u8], a: u8) {
     // SAFETY: as in `straight_over` (src stands in for the unused alpha row).
     unsafe { constant_avx2(Rows::over(out, below, src, src), a) }
 }

@@ -25,7 +25,10 @@ pub fn premul(level: SimdLevel, dst: &mut [u8], src: &[u8], alpha: &[u8]) {
     let (dst, src, alpha) = (&mut dst[..n], &src[..n], &alpha[..n]);
     match level {
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => avx2::premul(dst, src, alpha),
+        SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => {
+            // SAFETY: AVX2 was detected on this CPU just above (the kernel's one requirement).
+            unsafe { avx2::premul(dst, src, alpha) }
+        }
         _ => scalar::premul(dst, src, alpha),
     }
 }
@@ -37,7 +40,8 @@ pub fn straight(level: SimdLevel, dst: &mut [u8], src: &[u8], alpha: &[u8]) {
     match level {
         #[cfg(target_arch = "x86_64")]
         SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => {
-            avx2::straight(dst, src, alpha)
+            // SAFETY: AVX2 was detected on this CPU just above (the kernel's one requirement).
+            unsafe { avx2::straight(dst, src, alpha) }
         }
         _ => scalar::straight(dst, src, alpha),
     }
@@ -53,7 +57,8 @@ pub fn constant(level: SimdLevel, dst: &mut [u8], src: &[u8], alpha: u8) {
         _ => match level {
             #[cfg(target_arch = "x86_64")]
             SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => {
-                avx2::constant(dst, src, alpha)
+                // SAFETY: AVX2 was detected on this CPU just above.
+                unsafe { avx2::constant(dst, src, alpha) }
             }
             _ => scalar::constant(dst, src, alpha),
         },
@@ -68,7 +73,8 @@ pub fn straight_over(level: SimdLevel, out: &mut [u8], below: &[u8], src: &[u8],
     match level {
         #[cfg(target_arch = "x86_64")]
         SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => {
-            avx2::straight_over(out, below, src, alpha)
+            // SAFETY: AVX2 was detected on this CPU just above.
+            unsafe { avx2::straight_over(out, below, src, alpha) }
         }
         _ => scalar::straight_over(out, below, src, alpha),
     }
@@ -84,7 +90,8 @@ pub fn constant_over(level: SimdLevel, out: &mut [u8], below: &[u8], src: &[u8],
         _ => match level {
             #[cfg(target_arch = "x86_64")]
             SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => {
-                avx2::constant_over(out, below, src, alpha)
+                // SAFETY: AVX2 was detected on this CPU just above.
+                unsafe { avx2::constant_over(out, below, src, alpha) }
             }
             _ => scalar::constant_over(out, below, src, alpha),
         },

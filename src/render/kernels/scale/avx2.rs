@@ -5,19 +5,34 @@
 //! `255 * 64`, no saturation), and `pmulhrsw` by 512 is exactly `(s + 32) >> 6`. The
 //! horizontal pass reads a 16-byte window per group of 8 outputs and gathers its
 //! (left, right) pairs with one `pshufb` (per 128-bit lane, two groups at once).
+//!
+//! Every entry point needs a CPU with AVX2: the row kernels are `unsafe fn`s, the plane
+//! passes `#[target_feature]` functions (unsafe to call from code without the feature);
+//! only the dispatchers in `super` call them, after
+//! [`SimdLevel`](crate::render::kernels::SimdLevel) said so.
 
 use std::arch::x86_64::*;
 
 use super::{scalar, GroupPair, ScalePlan, ONE};
 
-pub(super) fn box_row(r0: &[u8], r1: &[u8], out: &mut [u8]) {
-    // SAFETY: the dispatcher calls this only after detecting AVX2.
+/// [`super::box_row`] with AVX2.
+///
+/// # Safety
+/// The CPU supports AVX2: call it only from the dispatcher in `super`, after
+/// [`SimdLevel::detect`](crate::render::kernels::SimdLevel::detect) said so.
+pub(super) unsafe fn box_row(r0: &[u8], r1: &[u8], out: &mut [u8]) {
+    // SAFETY: AVX2 by this function's contract (the kernel's one requirement).
     unsafe { box_row_avx2(r0, r1, out) }
 }
 
+/// The vertical row kernel with AVX2 (for the tier tests; the plane pass calls
+/// [`lerp_rows_avx2`] itself).
+///
+/// # Safety
+/// As [`box_row`]: the CPU supports AVX2.
 #[cfg(test)]
-pub(super) fn lerp_rows(a: &[u8], b: &[u8], f: u16, out: &mut [u8]) {
-    // SAFETY: the dispatcher calls this only after detecting AVX2.
+pub(super) unsafe fn lerp_rows(a: &[u8], b: &[u8], f: u16, out: &mut [u8]) {
+    // SAFETY: AVX2 by this function's contract (the kernel's one requirement).
     unsafe { lerp_rows_avx2(a, b, f, out) }
 }
 

@@ -472,7 +472,10 @@ pub(crate) fn prefetch(bytes: &[u8]) {
 pub(crate) fn box_row(level: SimdLevel, r0: &[u8], r1: &[u8], out: &mut [u8]) {
     match level {
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => avx2::box_row(r0, r1, out),
+        SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => {
+            // SAFETY: AVX2 was detected on this CPU just above (the kernel's one requirement).
+            unsafe { avx2::box_row(r0, r1, out) }
+        }
         _ => scalar::box_row(r0, r1, out),
     }
 }
@@ -482,7 +485,10 @@ pub(crate) fn box_row(level: SimdLevel, r0: &[u8], r1: &[u8], out: &mut [u8]) {
 fn lerp_rows(level: SimdLevel, a: &[u8], b: &[u8], f: u16, out: &mut [u8]) {
     match level {
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => avx2::lerp_rows(a, b, f, out),
+        SimdLevel::Avx2 if SimdLevel::detect() >= SimdLevel::Avx2 => {
+            // SAFETY: AVX2 was detected on this CPU just above.
+            unsafe { avx2::lerp_rows(a, b, f, out) }
+        }
         _ => scalar::lerp_rows(a, b, f, out),
     }
 }
