@@ -511,7 +511,7 @@ impl Compositor {
             );
         }
         self.compose_own()?;
-        crate::frame::convert(&self.output.as_ref(), out)?;
+        crate::color::convert(&self.output.as_ref(), out)?;
         Ok(())
     }
 

@@ -21,6 +21,9 @@
 
 use std::sync::Arc;
 
+/// Converting between pixel formats lives with the rest of colour conversion, in
+/// [`crate::color`]; it stays reachable here, where callers have always imported it.
+pub use crate::color::convert;
 use crate::error::FrameError;
 
 /// Largest frame side accepted anywhere (pixels). Frames are untrusted input.
@@ -113,20 +116,6 @@ impl ColorSpec {
         matrix: Matrix::Bt709,
         range: Range::Limited,
     };
-
-    pub(crate) fn yuv_matrix(self) -> yuv::YuvStandardMatrix {
-        match self.matrix {
-            Matrix::Bt601 => yuv::YuvStandardMatrix::Bt601,
-            Matrix::Bt709 => yuv::YuvStandardMatrix::Bt709,
-        }
-    }
-
-    pub(crate) fn yuv_range(self) -> yuv::YuvRange {
-        match self.range {
-            Range::Limited => yuv::YuvRange::Limited,
-            Range::Full => yuv::YuvRange::Full,
-        }
-    }
 
     /// Luma and chroma values of black in this range.
     pub fn black(self) -> [u8; 3] {
@@ -655,6 +644,10 @@ impl<'a> FrameMut<'a> {
     pub fn color(&self) -> ColorSpec {
         self.color
     }
+    /// Retags the view (what [`crate::color::convert`] writes is in its source's tag).
+    pub(crate) fn set_color(&mut self, color: ColorSpec) {
+        self.color = color;
+    }
     /// Writable plane `i`.
     pub fn plane_mut(&mut self, i: usize) -> PlaneMut<'_> {
         self.planes[i].reborrow()
@@ -994,216 +987,6 @@ impl Frame {
         }
         out
     }
-}
-
-fn yuv_err(e: yuv::YuvError) -> FrameError {
-    FrameError::Conversion(e.to_string())
-}
-
-/// Converts `src` into `dst` (same size). Supported: any format to I420/I420A (alpha made
-/// opaque where the source has none), and I420/I420A/NV12 to RGBA/BGRA. Other pairs, and
-/// same-format copies, are handled too; every pair of this module's formats works.
-pub fn convert(src: &FrameRef<'_>, dst: &mut FrameMut<'_>) -> Result<(), FrameError> {
-    use PixelFormat as F;
-    if (src.width, src.height) != (dst.width, dst.height) {
-        return Err(FrameError::SizeMismatch {
-            expected: (dst.width, dst.height),
-            found: (src.width, src.height),
-        });
-    }
-    let (w, h) = (src.width, src.height);
-    let color = src.color;
-    dst.color = color;
-    if src.format == dst.format {
-        for (i, p) in src.planes().iter().enumerate() {
-            dst.plane_mut(i).copy_from(p)?;
-        }
-        return Ok(());
-    }
-    match (src.format, dst.format) {
-        // YUV -> YUV planar
-        (F::I420 | F::I420A, F::I420 | F::I420A) => {
-            for i in 0..3 {
-                dst.plane_mut(i).copy_from(&src.plane(i))?;
-            }
-            if dst.format == F::I420A {
-                dst.plane_mut(3).fill(255);
-            }
-        }
-        (F::Nv12, F::I420 | F::I420A) => {
-            dst.plane_mut(0).copy_from(&src.plane(0))?;
-            let uv = src.plane(1);
-            let planes = dst.planes_mut();
-            let (u, rest) = planes[1..].split_at_mut(1);
-            for (y, s) in uv.rows().enumerate() {
-                let ur = u[0].row_mut(y);
-                let vr = rest[0].row_mut(y);
-                for (x, pair) in s.chunks_exact(2).enumerate() {
-                    ur[x] = pair[0];
-                    vr[x] = pair[1];
-                }
-            }
-            if dst.format == F::I420A {
-                dst.plane_mut(3).fill(255);
-            }
-        }
-        (F::I420 | F::I420A, F::Nv12) => {
-            dst.plane_mut(0).copy_from(&src.plane(0))?;
-            let (u, v) = (src.plane(1), src.plane(2));
-            let mut uv = dst.plane_mut(1);
-            for y in 0..u.height() {
-                let row = uv.row_mut(y);
-                for (x, (a, b)) in u.row(y).iter().zip(v.row(y)).enumerate() {
-                    row[2 * x] = *a;
-                    row[2 * x + 1] = *b;
-                }
-            }
-        }
-        // RGB -> YUV
-        (F::Rgba | F::Bgra, F::I420 | F::I420A) => rgb_to_i420(src, dst)?,
-        (F::Rgba | F::Bgra, F::Nv12) => {
-            let mut tmp = Frame::new(F::I420, w, h)?;
-            rgb_to_i420(src, &mut tmp.as_mut())?;
-            tmp.color = color;
-            return convert(&tmp.as_ref(), dst);
-        }
-        // YUV -> RGB
-        (F::I420 | F::I420A | F::Nv12, F::Rgba | F::Bgra) => {
-            let owned;
-            let s = if src.format == F::Nv12 {
-                owned = src.to_frame(F::I420)?;
-                owned.as_ref()
-            } else {
-                *src
-            };
-            i420_to_rgb(&s, dst)?;
-        }
-        (F::Rgba | F::Bgra, F::Rgba | F::Bgra) => {
-            let p = src.plane(0);
-            let mut d = dst.plane_mut(0);
-            for y in 0..p.height() {
-                let drow = d.row_mut(y);
-                for (o, i) in drow.chunks_exact_mut(4).zip(p.row(y).chunks_exact(4)) {
-                    o.copy_from_slice(&[i[2], i[1], i[0], i[3]]);
-                }
-            }
-        }
-        (a, b) => return Err(FrameError::Unsupported { from: a, to: b }),
-    }
-    Ok(())
-}
-
-fn rgb_to_i420(src: &FrameRef<'_>, dst: &mut FrameMut<'_>) -> Result<(), FrameError> {
-    let (w, h) = (src.width as usize, src.height as usize);
-    let p = src.plane(0);
-    // The yuv crate wants `stride * rows` bytes and skips a short last row pair. A cropped
-    // view's last row is shorter than its stride, so convert all but the last rows in place
-    // (an even count, for 4:2:0) and the last 2 or 3 from a small packed copy.
-    let whole = p.data().len() >= p.stride() * h;
-    let k = if whole { h } else { h.saturating_sub(2) & !1 };
-    if k > 0 {
-        rgb_rows_to_i420(src, p.data(), p.stride(), 0, k, dst)?;
-    }
-    if k < h {
-        let mut tail = Vec::with_capacity(4 * w * (h - k));
-        for y in k..h {
-            tail.extend_from_slice(p.row(y));
-        }
-        rgb_rows_to_i420(src, &tail, 4 * w, k, h - k, dst)?;
-    }
-    if let Some(a) = dst.planes_mut().get_mut(3) {
-        for y in 0..h {
-            let arow = a.row_mut(y);
-            for (o, px) in arow.iter_mut().zip(p.row(y).chunks_exact(4)) {
-                *o = px[3];
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Converts `rows` rows of packed RGBA/BGRA (`rgba`, `stride` bytes apart) into the Y, U, V
-/// planes of `dst` from luma row `row0` (even) on.
-fn rgb_rows_to_i420(
-    src: &FrameRef<'_>,
-    rgba: &[u8],
-    stride: usize,
-    row0: usize,
-    rows: usize,
-    dst: &mut FrameMut<'_>,
-) -> Result<(), FrameError> {
-    let color = src.color;
-    let planes = dst.planes_mut();
-    let (yp, rest) = planes.split_at_mut(1);
-    let (up, rest) = rest.split_at_mut(1);
-    let vp = &mut rest[0];
-    let (ys, us, vs) = (yp[0].stride, up[0].stride, vp.stride);
-    let mut img = yuv::YuvPlanarImageMut {
-        y_plane: yuv::BufferStoreMut::Borrowed(&mut yp[0].data_mut()[row0 * ys..]),
-        y_stride: ys as u32,
-        u_plane: yuv::BufferStoreMut::Borrowed(&mut up[0].data_mut()[row0 / 2 * us..]),
-        u_stride: us as u32,
-        v_plane: yuv::BufferStoreMut::Borrowed(&mut vp.data_mut()[row0 / 2 * vs..]),
-        v_stride: vs as u32,
-        width: src.width,
-        height: rows as u32,
-    };
-    let f = if src.format == PixelFormat::Rgba {
-        yuv::rgba_to_yuv420
-    } else {
-        yuv::bgra_to_yuv420
-    };
-    f(
-        &mut img,
-        rgba,
-        stride as u32,
-        color.yuv_range(),
-        color.yuv_matrix(),
-        yuv::YuvConversionMode::Balanced,
-    )
-    .map_err(yuv_err)
-}
-
-fn i420_to_rgb(src: &FrameRef<'_>, dst: &mut FrameMut<'_>) -> Result<(), FrameError> {
-    let (w, h) = (src.width, src.height);
-    let color = src.color;
-    let (y, u, v) = (src.plane(0), src.plane(1), src.plane(2));
-    let img = yuv::YuvPlanarImage {
-        y_plane: y.data(),
-        y_stride: y.stride() as u32,
-        u_plane: u.data(),
-        u_stride: u.stride() as u32,
-        v_plane: v.data(),
-        v_stride: v.stride() as u32,
-        width: w,
-        height: h,
-    };
-    let rgba_format = dst.format;
-    let mut out = dst.plane_mut(0);
-    let stride = out.stride() as u32;
-    let f = if rgba_format == PixelFormat::Rgba {
-        yuv::yuv420_to_rgba
-    } else {
-        yuv::yuv420_to_bgra
-    };
-    f(
-        &img,
-        out.data_mut(),
-        stride,
-        color.yuv_range(),
-        color.yuv_matrix(),
-    )
-    .map_err(yuv_err)?;
-    if src.format == PixelFormat::I420A {
-        let a = src.plane(3);
-        for yy in 0..h as usize {
-            let row = out.row_mut(yy);
-            for (px, al) in row.chunks_exact_mut(4).zip(a.row(yy)) {
-                px[3] = *al;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The view types on small buffers: fast enough for Miri, which checks the bounds and

@@ -66,6 +66,7 @@
 //! docs because they are not part of the API a media pipeline uses.
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+pub mod color;
 pub mod compositor;
 pub mod error;
 pub mod frame;

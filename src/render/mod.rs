@@ -7,7 +7,6 @@
 //! `compose` then draws every layer into the output, in parallel over disjoint bands of
 //! rows.
 
-mod color;
 pub mod kernels;
 pub(crate) mod scale;
 
@@ -453,7 +452,7 @@ pub(crate) fn render_seat(
                 Some(f) if f.format() == want && f.width() == cw && f.height() == ch => f,
                 slot => slot.insert(Frame::new(want, cw, ch)?),
             };
-            crate::frame::convert(&cropped, &mut conv.as_mut())?;
+            crate::color::convert(&cropped, &mut conv.as_mut())?;
             converted = conv.as_ref();
             yv = converted.plane(0);
             uv = converted.plane(1);
@@ -600,7 +599,7 @@ pub(crate) fn render_seat(
         PixelFormat::Rgba | PixelFormat::Bgra => p.color,
         _ => frame.color(),
     };
-    if let Some(cc) = color::ColorConvert::new(src_color, p.color) {
+    if let Some(cc) = crate::color::ColorConvert::new(src_color, p.color) {
         cc.apply(p.level, &mut out.y, &mut out.u, &mut out.v, sw, sh);
     }
 
