@@ -24,6 +24,7 @@ use crate::geometry::{check_output_size, Rect};
 use crate::render::kernels::SimdLevel;
 use crate::render::{
     compose, prefetch_seat, render_seat, Layout, SeatParams, SeatRender, SeatScaler, SeatScratch,
+    SeatStyle,
 };
 use crate::scene::Scene;
 use crate::seating::{Role, Seating, SeatingMap};
@@ -521,13 +522,13 @@ impl Compositor {
         let participants = &self.participants;
         let layout = &self.layout;
         let factory = &self.factory;
-        let params = (
-            self.scene.mirror_participants,
-            self.options.opacity_u8(),
-            self.options.color,
-            self.options.filter.scaler(),
-        );
-        let level = self.level;
+        let style = SeatStyle {
+            mirror: self.scene.mirror_participants,
+            opacity: self.options.opacity_u8(),
+            color: self.options.color,
+            scaler: self.options.filter.scaler(),
+            level: self.level,
+        };
         let work = |(i, (slot, segmenter)): (usize, (&mut SeatSlot, &mut SeatSegmenter))| -> Result<(), ComposeError> {
             let Some(id) = seating.occupant(i) else {
                 slot.key = None;
@@ -564,14 +565,10 @@ impl Compositor {
             let sp = SeatParams {
                 width: w,
                 height: h,
-                mirror: params.0,
-                opacity: params.1,
-                color: params.2,
                 participant: id,
                 pts: p.pts,
-                scaler: params.3,
-                level,
                 dim: p.dim.unwrap_or(255),
+                style,
             };
             // The next seat's first source rows, to arrive while this one is rendered.
             if let Some(next) = seating

@@ -1,4 +1,7 @@
-//! Scaling planes with fast_image_resize, straight from and into our strided views.
+//! The adapter to fast_image_resize: our strided plane views as its images, and one call
+//! that resizes a crop of a plane into another. Sprites are scaled with it once per layout,
+//! and seats with it when the filter is Lanczos3 or nearest; the default seat scaler is our
+//! own ([`super::kernels::scale`]).
 
 use std::marker::PhantomData;
 
@@ -108,7 +111,7 @@ pub(crate) struct CropF {
 
 /// Scales the `crop` of `src` into all of `dst` with `alg`, treating `P` pixels as opaque
 /// (`mul_div_alpha` off) unless `alpha` is set (premultiplied resize of RGBA).
-pub(crate) fn scale<P>(
+pub(crate) fn resize<P>(
     resizer: &mut fr::Resizer,
     src: PlaneRef<'_>,
     crop: CropF,
