@@ -65,6 +65,7 @@
 //! the benches, the CLI and the fuzz targets can reach them; the last two are hidden from the
 //! docs because they are not part of the API a media pipeline uses.
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_code)]
 
 pub mod color;
 pub mod compositor;

@@ -8,6 +8,7 @@
 //! The tags themselves ([`ColorSpec`], [`Matrix`], [`Range`]) are part of a frame's
 //! description and live in [`crate::frame`].
 
+#[allow(unsafe_code)] // the AVX2 tier of the tag conversion (`target_feature`).
 mod retag;
 
 pub(crate) use retag::ColorConvert;

@@ -18,7 +18,9 @@ mod crop;
 mod layout;
 mod seat;
 
+#[allow(unsafe_code)] // SIMD kernels: `# Safety` contracts and `SAFETY` comments inside.
 pub mod kernels;
+#[allow(unsafe_code)] // `unsafe impl` of fast_image_resize's image traits for our views.
 pub(crate) mod resize;
 
 pub use compose::BAND_ROWS;
