@@ -10,7 +10,7 @@
 //! 4. `compose.rs`: every layer drawn into the output, in parallel over disjoint bands of
 //!    rows.
 //!
-//! [`kernels`] holds our pixel kernels (scalar reference and AVX2); `resize.rs` adapts
+//! `kernels/` holds our pixel kernels (scalar reference and AVX2); `resize.rs` adapts
 //! fast_image_resize to our plane views (sprites, and the Lanczos3 and nearest seat filters).
 
 mod compose;
@@ -18,6 +18,9 @@ mod crop;
 mod layout;
 mod seat;
 
+// Public for the per-kernel benches and the fuzz targets, not an API a media pipeline uses
+// (its `SimdLevel` is re-exported at the crate root): hidden from the docs.
+#[doc(hidden)]
 #[allow(unsafe_code)] // SIMD kernels: `# Safety` contracts and `SAFETY` comments inside.
 pub mod kernels;
 #[allow(unsafe_code)] // `unsafe impl` of fast_image_resize's image traits for our views.
