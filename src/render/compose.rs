@@ -253,10 +253,12 @@ impl<'l> BandPlanes<'_, 'l> {
         let (cx0, ccols, csw, cbw) = (x0 / 2, cols / 2, src_w / 2, bw / 2);
         let (us, vs) = (self.us, self.vs);
         // Chroma row `r`: its offset in the rows below and in the output U and V planes.
-        let chroma_at = |r: usize| {
-            let (out, below) = (by / 2 + r, by_ / 2 + r);
-            (below * cbw + bx / 2, out * us + cx0, out * vs + cx0)
-        };
+        let (b0, u0, v0) = (
+            (by_ / 2) * cbw + bx / 2,
+            (by / 2) * us + cx0,
+            (by / 2) * vs + cx0,
+        );
+        let chroma_at = |r: usize| (b0 + r * cbw, u0 + r * us, v0 + r * vs);
         let prefetch_chroma = |this: &Self, r: usize| {
             let (bo, urow, vrow) = chroma_at(r);
             prefetch(&below.planes[1][bo..bo + ccols]);
