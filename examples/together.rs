@@ -470,7 +470,7 @@ fn ml_backend(ml: &MlArgs) -> Result<together_mode::segment::ml::Backend> {
     let backend: Backend = ml
         .backend
         .parse()
-        .map_err(|e: String| anyhow::anyhow!("--backend: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("--backend: {e}"))?;
     if backend == Backend::Ort {
         load_onnxruntime(ml.ort_lib.as_deref()).context("--backend ort")?;
     } else if ml.ort_lib.is_some() {
