@@ -88,7 +88,7 @@ pub enum SizeError {
 #[derive(Debug, thiserror::Error)]
 pub enum SceneError {
     /// A file of the package could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -232,7 +232,7 @@ pub enum ComposeError {
 #[derive(Debug, thiserror::Error)]
 pub enum IoError {
     /// The underlying file or stream failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]

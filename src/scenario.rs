@@ -48,17 +48,17 @@ pub const MAX_TICKS: u64 = 1_000_000;
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// The JSON does not match the schema.
-    #[error("scenario JSON: {0}")]
+    #[error("scenario JSON")]
     Json(#[from] serde_json::Error),
     /// An event does not match the schema.
-    #[error("event {index}: {source}")]
+    #[error("event {index}")]
     BadEvent {
         index: usize,
         #[source]
@@ -96,20 +96,20 @@ pub enum ScenarioError {
     #[error("event {index}: {id:?} does not have a synthetic source")]
     NotSynthetic { index: usize, id: String },
     /// The output size.
-    #[error("output size: {0}")]
+    #[error("output size")]
     Size(#[from] SizeError),
     /// Bad timing options.
     #[error(transparent)]
     Stream(#[from] StreamError),
     /// A scene failed to load.
-    #[error("scene {spec:?}: {source}")]
+    #[error("scene {spec:?}")]
     Scene {
         spec: String,
         #[source]
         source: SceneError,
     },
     /// A participant's source failed.
-    #[error("source of {id:?}: {source}")]
+    #[error("source of {id:?}")]
     Source {
         id: String,
         #[source]
@@ -119,14 +119,14 @@ pub enum ScenarioError {
     #[error(transparent)]
     Frame(#[from] FrameError),
     /// Writing a room's video failed.
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Sink {
         path: PathBuf,
         #[source]
         source: IoError,
     },
     /// The meeting failed (not a refusal: an engine error).
-    #[error("tick {tick}: {source}")]
+    #[error("tick {tick}")]
     Meeting {
         tick: u64,
         #[source]

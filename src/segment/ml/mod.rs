@@ -46,9 +46,10 @@ pub enum MlError {
     /// when reading passes the limit: pipes, devices, growing files).
     #[error("model file {path} is over {limit} bytes")]
     FileTooLarge { path: PathBuf, limit: u64 },
-    /// The file is not a valid TFLite flatbuffer.
+    /// The file is not a valid TFLite flatbuffer. The verifier's report is in the message
+    /// (on one line) and not also given as the error's source, so it prints once.
     #[error("not a valid TFLite flatbuffer: {}", one_line(.0))]
-    Flatbuffer(#[from] flatbuffers::InvalidFlatbuffer),
+    Flatbuffer(flatbuffers::InvalidFlatbuffer),
     /// A required table or field is absent.
     #[error("model file lacks {0}")]
     Missing(&'static str),
