@@ -204,7 +204,7 @@ mod tests {
         let mut s = ClipSource::open(clip(&dir, 3)).unwrap();
         assert!(!s.is_still());
         assert_eq!((s.fps(), s.index(), luma(&s)), (Some((10, 1)), 0, 0));
-        assert_eq!(s.seek(0).unwrap(), false);
+        assert!(!s.seek(0).unwrap());
         assert_eq!((s.seek(2).unwrap(), luma(&s)), (true, 20));
         // Past the end: the length is learnt, index 4 is frame 1.
         assert_eq!((s.seek(4).unwrap(), s.index(), luma(&s)), (true, 1, 10));
@@ -253,7 +253,7 @@ mod tests {
         let mut s = ClipSource::open(&path).unwrap();
         assert!(s.is_still());
         assert_eq!((s.fps(), s.frame().width()), (None, 6));
-        assert_eq!(s.seek(5).unwrap(), false);
+        assert!(!s.seek(5).unwrap());
         assert_eq!(s.frame_count().unwrap(), 1);
     }
 }
