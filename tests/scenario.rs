@@ -176,6 +176,7 @@ fn schema_errors_are_typed() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn the_cli_runs_a_scenario() {
     let out = tmpdir("cli");

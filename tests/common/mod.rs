@@ -1,22 +1,13 @@
 //! Helpers shared by the integration tests (each test crate uses some of them).
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-/// The `together` example binary, which `cargo test` builds beside the test executables.
-pub fn together() -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir
-        .join("examples")
-        .join(format!("together{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} missing: run `cargo build --example together`",
-        bin.display()
-    );
-    Command::new(bin)
+/// The `together` binary of this package (cargo builds it for the integration tests when the
+/// feature `cli` is on).
+#[cfg(feature = "cli")]
+pub fn together() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_together"))
 }
 
 /// A fresh, empty temporary folder `tm-{suite}-{name}-{pid}`.
