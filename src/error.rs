@@ -88,7 +88,7 @@ pub enum SizeError {
 #[derive(Debug, thiserror::Error)]
 pub enum SceneError {
     /// A file of the package could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -232,7 +232,7 @@ pub enum ComposeError {
 #[derive(Debug, thiserror::Error)]
 pub enum IoError {
     /// The underlying file or stream failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]
@@ -275,6 +275,13 @@ pub enum IoError {
     /// An input file over the byte limit, refused before it is read.
     #[error("{path} is {size} bytes, over the limit of {max}")]
     FileTooLarge { path: String, size: u64, max: u64 },
+    /// A Y4M clip without a single frame.
+    #[error("{0}: the clip has no frames")]
+    EmptyClip(String),
+    /// A participant source ([`crate::io::ClipSource::open`]) that is neither a `.y4m` clip
+    /// nor a PNG/JPEG still.
+    #[error("{0} must be a .y4m clip or a .png/.jpg still")]
+    NotASource(String),
     /// An output pattern that is neither .y4m, `-`, nor a PNG pattern with one `%d`.
     #[error("output {0:?} must be a .y4m file, '-' or a PNG pattern like frames/%05d.png")]
     BadOutput(String),

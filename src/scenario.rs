@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -29,9 +29,9 @@ use serde_json::Value;
 
 use crate::compositor::CompositorOptions;
 use crate::error::{FrameError, IoError, SceneError, SizeError};
-use crate::frame::{convert, Frame, PixelFormat, MAX_DIMENSION};
+use crate::frame::{convert, Frame, PixelFormat};
 use crate::geometry::check_output_size;
-use crate::io::{load_image, FrameSink, OutputSpec, Y4mReader};
+use crate::io::{ClipSource, FrameSink, OutputSpec};
 use crate::meeting::{
     role_from_name, IdentityKind, Meeting, MeetingError, MeetingOptions, RoomSettings, RoomSpec,
 };
@@ -48,17 +48,17 @@ pub const MAX_TICKS: u64 = 1_000_000;
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// The JSON does not match the schema.
-    #[error("scenario JSON: {0}")]
+    #[error("scenario JSON")]
     Json(#[from] serde_json::Error),
     /// An event does not match the schema.
-    #[error("event {index}: {source}")]
+    #[error("event {index}")]
     BadEvent {
         index: usize,
         #[source]
@@ -96,20 +96,20 @@ pub enum ScenarioError {
     #[error("event {index}: {id:?} does not have a synthetic source")]
     NotSynthetic { index: usize, id: String },
     /// The output size.
-    #[error("output size: {0}")]
+    #[error("output size")]
     Size(#[from] SizeError),
     /// Bad timing options.
     #[error(transparent)]
     Stream(#[from] StreamError),
     /// A scene failed to load.
-    #[error("scene {spec:?}: {source}")]
+    #[error("scene {spec:?}")]
     Scene {
         spec: String,
         #[source]
         source: SceneError,
     },
     /// A participant's source failed.
-    #[error("source of {id:?}: {source}")]
+    #[error("source of {id:?}")]
     Source {
         id: String,
         #[source]
@@ -119,14 +119,14 @@ pub enum ScenarioError {
     #[error(transparent)]
     Frame(#[from] FrameError),
     /// Writing a room's video failed.
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Sink {
         path: PathBuf,
         #[source]
         source: IoError,
     },
     /// The meeting failed (not a refusal: an engine error).
-    #[error("tick {tick}: {source}")]
+    #[error("tick {tick}")]
     Meeting {
         tick: u64,
         #[source]
@@ -1003,60 +1003,20 @@ enum SourceKind {
         person: Box<SyntheticParticipant>,
         drawn: Frame,
     },
-    Clip(Box<Clip>),
-    Still,
+    /// A Y4M clip or a still image.
+    File(Box<ClipSource>),
 }
 
 struct Source {
     kind: SourceKind,
     fps: (u32, u32),
     format: PixelFormat,
-    /// The frame handed to the meeting (in `format`).
+    /// A synthetic source's frame handed to the meeting (in `format`); a file source hands
+    /// over its own current frame.
     frame: Frame,
     /// Index of the last frame pushed.
     last: Option<u64>,
     paused: bool,
-}
-
-struct Clip {
-    path: PathBuf,
-    reader: Y4mReader<BufReader<File>>,
-    index: u64,
-    len: Option<u64>,
-}
-
-fn open_y4m(path: &Path) -> Result<Y4mReader<BufReader<File>>, IoError> {
-    let f = File::open(path).map_err(|source| IoError::Io {
-        context: format!("opening {}", path.display()),
-        source,
-    })?;
-    Y4mReader::new(BufReader::new(f))
-}
-
-impl Clip {
-    /// Reads clip frame `t` (looping) into `frame`.
-    fn read(&mut self, t: u64, frame: &mut Frame) -> Result<(), IoError> {
-        let t = self.len.map_or(t, |n| t % n.max(1));
-        if t < self.index {
-            self.reader = open_y4m(&self.path)?;
-            self.index = 0;
-            if !self.reader.read_frame_into(frame)? {
-                return Err(IoError::Truncated {
-                    index: 0,
-                    expected: 1,
-                    found: 0,
-                });
-            }
-        }
-        while self.index < t {
-            if !self.reader.read_frame_into(frame)? {
-                self.len = Some(self.index + 1);
-                return self.read(t, frame);
-            }
-            self.index += 1;
-        }
-        Ok(())
-    }
 }
 
 impl Source {
@@ -1094,39 +1054,24 @@ impl Source {
                 }
             }
             SourceJson::Clip { path, fps } => {
-                let path = base.join(path);
-                let mut reader = open_y4m(&path).map_err(err)?;
-                let header_fps = reader.header().fps;
-                let mut frame = placeholder()?;
-                if !reader.read_frame_into(&mut frame).map_err(err)? {
-                    return Err(err(IoError::Truncated {
-                        index: 0,
-                        expected: 1,
-                        found: 0,
-                    }));
-                }
+                let clip = ClipSource::y4m(base.join(path)).map_err(err)?;
+                let header_fps = clip.fps().unwrap_or((default_fps(), 1));
                 Source {
-                    kind: SourceKind::Clip(Box::new(Clip {
-                        path,
-                        reader,
-                        index: 0,
-                        len: None,
-                    })),
+                    kind: SourceKind::File(Box::new(clip)),
                     fps: fps.map_or(header_fps, |f| (f.max(1), 1)),
                     format: PixelFormat::I420,
-                    frame,
+                    frame: placeholder()?,
                     last: None,
                     paused: false,
                 }
             }
             SourceJson::Still { path, fps } => {
-                let frame =
-                    load_image(&base.join(path), (MAX_DIMENSION, MAX_DIMENSION)).map_err(err)?;
+                let still = ClipSource::still(base.join(path)).map_err(err)?;
                 Source {
-                    kind: SourceKind::Still,
                     fps: ((*fps).max(1), 1),
-                    format: frame.format(),
-                    frame,
+                    format: still.frame().format(),
+                    kind: SourceKind::File(Box::new(still)),
+                    frame: placeholder()?,
                     last: None,
                     paused: false,
                 }
@@ -1172,14 +1117,13 @@ impl Source {
                     convert(&drawn.as_ref(), &mut self.frame.as_mut())?;
                 }
             }
-            SourceKind::Clip(clip) => {
-                clip.read(index, &mut self.frame)
-                    .map_err(|source| ScenarioError::Source {
-                        id: id.to_string(),
-                        source,
-                    })?;
+            SourceKind::File(file) => {
+                file.seek(index).map_err(|source| ScenarioError::Source {
+                    id: id.to_string(),
+                    source,
+                })?;
+                return Ok(Some((pts, file.frame())));
             }
-            SourceKind::Still => {}
         }
         Ok(Some((pts, &self.frame)))
     }

@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::Cursor;
 use std::path::Path;
-use std::process::Output;
 
 mod common;
 use common::alloc::allocated_by;
@@ -1067,9 +1066,11 @@ fn sizes_are_parsed_and_checked_with_typed_errors() {
 // ---------------------------------------------------------------------------------------------
 // The CLI: one `error:` line, non-zero exit, no panic, no output left behind.
 
+#[cfg(feature = "cli")]
 use common::together;
 
-fn assert_clean_failure(args: &[&str], out: &Output, mentions: &str) {
+#[cfg(feature = "cli")]
+fn assert_clean_failure(args: &[&str], out: &std::process::Output, mentions: &str) {
     assert!(!out.status.success(), "{args:?} should fail");
     assert_eq!(out.status.code(), Some(1), "{args:?}: exit status");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -1083,6 +1084,7 @@ fn assert_clean_failure(args: &[&str], out: &Output, mentions: &str) {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
     let dir = TestDir::new("cli");

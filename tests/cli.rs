@@ -420,3 +420,67 @@ fn demo_and_render_take_the_ml_backend_only_with_ml_segmentation() {
         assert!(dir_is_empty(&d));
     }
 }
+
+/// Issue 14: an error that wraps an OS error prints it once, not once per link of the chain
+/// (it was printed twice from `render`, three times from a scenario).
+#[test]
+fn os_errors_are_printed_once() {
+    let d = tmpdir("os-error");
+    let out = d.join("o.y4m");
+    let missing = d.join("nosuchdir");
+    let once = |o: &Output, mentions: &str| {
+        assert_clean_failure(o, mentions);
+        let err = String::from_utf8_lossy(&o.stderr);
+        // The OS's text for ENOENT ("No such file or directory (os error 2)" on Linux).
+        let enoent = std::io::Error::from_raw_os_error(2).to_string();
+        assert_eq!(err.matches(&enoent).count(), 1, "{err}");
+        assert_eq!(err.matches("os error").count(), 1, "{err}");
+    };
+    let o = run(&[
+        "render",
+        "--scene",
+        missing.to_str().unwrap(),
+        "--input",
+        "a=/nonexistent.png",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    once(&o, "nosuchdir/scene.json");
+
+    // A scenario whose scene folder is missing, and one whose clip is missing.
+    let scenario = d.join("s.json");
+    std::fs::write(
+        &scenario,
+        r#"{"ticks": 1, "scene": "nosuchdir", "participants": []}"#,
+    )
+    .unwrap();
+    let rooms = d.join("rooms");
+    let o = run(&[
+        "scenario",
+        scenario.to_str().unwrap(),
+        "--out",
+        rooms.to_str().unwrap(),
+    ]);
+    once(&o, "nosuchdir");
+    std::fs::write(
+        &scenario,
+        r#"{"ticks": 1, "participants": [{"id": "a", "source": {"clip": {"path": "nosuch.y4m"}}}]}"#,
+    )
+    .unwrap();
+    let o = run(&[
+        "scenario",
+        scenario.to_str().unwrap(),
+        "--out",
+        rooms.to_str().unwrap(),
+    ]);
+    once(&o, "nosuch.y4m");
+    // And the scenario file itself.
+    let o = run(&[
+        "scenario",
+        d.join("none.json").to_str().unwrap(),
+        "--out",
+        rooms.to_str().unwrap(),
+    ]);
+    once(&o, "none.json");
+    std::fs::remove_dir_all(&d).unwrap();
+}

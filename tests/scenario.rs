@@ -170,6 +170,7 @@ fn schema_errors_are_typed() {
     assert!(matches!(s.run(&out), Err(ScenarioError::Source { .. })));
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn the_cli_runs_a_scenario() {
     let tmp = common::TestDir::new("scenario-cli");

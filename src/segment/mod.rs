@@ -39,6 +39,9 @@
 //! | `ml` | the selfie model (feature `ml`) | the model file |
 //! | `auto` | [`AutoSegmenter`] | picks per seat, see [`SegmentMode::Auto`] |
 //!
+//! [`SegmenterConfig`] turns a mode and the selfie model's settings (file, [`Backend`],
+//! budget) into the factory; the CLI and the GStreamer element build their segmenters with it.
+//!
 //! The classical segmenters compute a coarse mask at chroma resolution, then share one
 //! refinement ([`refine::Refiner`]: a fast guided filter guided by luma that upsamples and
 //! snaps the mask to the seat's edges, a small feather, and temporal smoothing with a dead
@@ -47,6 +50,7 @@
 
 pub mod background;
 pub mod chroma;
+mod config;
 pub mod foreground;
 pub mod metrics;
 #[cfg(feature = "ml")]
@@ -58,6 +62,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::frame::{ColorSpec, PlaneMut, PlaneRef};
+
+pub use config::{Backend, BackendError, ModelCache, SegmenterConfig, SegmenterConfigError};
 
 /// What a segmenter sees of one seat, all at seat resolution (luma size; chroma half).
 #[derive(Debug, Clone, Copy)]

@@ -16,19 +16,11 @@ use std::process::Command;
 
 use together_mode::frame::{convert, Frame, PixelFormat};
 
-/// The `together` example binary, which `cargo test` builds beside the test executables.
+/// The `together` binary of this package (cargo builds it for the integration tests when the
+/// feature `cli` is on).
+#[cfg(feature = "cli")]
 pub fn together() -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(std::path::Path::parent).unwrap();
-    let bin = dir
-        .join("examples")
-        .join(format!("together{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} missing: run `cargo build --example together`",
-        bin.display()
-    );
-    Command::new(bin)
+    Command::new(env!("CARGO_BIN_EXE_together"))
 }
 
 /// A fresh, empty temporary folder whose name starts with `tm-{suite}-{name}-`, kept after the

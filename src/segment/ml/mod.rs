@@ -31,6 +31,8 @@ pub use resample::{prob_to_matte, rgb8_to_input, yuv420_to_input, Yuv420Resample
 pub use schedule::{MlSegmenter, MlShared, ScheduleOptions, ScheduleStats};
 pub use tract_engine::GraphRewrite;
 
+pub use super::Backend;
+
 /// Errors of loading or running the model.
 #[derive(Debug, thiserror::Error)]
 pub enum MlError {
@@ -44,9 +46,10 @@ pub enum MlError {
     /// when reading passes the limit: pipes, devices, growing files).
     #[error("model file {path} is over {limit} bytes")]
     FileTooLarge { path: PathBuf, limit: u64 },
-    /// The file is not a valid TFLite flatbuffer.
+    /// The file is not a valid TFLite flatbuffer. The verifier's report is in the message
+    /// (on one line) and not also given as the error's source, so it prints once.
     #[error("not a valid TFLite flatbuffer: {}", one_line(.0))]
-    Flatbuffer(#[from] flatbuffers::InvalidFlatbuffer),
+    Flatbuffer(flatbuffers::InvalidFlatbuffer),
     /// A required table or field is absent.
     #[error("model file lacks {0}")]
     Missing(&'static str),
@@ -79,38 +82,6 @@ pub enum MlError {
     /// older than the one `ort` needs).
     #[error("cannot load onnxruntime from {path}: {reason}")]
     OrtLibrary { path: PathBuf, reason: String },
-}
-
-/// What runs the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Backend {
-    /// tract, in pure Rust (always available).
-    #[default]
-    Tract,
-    /// ONNX Runtime through `ort` (cargo feature `ml-ort`; the shared library is loaded at run
-    /// time, see [`load_onnxruntime`]).
-    Ort,
-}
-
-impl Backend {
-    /// Whether this build has the backend.
-    pub fn available(self) -> bool {
-        match self {
-            Backend::Tract => true,
-            Backend::Ort => cfg!(feature = "ml-ort"),
-        }
-    }
-}
-
-impl std::str::FromStr for Backend {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "tract" => Ok(Backend::Tract),
-            "ort" | "onnxruntime" => Ok(Backend::Ort),
-            other => Err(format!("unknown backend {other:?} (tract or ort)")),
-        }
-    }
 }
 
 /// Loads the onnxruntime shared library for [`Backend::Ort`], once per process: `path`, or

@@ -1,0 +1,209 @@
+//! What several commands share: value parsers (sizes, rates, counts, fractions, the library's
+//! enums), the ML backend options, the segmenter settings, the progress bar and the output.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{bail, Context, Result};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use together_mode::error::SizeError;
+use together_mode::geometry::{check_output_size, parse_size};
+use together_mode::io::{FrameSink, OutputSpec};
+use together_mode::segment::{Backend, SegmentMode, SegmenterConfig};
+use together_mode::ColorSpec;
+
+/// The selfie model `--segment ml` loads without `--model` (and `auto` when it exists).
+pub const DEFAULT_MODEL: &str = "models/selfie_segmentation.tflite";
+
+/// A command-line value the parsers below refuse (clap prints the option and the value before
+/// the message, so the messages do not repeat them).
+#[derive(Debug, thiserror::Error)]
+pub enum ArgError {
+    /// Not a whole number.
+    #[error("not a whole number")]
+    NotANumber {
+        /// The text given.
+        found: String,
+    },
+    /// Zero where at least one is needed.
+    #[error("must be at least 1")]
+    Zero,
+    /// A frame rate outside 1..=1000.
+    #[error("the frame rate must be between 1 and 1000")]
+    Fps {
+        /// The rate given.
+        found: u32,
+    },
+    /// Not a number between 0 and 1.
+    #[error("must be between 0 and 1")]
+    Fraction {
+        /// The text given.
+        found: String,
+    },
+    /// Not of the form `W:H`.
+    #[error("expected W:H, e.g. 16:9")]
+    Aspect {
+        /// The text given.
+        found: String,
+    },
+    /// A size refused by the library (malformed, zero, odd, too large).
+    #[error(transparent)]
+    Size(#[from] SizeError),
+}
+
+/// `--size`: `WxH`, even sides, at most the compositor's largest output.
+pub fn output_size(s: &str) -> Result<(u32, u32), ArgError> {
+    let (w, h) = parse_size(s)?;
+    check_output_size(w, h, together_mode::compositor::MAX_OUTPUT)?;
+    Ok((w, h))
+}
+
+/// `--scene-size`: `WxH`, no zero side.
+pub fn nonzero_size(s: &str) -> Result<(u32, u32), ArgError> {
+    let (width, height) = parse_size(s)?;
+    if width == 0 || height == 0 {
+        return Err(SizeError::Zero { width, height }.into());
+    }
+    Ok((width, height))
+}
+
+/// `--fps`: a whole frame rate, 1 to 1000.
+pub fn fps(s: &str) -> Result<u32, ArgError> {
+    let found = number::<u32>(s)?;
+    if !(1..=1000).contains(&found) {
+        return Err(ArgError::Fps { found });
+    }
+    Ok(found)
+}
+
+/// A count of at least one (frames, participants, rooms).
+pub fn count<T: FromStr + PartialEq + Default>(s: &str) -> Result<T, ArgError> {
+    let n = number::<T>(s)?;
+    if n == T::default() {
+        return Err(ArgError::Zero);
+    }
+    Ok(n)
+}
+
+fn number<T: FromStr>(s: &str) -> Result<T, ArgError> {
+    s.trim().parse().map_err(|_| ArgError::NotANumber {
+        found: s.to_string(),
+    })
+}
+
+/// A fraction, 0 to 1.
+pub fn fraction(s: &str) -> Result<f64, ArgError> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(ArgError::Fraction {
+            found: s.to_string(),
+        }),
+    }
+}
+
+/// `W:H`, e.g. `16:9`.
+pub fn aspect(s: &str) -> Result<(u32, u32), ArgError> {
+    s.split_once(':')
+        .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
+        .ok_or_else(|| ArgError::Aspect {
+            found: s.to_string(),
+        })
+}
+
+/// `--segment`: the library's [`SegmentMode`] names as the possible values.
+pub fn segment_mode() -> impl TypedValueParser<Value = SegmentMode> {
+    PossibleValuesParser::new(SegmentMode::ALL.map(|m| PossibleValue::new(m.name())))
+        .try_map(|s| s.parse::<SegmentMode>())
+}
+
+/// `--backend`: the library's [`Backend`] names (`onnxruntime` also names ort).
+pub fn backend() -> impl TypedValueParser<Value = Backend> {
+    PossibleValuesParser::new(Backend::ALL.map(|b| match b {
+        Backend::Ort => PossibleValue::new(b.name()).alias("onnxruntime"),
+        Backend::Tract => PossibleValue::new(b.name()),
+    }))
+    .try_map(|s| s.parse::<Backend>())
+}
+
+/// The ML segmenter's backend choice (`segment`, `demo`/`render --segment ml|auto`,
+/// `bench --segment ml`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct MlArgs {
+    /// What runs the selfie model: tract (pure Rust) or ort (onnxruntime; needs
+    /// --features ml-ort and the library: --ort-lib or ORT_DYLIB_PATH).
+    #[arg(long, default_value = "tract", value_parser = backend())]
+    pub backend: Backend,
+    /// The onnxruntime shared library for --backend ort (default: $ORT_DYLIB_PATH).
+    #[arg(long)]
+    pub ort_lib: Option<PathBuf>,
+}
+
+impl MlArgs {
+    /// Whether the backend options were given (other than the default tract).
+    pub fn given(&self) -> bool {
+        self.backend != Backend::Tract || self.ort_lib.is_some()
+    }
+
+    /// Refuses `--ort-lib` without `--backend ort`, and both in a build without the ML
+    /// segmenter.
+    pub fn check(&self) -> Result<()> {
+        if self.given() && !SegmenterConfig::ml_available() {
+            bail!("--backend ort and --ort-lib need a build with --features ml-ort");
+        }
+        if self.ort_lib.is_some() && self.backend != Backend::Ort {
+            bail!("--ort-lib is only used with --backend ort");
+        }
+        Ok(())
+    }
+}
+
+/// The segmenter settings of `demo` and `render`: `--model` and the backend only with `ml`
+/// and `auto`; without `--model`, `ml` loads [`DEFAULT_MODEL`] and `auto` uses it when it
+/// exists (and the build has the ML segmenter).
+pub fn segmenter(mode: SegmentMode, model: Option<&Path>, ml: &MlArgs) -> Result<SegmenterConfig> {
+    let uses_model = matches!(mode, SegmentMode::Ml | SegmentMode::Auto);
+    if !uses_model && model.is_some() {
+        bail!("--model is only used with --segment ml or auto");
+    }
+    if !uses_model && ml.given() {
+        bail!("--backend and --ort-lib are only used with --segment ml or auto");
+    }
+    ml.check()?;
+    let default = Path::new(DEFAULT_MODEL);
+    let model = match (mode, model) {
+        (_, Some(path)) => Some(path.to_path_buf()),
+        (SegmentMode::Ml, None) => Some(default.to_path_buf()),
+        (SegmentMode::Auto, None) if SegmenterConfig::ml_available() && default.exists() => {
+            Some(default.to_path_buf())
+        }
+        _ => None,
+    };
+    Ok(SegmenterConfig {
+        mode,
+        model,
+        backend: ml.backend,
+        ort_lib: ml.ort_lib.clone(),
+        ..SegmenterConfig::default()
+    })
+}
+
+/// A progress bar on stderr for runs of 30 frames or more.
+pub fn progress(frames: u64) -> ProgressBar {
+    if frames < 30 {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(frames);
+    pb.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} frames, {per_sec}, eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+/// The `--out` sink: a .y4m file, `-` or a PNG pattern.
+pub fn open_sink(out: &str, (w, h): (u32, u32), fps: u32, color: ColorSpec) -> Result<FrameSink> {
+    let spec = OutputSpec::parse(out).context("--out")?;
+    Ok(FrameSink::open(&spec, w, h, (fps, 1), color)?)
+}

@@ -1,0 +1,102 @@
+//! `together`: render together-mode video from scenes and participant clips.
+//!
+//! ```text
+//! together demo [--participants N] [--frames N] [--size WxH] [--segment MODE] --out OUT
+//! together render --scene DIR|builtin:NAME --input ID=PATH ... [--size WxH] [--frames N] [--fps R] [--segment MODE] --out OUT
+//! together seating --scene DIR|builtin:NAME --participants N [--scene-size WxH] [--size WxH]
+//! together scenario FILE --out DIR
+//! together bench [--participants N] [--frames N] [--segment constant|opaque|alpha|ml] [--serial] ...
+//! together segment --input IMAGE --out MASK.png [--model PATH] [--raw] [--repeat N]   (--features ml)
+//! ```
+//! OUT is a .y4m file, `-` (Y4M on stdout) or a PNG pattern such as `frames/%05d.png`.
+//! MODE is none, alpha (the default), chroma, background, ml or auto (see `SegmentMode`).
+//!
+//! One module per command; each takes its `clap::Args` struct whole. `args` holds the value
+//! parsers and option groups several commands share.
+
+mod args;
+mod bench;
+mod demo;
+mod render;
+mod scenario;
+mod seating;
+mod segment;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "together",
+    version,
+    about = "Together Mode compositor: seat everyone in one shared scene"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render builtin:auditorium with synthetic participants (no files needed).
+    Demo(demo::DemoArgs),
+    /// Render a scene with participants from Y4M clips or still images.
+    Render(render::RenderArgs),
+    /// Run the canonical benchmark workload in-process and print CPU ms per frame.
+    Bench(bench::BenchArgs),
+    /// Play a meeting timeline (scenario JSON): one Y4M per room and events.jsonl in --out.
+    Scenario(scenario::ScenarioArgs),
+    /// Person mask of one image (8-bit gray PNG at the input's size) with the selfie model.
+    /// Needs a build with `--features ml` and the model (scripts/fetch-model.sh).
+    Segment(segment::SegmentArgs),
+    /// Print the ACS seating map (JSON) for N participants.
+    Seating(seating::SeatingArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    let result = match &cli.command {
+        Command::Demo(a) => demo::run(a),
+        Command::Render(a) => render::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Scenario(a) => scenario::run(a),
+        Command::Segment(a) => segment::run(a),
+        Command::Seating(a) => seating::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One clear line: the error and its causes, each once (`{:#}` joins the chain
+            // with ": "; the library's errors do not repeat their sources).
+            let text = format!("{e:#}");
+            eprintln!("error: {}", text.lines().collect::<Vec<_>>().join(" "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Help and version print as clap prints them. A usage error becomes one `error:` line (the
+/// first paragraph of clap's message, its lines joined) and exit status 1, like every other
+/// error of this tool.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        // `together` alone: the help, as clap shows it.
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        _ => {}
+    }
+    let text = e.render().to_string();
+    let first = text.split("\n\n").next().unwrap_or_default();
+    let line = first.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line);
+    eprintln!("error: {line} (see --help)");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,142 @@
+//! `together render`: a scene with participants from Y4M clips or still images.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use together_mode::io::ClipSource;
+use together_mode::scene::SceneLimits;
+use together_mode::segment::SegmentMode;
+use together_mode::{Compositor, CompositorOptions, Role, Scene};
+
+use crate::args::{self, MlArgs};
+
+/// `together render`.
+#[derive(clap::Args, Debug)]
+pub struct RenderArgs {
+    /// Scene folder (scene.json + PNGs) or builtin:NAME.
+    #[arg(long)]
+    scene: String,
+    /// ID=PATH: a participant and a .y4m clip (looped) or a PNG/JPEG still; repeatable,
+    /// participants join in this order.
+    #[arg(long = "input", value_name = "ID=PATH", required = true, value_parser = input)]
+    inputs: Vec<Input>,
+    /// Output size WxH (even sides).
+    #[arg(long, value_name = "WxH", default_value = "1920x1080", value_parser = args::output_size)]
+    size: (u32, u32),
+    /// Output frames (default: the longest clip's length at --fps, or 1 for stills).
+    #[arg(long, value_parser = args::count::<u64>)]
+    frames: Option<u64>,
+    /// Output frame rate.
+    #[arg(long, default_value = "30", value_parser = args::fps)]
+    fps: u32,
+    /// How people are cut out: none (whole frames), alpha (the inputs' own alpha),
+    /// chroma (green screen), background (a static camera; each clip's first 30 frames
+    /// must show the empty room), ml (the selfie model) or auto (per participant: its
+    /// alpha if its first frame has any, else ml if available, else background).
+    #[arg(long, default_value = "alpha", value_parser = args::segment_mode())]
+    segment: SegmentMode,
+    /// The selfie model for --segment ml / auto (builds with --features ml).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[command(flatten)]
+    ml: MlArgs,
+    /// .y4m file, '-' for stdout, or a PNG pattern like frames/%05d.png.
+    #[arg(long)]
+    out: String,
+}
+
+/// One `--input ID=PATH`.
+#[derive(Debug, Clone)]
+struct Input {
+    /// The whole argument, for messages.
+    spec: String,
+    id: String,
+    path: PathBuf,
+}
+
+/// A missing `=` in `--input`.
+#[derive(Debug, thiserror::Error)]
+#[error("must be ID=PATH")]
+struct NotIdPath(String);
+
+fn input(spec: &str) -> Result<Input, NotIdPath> {
+    let (id, path) = spec
+        .split_once('=')
+        .ok_or_else(|| NotIdPath(spec.to_string()))?;
+    Ok(Input {
+        spec: spec.to_string(),
+        id: id.to_string(),
+        path: PathBuf::from(path),
+    })
+}
+
+/// The clip frame shown at output frame `k` of an `out_fps` output (time `k / out_fps`).
+fn clip_index(k: u64, clip_fps: (u32, u32), out_fps: u32) -> u64 {
+    let (num, den) = (u128::from(clip_fps.0), u128::from(clip_fps.1));
+    (u128::from(k) * num / (den * u128::from(out_fps))) as u64
+}
+
+/// Output frames a clip of `n` frames lasts at `out_fps` (at least one).
+fn output_len(n: u64, clip_fps: (u32, u32), out_fps: u32) -> u64 {
+    let (num, den) = (u128::from(clip_fps.0), u128::from(clip_fps.1));
+    ((u128::from(n) * den * u128::from(out_fps)).div_ceil(num)).max(1) as u64
+}
+
+/// Runs `together render`.
+pub fn run(a: &RenderArgs) -> Result<()> {
+    let (w, h) = a.size;
+    let scene = Scene::open(&a.scene, &SceneLimits::default())?;
+    let options = CompositorOptions::default().with_size(w, h);
+    let mut engine = Compositor::new(scene, options)?;
+    engine.set_segmenter(args::segmenter(a.segment, a.model.as_deref(), &a.ml)?.factory()?);
+    let mut sources = Vec::with_capacity(a.inputs.len());
+    for input in &a.inputs {
+        let context = || format!("--input {:?}", input.spec);
+        let source = ClipSource::open(&input.path).with_context(context)?;
+        engine
+            .join(&input.id, Role::Attendee)
+            .with_context(context)?;
+        sources.push((input, source));
+    }
+    let frames = match a.frames {
+        Some(f) => f,
+        None => {
+            let mut longest = 1;
+            for (input, s) in &mut sources {
+                if let Some(clip_fps) = s.fps() {
+                    let n = s
+                        .frame_count()
+                        .with_context(|| format!("--input {:?}", input.spec))?;
+                    longest = longest.max(output_len(n, clip_fps, a.fps));
+                }
+            }
+            longest
+        }
+    };
+    for (input, s) in &sources {
+        if s.is_still() {
+            engine.push_ref(&input.id, &s.frame().as_ref(), 0)?;
+        }
+    }
+    let mut sink = args::open_sink(&a.out, (w, h), a.fps, options.color)?;
+    let pb = args::progress(frames);
+    for k in 0..frames {
+        for (input, s) in &mut sources {
+            if let Some(clip_fps) = s.fps() {
+                let changed = s
+                    .seek(clip_index(k, clip_fps, a.fps))
+                    .with_context(|| format!("--input {:?}", input.spec))?;
+                if k == 0 || changed {
+                    engine.push_ref(&input.id, &s.frame().as_ref(), k as i64)?;
+                }
+            }
+        }
+        let frame = engine.render()?;
+        sink.write(&frame)?;
+        pb.inc(1);
+    }
+    sink.finish()?;
+    pb.finish_and_clear();
+    Ok(())
+}

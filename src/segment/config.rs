@@ -1,0 +1,352 @@
+//! From settings to segmenters: [`SegmenterConfig`] (a [`SegmentMode`], the selfie model's
+//! file, its [`Backend`] and scheduler budget) builds the [`SegmenterFactory`] a compositor
+//! uses. The CLI, the scenario runner and the GStreamer element all go through it, so this is
+//! the one place that knows which builds have the ML segmenter (cargo feature `ml`).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use super::{SegmentMode, SegmentModeError, SegmenterFactory};
+
+/// What runs the selfie model's network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Backend {
+    /// tract, in pure Rust (always available with the feature `ml`).
+    #[default]
+    Tract,
+    /// ONNX Runtime through `ort` (cargo feature `ml-ort`; the shared library is loaded at run
+    /// time, see `segment::ml::load_onnxruntime`).
+    Ort,
+}
+
+impl Backend {
+    /// Every backend, in CLI order.
+    pub const ALL: [Backend; 2] = [Backend::Tract, Backend::Ort];
+
+    /// The CLI and property name (`tract`, `ort`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Tract => "tract",
+            Backend::Ort => "ort",
+        }
+    }
+
+    /// Whether this build has the backend (tract needs the feature `ml`, ort `ml-ort`).
+    pub fn available(self) -> bool {
+        match self {
+            Backend::Tract => cfg!(feature = "ml"),
+            Backend::Ort => cfg!(feature = "ml-ort"),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = BackendError;
+
+    /// `tract`, or `ort` (also spelled `onnxruntime`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "tract" => Ok(Backend::Tract),
+            "ort" | "onnxruntime" => Ok(Backend::Ort),
+            _ => Err(BackendError {
+                found: s.to_string(),
+            }),
+        }
+    }
+}
+
+/// A backend name that is not `tract` or `ort`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown backend {found:?} (tract or ort)")]
+pub struct BackendError {
+    /// What was asked for.
+    pub found: String,
+}
+
+/// How seats are segmented: the mode and, for `ml` and `auto`, the selfie model and how it
+/// runs.
+///
+/// `ml` runs the model from [`model`](Self::model) (required); `auto` uses it as the
+/// fallback for inputs without alpha when a model is given, else the background model (see
+/// [`SegmentMode::Auto`]). The other modes ignore the model settings. All seats of one
+/// factory share one model and one scheduler (`segment::ml::MlShared`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SegmenterConfig {
+    /// Which segmenter.
+    pub mode: SegmentMode,
+    /// The selfie model's `.tflite` file, for `ml` and `auto` (`scripts/fetch-model.sh`
+    /// fetches it). Relative paths are relative to the process's working directory.
+    pub model: Option<PathBuf>,
+    /// What runs the model.
+    pub backend: Backend,
+    /// The onnxruntime shared library for [`Backend::Ort`]; `None`: the file
+    /// `ORT_DYLIB_PATH` names.
+    pub ort_lib: Option<PathBuf>,
+    /// CPU milliseconds per tick the ML segmentation of all seats may take; `None`: the
+    /// scheduler's default (`ScheduleOptions::budget_ms`).
+    pub budget_ms: Option<f64>,
+    /// Longer side of the network's input; `None`: the scheduler's default
+    /// (`ScheduleOptions::max_input_side`).
+    pub max_input_side: Option<usize>,
+}
+
+/// Why a [`SegmenterConfig`] could not make its segmenters.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SegmenterConfigError {
+    /// The configuration needs the selfie model (`ml`, or `auto` with a model), but this build
+    /// has no ML segmenter.
+    #[error("segment mode {mode} with the selfie model needs a build with the `ml` feature (--features ml)")]
+    MlNotBuilt {
+        /// The mode asked for.
+        mode: SegmentMode,
+    },
+    /// `ml` without a model file.
+    #[error("segment mode ml needs the selfie model's .tflite file (scripts/fetch-model.sh)")]
+    NoModel,
+    /// The model file could not be loaded.
+    #[cfg(feature = "ml")]
+    #[error("cannot load the selfie model {path}")]
+    Model {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: super::ml::MlError,
+    },
+    /// The backend could not be set up (ort: not in this build, or its library failed to
+    /// load).
+    #[cfg(feature = "ml")]
+    #[error("backend {backend}")]
+    Backend {
+        /// The backend asked for.
+        backend: Backend,
+        /// Why.
+        #[source]
+        source: super::ml::MlError,
+    },
+    /// The mode refused the segmenters it was given.
+    #[error(transparent)]
+    Mode(#[from] SegmentModeError),
+}
+
+/// The selfie model [`SegmenterConfig::factory_cached`] loaded last, with its path, so that
+/// rebuilding the segmenters for the same file does not read and parse it again (empty in
+/// builds without the feature `ml`).
+#[derive(Debug, Clone, Default)]
+pub struct ModelCache {
+    #[cfg(feature = "ml")]
+    last: Option<(PathBuf, super::ml::SelfieModel)>,
+}
+
+impl SegmenterConfig {
+    /// `mode` with no model, the default backend and budget.
+    pub fn new(mode: SegmentMode) -> Self {
+        Self {
+            mode,
+            ..Self::default()
+        }
+    }
+
+    /// With the selfie model's file.
+    pub fn with_model(mut self, path: impl Into<PathBuf>) -> Self {
+        self.model = Some(path.into());
+        self
+    }
+
+    /// With a backend.
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// With the onnxruntime library for [`Backend::Ort`].
+    pub fn with_ort_lib(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ort_lib = Some(path.into());
+        self
+    }
+
+    /// With a CPU budget per tick for the ML segmentation of all seats.
+    pub fn with_budget_ms(mut self, budget_ms: f64) -> Self {
+        self.budget_ms = Some(budget_ms);
+        self
+    }
+
+    /// With the longer side of the network's input.
+    pub fn with_max_input_side(mut self, side: usize) -> Self {
+        self.max_input_side = Some(side);
+        self
+    }
+
+    /// Whether this build has the ML segmenter (cargo feature `ml`).
+    pub const fn ml_available() -> bool {
+        cfg!(feature = "ml")
+    }
+
+    /// Whether these settings run the selfie model: `ml`, or `auto` with a model.
+    pub fn uses_model(&self) -> bool {
+        match self.mode {
+            SegmentMode::Ml => true,
+            SegmentMode::Auto => self.model.is_some(),
+            _ => false,
+        }
+    }
+
+    /// The segmenters (loads the model for `ml` and `auto`).
+    pub fn factory(&self) -> Result<SegmenterFactory, SegmenterConfigError> {
+        self.factory_cached(&mut ModelCache::default())
+    }
+
+    /// The segmenters, taking the model from `cache` when it was loaded from the same path
+    /// before (and remembering it there otherwise).
+    pub fn factory_cached(
+        &self,
+        cache: &mut ModelCache,
+    ) -> Result<SegmenterFactory, SegmenterConfigError> {
+        let ml = self.ml_factory(cache)?;
+        Ok(self.mode.factory(ml)?)
+    }
+
+    /// The ML segmenters' factory when the settings use the model.
+    #[cfg(feature = "ml")]
+    fn ml_factory(
+        &self,
+        cache: &mut ModelCache,
+    ) -> Result<Option<SegmenterFactory>, SegmenterConfigError> {
+        Ok(self.ml_shared(cache)?.map(|shared| shared.factory()))
+    }
+
+    /// Without the feature `ml`: settings that need the model are refused.
+    #[cfg(not(feature = "ml"))]
+    fn ml_factory(
+        &self,
+        _cache: &mut ModelCache,
+    ) -> Result<Option<SegmenterFactory>, SegmenterConfigError> {
+        if self.uses_model() {
+            return Err(SegmenterConfigError::MlNotBuilt { mode: self.mode });
+        }
+        Ok(None)
+    }
+
+    /// The scheduler the ML segmenters of these settings share (its
+    /// [`stats`](super::ml::MlShared::stats) count the network runs), or `None` when the
+    /// settings do not use the model. Its [`factory`](super::ml::MlShared::factory) is the
+    /// `ml` mode's factory.
+    #[cfg(feature = "ml")]
+    pub fn ml_shared(
+        &self,
+        cache: &mut ModelCache,
+    ) -> Result<Option<std::sync::Arc<super::ml::MlShared>>, SegmenterConfigError> {
+        use super::ml::{load_onnxruntime, MlShared, ScheduleOptions, SelfieModel};
+        if !self.uses_model() {
+            return Ok(None);
+        }
+        let path = self.model.as_ref().ok_or(SegmenterConfigError::NoModel)?;
+        if self.backend == Backend::Ort {
+            load_onnxruntime(self.ort_lib.as_deref()).map_err(|source| {
+                SegmenterConfigError::Backend {
+                    backend: self.backend,
+                    source,
+                }
+            })?;
+        }
+        let model = match &cache.last {
+            Some((cached, model)) if cached == path => model.clone(),
+            _ => {
+                let model =
+                    SelfieModel::from_file(path).map_err(|source| SegmenterConfigError::Model {
+                        path: path.clone(),
+                        source,
+                    })?;
+                cache.last = Some((path.clone(), model.clone()));
+                model
+            }
+        };
+        let mut options = ScheduleOptions {
+            backend: self.backend,
+            ..ScheduleOptions::default()
+        };
+        if let Some(budget) = self.budget_ms {
+            options.budget_ms = budget;
+        }
+        if let Some(side) = self.max_input_side {
+            options.max_input_side = side;
+        }
+        Ok(Some(MlShared::new(model, options)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_round_trip_through_their_names() {
+        for b in Backend::ALL {
+            assert_eq!(b.name().parse::<Backend>(), Ok(b));
+            assert_eq!(b.to_string(), b.name());
+        }
+        assert_eq!("onnxruntime".parse::<Backend>(), Ok(Backend::Ort));
+        assert_eq!(
+            "cuda".parse::<Backend>(),
+            Err(BackendError {
+                found: "cuda".into()
+            })
+        );
+    }
+
+    #[test]
+    fn modes_without_the_model_ignore_its_settings() {
+        for mode in SegmentMode::ALL {
+            if mode == SegmentMode::Ml {
+                continue;
+            }
+            let config = SegmenterConfig::new(mode)
+                .with_backend(Backend::Ort)
+                .with_ort_lib("/nonexistent/libonnxruntime.so");
+            assert!(!config.uses_model(), "{mode}");
+            assert!(config.factory().is_ok(), "{mode}");
+        }
+    }
+
+    #[test]
+    fn ml_needs_a_model_and_the_feature() {
+        let err = SegmenterConfig::new(SegmentMode::Ml).factory().err();
+        if SegmenterConfig::ml_available() {
+            assert!(
+                matches!(err, Some(SegmenterConfigError::NoModel)),
+                "{err:?}"
+            );
+        } else {
+            assert!(
+                matches!(
+                    err,
+                    Some(SegmenterConfigError::MlNotBuilt {
+                        mode: SegmentMode::Ml
+                    })
+                ),
+                "{err:?}"
+            );
+        }
+        let auto = SegmenterConfig::new(SegmentMode::Auto).with_model("/nonexistent.tflite");
+        assert!(auto.uses_model());
+        let err = auto.factory().err();
+        if SegmenterConfig::ml_available() {
+            assert!(err.is_some_and(|e| e.to_string().contains("/nonexistent.tflite")));
+        } else {
+            assert!(matches!(
+                err,
+                Some(SegmenterConfigError::MlNotBuilt {
+                    mode: SegmentMode::Auto
+                })
+            ));
+        }
+    }
+}
