@@ -1,34 +1,20 @@
 //! End-to-end and per-kernel benchmarks.
 //!
-//! `compose/N`: the canonical workload (../shared/bench/WORKLOAD.md): N 640x360 I420
-//! participants centre-cropped to 3:4, bilinear-scaled into a grid of seats and blended at
-//! alpha 0.8 over a 1920x1080 background; every participant pushes a new frame every tick.
-//! Per stage: `scale/*`: one seat's planes through the seat scaler (N=9, 25, 49 seat sizes
-//! from the 270x360 crop), per SIMD tier; `blend/*`: one 1920-pixel row per kernel and
-//! tier; `convert/*`: an input frame's format conversion to I420 (640x360 RGBA, NV12) and
-//! `compose/serial-bt709/49`: the workload with BT.709-tagged inputs, so every seat is also
-//! converted to the output's BT.601 tag.
+//! `compose/N`: the canonical workload (`together_mode::workload`, the inputs `together bench`
+//! runs): N 640x360 I420 participants centre-cropped to 3:4, bilinear-scaled into a grid of
+//! seats and blended at alpha 0.8 over a 1920x1080 background; every participant pushes a new
+//! frame every tick. Per stage: `scale/*`: one seat's planes through the seat scaler (N=9, 25,
+//! 49 seat sizes from the 270x360 crop), per SIMD tier; `blend/*`: one 1920-pixel row per
+//! kernel and tier; `convert/*`: an input frame's format conversion to I420 (640x360 RGBA,
+//! NV12) and `compose/serial-bt709/49`: the workload with BT.709-tagged inputs, so every seat
+//! is also converted to the output's BT.601 tag.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use together_mode::frame::{convert, ColorSpec, Frame, PixelFormat, PlaneMut, PlaneRef};
 use together_mode::render::kernels::scale::PlaneScaler;
 use together_mode::render::kernels::{blend, SimdLevel};
-use together_mode::{Compositor, CompositorOptions, Role, Scene};
-
-/// A deterministic 640x360 I420 test pattern (seeded).
-fn pattern(seed: u64) -> Frame {
-    let mut f = Frame::new(PixelFormat::I420, 640, 360).expect("valid size");
-    let mut m = f.as_mut();
-    for (i, plane) in m.planes_mut().iter_mut().enumerate() {
-        for (y, row) in plane.rows_mut().enumerate() {
-            for (x, v) in row.iter_mut().enumerate() {
-                *v = ((x as u64 * (3 + seed) + y as u64 * (5 + i as u64) + seed * 40) % 220 + 16)
-                    as u8;
-            }
-        }
-    }
-    f
-}
+use together_mode::workload::{pattern, Workload, WorkloadMatte};
+use together_mode::CompositorOptions;
 
 fn compose(c: &mut Criterion) {
     let mut group = c.benchmark_group("compose");
@@ -38,49 +24,23 @@ fn compose(c: &mut Criterion) {
         .flat_map(|n| [(n, false, false), (n, true, false)])
         .chain([(49, false, true)]);
     for (n, parallel, bt709) in runs {
-        {
-            let scene = Scene::grid(n, 1920, 1080).expect("grid scene");
-            let opts = CompositorOptions::default()
-                .with_seat_opacity(0.8)
-                .with_parallel(parallel);
-            let mut engine = Compositor::new(scene, opts).expect("engine");
-            let ids: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
-            for id in &ids {
-                engine.join(id, Role::Attendee).expect("seat");
-            }
-            // Two frames per participant, alternated (push returns the one it replaces), so
-            // every tick re-renders every seat.
-            let mut spare: Vec<Option<Frame>> = Vec::with_capacity(n);
-            let tagged = |mut f: Frame| {
-                if bt709 {
-                    f.set_color(ColorSpec::BT709_LIMITED);
-                }
-                f
-            };
-            for (i, id) in ids.iter().enumerate() {
-                engine
-                    .push(id, tagged(pattern(i as u64 % 8)), 0)
-                    .expect("push");
-                spare.push(Some(tagged(pattern(i as u64 % 8 + 8))));
-            }
-            let mut tick = 0i64;
-            group.throughput(Throughput::Elements(1));
-            let name = match (parallel, bt709) {
-                (_, true) => "serial-bt709",
-                (true, false) => "parallel",
-                (false, false) => "serial",
-            };
-            group.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
-                b.iter(|| {
-                    for (id, s) in ids.iter().zip(spare.iter_mut()) {
-                        let f = s.take().expect("a spare frame");
-                        *s = engine.push(id, f, tick).expect("push");
-                    }
-                    tick += 1;
-                    engine.render().expect("render").width()
-                })
-            });
+        let options = CompositorOptions::default().with_parallel(parallel);
+        let mut workload =
+            Workload::new(n, 1920, 1080, WorkloadMatte::Constant, options).expect("workload");
+        if bt709 {
+            workload = workload
+                .with_input_color(ColorSpec::BT709_LIMITED)
+                .expect("tagged inputs");
         }
+        group.throughput(Throughput::Elements(1));
+        let name = match (parallel, bt709) {
+            (_, true) => "serial-bt709",
+            (true, false) => "parallel",
+            (false, false) => "serial",
+        };
+        group.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+            b.iter(|| workload.tick().expect("tick"))
+        });
     }
     group.finish();
 }
@@ -146,7 +106,7 @@ fn scale(c: &mut Criterion) {
 fn colour(c: &mut Criterion) {
     let mut group = c.benchmark_group("convert");
     group.throughput(Throughput::Elements(1));
-    let src_i420 = pattern(3);
+    let src_i420 = pattern(3, 0, false).expect("pattern");
     let mut out = Frame::new(PixelFormat::I420, 640, 360).expect("frame");
     for format in [PixelFormat::Rgba, PixelFormat::Nv12] {
         let mut src = Frame::new(format, 640, 360).expect("frame");

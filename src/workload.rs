@@ -1,5 +1,6 @@
 //! The canonical benchmark workload (`shared/bench/WORKLOAD.md`), generated in memory, shared
-//! by `together bench`, the criterion benchmarks and the allocation tests.
+//! by `together bench`, the criterion benchmark `compose` and the allocation tests, so they all
+//! measure the same inputs.
 //!
 //! N participants, each a 640x360 I420 clip (8 distinct patterns, participant k uses pattern
 //! k mod 8), seated in `Scene::grid` (3:4 seats in a grid, centre crop 270x360 at x=184),
@@ -8,7 +9,7 @@
 //! over without copying).
 
 use crate::error::ComposeError;
-use crate::frame::{Frame, PixelFormat};
+use crate::frame::{ColorSpec, Frame, PixelFormat};
 use crate::seating::Role;
 use crate::{Compositor, CompositorOptions, Scene};
 
@@ -150,6 +151,24 @@ impl Workload {
             sink,
             tick: 0,
         })
+    }
+
+    /// The same workload with every input frame tagged `color` (for example BT.709, so that
+    /// each seat is also converted to the output's BT.601 tag).
+    pub fn with_input_color(mut self, color: ColorSpec) -> Result<Self, ComposeError> {
+        for f in self.pool.iter_mut().flatten().chain(self.sink.iter_mut()) {
+            f.set_color(color);
+        }
+        for f in self.spare.iter_mut().flatten() {
+            f.set_color(color);
+        }
+        // The engine holds each participant's first frame, untagged: hand it the tagged spare
+        // and tag the frame it gives back.
+        self.push_frames(|_| true)?;
+        for f in self.spare.iter_mut().flatten() {
+            f.set_color(color);
+        }
+        Ok(self)
     }
 
     /// The engine.
