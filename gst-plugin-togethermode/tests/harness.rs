@@ -7,6 +7,9 @@ mod common;
 use common::*;
 use gst::prelude::*;
 use gst_check::Harness;
+use gsttogethermode::togethermode::{
+    TogetherMode, TogetherModeIdentityKind, TogetherModeRole, TogetherModeSegment,
+};
 use together_mode::frame::{ColorSpec, Frame, PixelFormat};
 use together_mode::segment::input_alpha_factory;
 use together_mode::{Compositor, CompositorOptions, Role, Scene};
@@ -327,8 +330,11 @@ fn identity_and_scene_size_changes_update_the_map() {
     assert_eq!(el.property::<String>("seating-map"), expected);
     assert_eq!(seating_messages(&bus), vec![expected]);
 
-    pad.set_property("role", "presenter");
-    assert_eq!(pad.property::<String>("role"), "presenter");
+    pad.set_property("role", TogetherModeRole::Presenter);
+    assert_eq!(
+        pad.property::<TogetherModeRole>("role"),
+        TogetherModeRole::Presenter
+    );
 }
 
 #[test]
@@ -369,21 +375,85 @@ fn a_full_scene_leaves_extra_pads_unseated_with_a_warning() {
 #[test]
 fn bad_property_values_are_refused() {
     let el = element("builtin:grid");
-    el.set_property("segment", "none");
-    assert_eq!(el.property::<String>("segment"), "none");
-    el.set_property("segment", "no-such-mode");
-    assert_eq!(el.property::<String>("segment"), "none");
-    for mode in ["chroma", "background", "auto", "alpha"] {
-        el.set_property("segment", mode);
-        assert_eq!(el.property::<String>("segment"), mode);
+    // Enum properties take their old string spellings (the nicks), as gst-launch does.
+    assert!(set_from_str(&el, "segment", "none"));
+    assert_eq!(
+        el.property::<TogetherModeSegment>("segment"),
+        TogetherModeSegment::None
+    );
+    assert!(!set_from_str(&el, "segment", "no-such-mode"));
+    assert_eq!(
+        el.property::<TogetherModeSegment>("segment"),
+        TogetherModeSegment::None
+    );
+    for (nick, mode) in [
+        ("chroma", TogetherModeSegment::Chroma),
+        ("background", TogetherModeSegment::Background),
+        ("auto", TogetherModeSegment::Auto),
+        ("alpha", TogetherModeSegment::Alpha),
+    ] {
+        assert!(set_from_str(&el, "segment", nick));
+        assert_eq!(el.property::<TogetherModeSegment>("segment"), mode);
     }
+    // A number that is no value is refused too.
+    assert!(!set_from_str(&el, "segment", "99"));
+    let tm = el
+        .clone()
+        .downcast::<TogetherMode>()
+        .expect("a TogetherMode");
+    assert_eq!(tm.segment(), TogetherModeSegment::Alpha);
+    assert_eq!(tm.seat_opacity(), 1.0);
+
     el.set_property("scene-size", "wide");
     assert_eq!(el.property::<String>("scene-size"), "1280x720");
+    el.set_property("scene-size", "0x720");
+    assert_eq!(el.property::<String>("scene-size"), "1280x720");
+    el.set_property("scene-size", None::<&str>);
+    assert_eq!(el.property::<String>("scene-size"), "1280x720");
+    el.set_property("scene", None::<&str>);
+    assert_eq!(el.property::<String>("scene"), "builtin:auditorium");
     el.set_property("model-path", "/nonexistent/model.tflite");
     assert_eq!(
         el.property::<Option<String>>("model-path").as_deref(),
         Some("/nonexistent/model.tflite")
     );
+    assert_eq!(
+        tm.model_path().as_deref(),
+        Some("/nonexistent/model.tflite")
+    );
+}
+
+/// gst-launch spells the pad's enums by their old names; the library's spelling of a role
+/// (`coOrganizer`) is accepted too, and unknown names are refused.
+#[test]
+fn enum_properties_take_the_old_spellings_and_the_library_ones() {
+    let el = element("builtin:grid");
+    let _a = Input::new(&el, "8:acs:a", PixelFormat::I420, (64, 48), 1, true);
+    let pad = el.static_pad("sink_0").expect("sink_0");
+    let role = || pad.property::<TogetherModeRole>("role");
+    for (spelling, want) in [
+        ("organizer", TogetherModeRole::Organizer),
+        ("co-organizer", TogetherModeRole::CoOrganizer),
+        ("presenter", TogetherModeRole::Presenter),
+        ("coOrganizer", TogetherModeRole::CoOrganizer),
+        ("attendee", TogetherModeRole::Attendee),
+    ] {
+        assert!(set_from_str(&pad, "role", spelling), "{spelling}");
+        assert_eq!(role(), want, "{spelling}");
+    }
+    for bad in ["Organizer", "co_organizer", "boss", "7"] {
+        assert!(!set_from_str(&pad, "role", bad), "{bad:?}");
+        assert_eq!(role(), TogetherModeRole::Attendee);
+    }
+    let pad = pad
+        .downcast::<gsttogethermode::togethermode::TogetherModePad>()
+        .expect("a TogetherModePad");
+    pad.set_role(TogetherModeRole::CoOrganizer);
+    assert_eq!(pad.role(), TogetherModeRole::CoOrganizer);
+    assert!(set_from_str(&pad, "identity-kind", "teamsVisitor"));
+    assert_eq!(pad.identity_kind(), TogetherModeIdentityKind::TeamsVisitor);
+    assert!(!set_from_str(&pad, "identity-kind", "acs"));
+    assert_eq!(pad.identity_kind(), TogetherModeIdentityKind::TeamsVisitor);
 }
 
 #[test]
@@ -404,7 +474,7 @@ fn the_ml_mode_without_a_model_is_refused() {
     };
     // Before start: the first build fails and so does the state change.
     let el = element("builtin:grid");
-    el.set_property("segment", "ml");
+    el.set_property("segment", TogetherModeSegment::Ml);
     assert!(el.set_state(gst::State::Paused).is_err());
     let _ = el.set_state(gst::State::Null);
 
@@ -419,8 +489,11 @@ fn the_ml_mode_without_a_model_is_refused() {
     a.harness.set_sink_caps(caps.clone());
     a.harness.play();
     warnings(&bus);
-    el.set_property("segment", "ml");
-    assert_eq!(el.property::<String>("segment"), "alpha");
+    el.set_property("segment", TogetherModeSegment::Ml);
+    assert_eq!(
+        el.property::<TogetherModeSegment>("segment"),
+        TogetherModeSegment::Alpha
+    );
     let warned = warnings(&bus);
     assert!(warned.iter().any(|w| w.contains(why)), "{warned:?}");
     a.push(&mut lib, 0, 1);
@@ -476,12 +549,13 @@ fn identity_kinds_come_from_the_id_or_the_pad_and_are_posted() {
     );
     let _d = Input::new(&el, "4:+15550100", PixelFormat::I420, (64, 48), 4, false);
     let pad = |n: &str| el.static_pad(n).expect("pad");
-    let kind = |n: &str| pad(n).property::<String>("identity-kind");
+    use TogetherModeIdentityKind as K;
+    let kind = |n: &str| pad(n).property::<K>("identity-kind");
     // `auto`: the kind the raw id names, as the library's meetings read it.
-    assert_eq!(kind("sink_0"), "communicationServices");
-    assert_eq!(kind("sink_1"), "microsoft365");
-    assert_eq!(kind("sink_2"), "teamsVisitor");
-    assert_eq!(kind("sink_3"), "other");
+    assert_eq!(kind("sink_0"), K::CommunicationServices);
+    assert_eq!(kind("sink_1"), K::Microsoft365);
+    assert_eq!(kind("sink_2"), K::TeamsVisitor);
+    assert_eq!(kind("sink_3"), K::Other);
     let lists = seated_lists(&bus);
     assert_eq!(
         lists.last().expect("posted"),
@@ -507,8 +581,12 @@ fn identity_kinds_come_from_the_id_or_the_pad_and_are_posted() {
 
     // An explicit kind overrides the id's and is posted; the seats do not change.
     let map = el.property::<String>("seating-map");
-    pad("sink_0").set_property("identity-kind", "teamsVisitor");
-    assert_eq!(kind("sink_0"), "teamsVisitor");
+    assert!(set_from_str(
+        &pad("sink_0"),
+        "identity-kind",
+        "teamsVisitor"
+    ));
+    assert_eq!(kind("sink_0"), K::TeamsVisitor);
     let lists = seated_lists(&bus);
     assert_eq!(lists.len(), 1, "one message for one change");
     assert_eq!(
@@ -522,17 +600,17 @@ fn identity_kinds_come_from_the_id_or_the_pad_and_are_posted() {
     assert_eq!(el.property::<String>("seating-map"), map);
 
     // Unknown names are refused and change nothing; `auto` goes back to the id's kind.
-    pad("sink_0").set_property("identity-kind", "acs");
-    assert_eq!(kind("sink_0"), "teamsVisitor");
+    assert!(!set_from_str(&pad("sink_0"), "identity-kind", "acs"));
+    assert_eq!(kind("sink_0"), K::TeamsVisitor);
     assert!(
         seated_lists(&bus).is_empty(),
         "nothing changed, nothing posted"
     );
-    pad("sink_0").set_property("identity-kind", "auto");
-    assert_eq!(kind("sink_0"), "communicationServices");
+    pad("sink_0").set_property("identity-kind", K::Auto);
+    assert_eq!(kind("sink_0"), K::CommunicationServices);
     // A new id under `auto` brings its own kind.
     pad("sink_3").set_property("participant-id", "8:orgid:newname");
-    assert_eq!(kind("sink_3"), "microsoft365");
+    assert_eq!(kind("sink_3"), K::Microsoft365);
     let last = seated_lists(&bus).pop().expect("posted");
     assert_eq!(last[0].1, "communicationServices");
     assert_eq!(
@@ -544,7 +622,7 @@ fn identity_kinds_come_from_the_id_or_the_pad_and_are_posted() {
         )
     );
     // Roles travel with it.
-    pad("sink_1").set_property("role", "organizer");
+    assert!(set_from_str(&pad("sink_1"), "role", "organizer"));
     let last = seated_lists(&bus).pop().expect("posted");
     assert_eq!(last[1].2, "organizer");
 }

@@ -148,7 +148,7 @@ fn element_output(segment: &str, model: Option<&Path>, frame: &Frame) -> gst::Bu
     init();
     let mut b = gst::ElementFactory::make("togethermode")
         .property("scene", "builtin:grid1")
-        .property("segment", segment);
+        .property_from_str("segment", segment);
     if let Some(m) = model {
         b = b.property("model-path", m.to_str().unwrap());
     }
@@ -269,7 +269,7 @@ fn a_model_path_that_does_not_load_is_refused() {
     init();
     let el = gst::ElementFactory::make("togethermode")
         .property("scene", "builtin:grid1")
-        .property("segment", "ml")
+        .property_from_str("segment", "ml")
         .property("model-path", "/nonexistent/selfie.tflite")
         .build()
         .unwrap();

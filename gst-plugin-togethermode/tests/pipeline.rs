@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use common::init;
 use gst::prelude::*;
+use gsttogethermode::togethermode::{
+    TogetherModeIdentityKind, TogetherModeRole, TogetherModeSegment,
+};
 
 /// Counts the buffers that reach `sink`'s sink pad.
 fn count_buffers(pipeline: &gst::Pipeline, sink: &str) -> Arc<AtomicUsize> {
@@ -66,9 +69,13 @@ fn non_live_inputs_run_to_eos_with_gst_launch_syntax() {
     let pipeline = gst::parse::launch(
         "togethermode name=m scene=builtin:grid4 sink_0::participant-id=8:acs:ann \
            sink_1::participant-id=8:orgid:ben sink_1::role=presenter \
+           sink_2::participant-id=8:orgid:cy sink_2::role=co-organizer \
+           sink_3::participant-id=8:orgid:di sink_3::role=coOrganizer segment=none \
          ! video/x-raw,width=320,height=180 ! fakesink name=sink \
          videotestsrc num-buffers=10 ! video/x-raw,format=I420,width=160,height=120,framerate=30/1 ! m.sink_0 \
-         videotestsrc num-buffers=10 pattern=smpte ! video/x-raw,format=BGRA,width=90,height=160,framerate=30/1 ! m.sink_1",
+         videotestsrc num-buffers=10 pattern=smpte ! video/x-raw,format=BGRA,width=90,height=160,framerate=30/1 ! m.sink_1 \
+         videotestsrc num-buffers=10 pattern=ball ! video/x-raw,format=NV12,width=64,height=48,framerate=30/1 ! m.sink_2 \
+         videotestsrc num-buffers=10 pattern=snow ! video/x-raw,format=RGBA,width=48,height=64,framerate=30/1 ! m.sink_3",
     )
     .expect("pipeline parses")
     .downcast::<gst::Pipeline>()
@@ -90,8 +97,20 @@ fn non_live_inputs_run_to_eos_with_gst_launch_syntax() {
         map.contains("8:acs:ann") && map.contains("8:orgid:ben"),
         "{map}"
     );
-    let pad = m.static_pad("sink_1").expect("sink_1");
-    assert_eq!(pad.property::<String>("role"), "presenter");
+    let role = |pad: &str| {
+        m.static_pad(pad)
+            .expect("pad")
+            .property::<TogetherModeRole>("role")
+    };
+    assert_eq!(role("sink_0"), TogetherModeRole::Attendee);
+    assert_eq!(role("sink_1"), TogetherModeRole::Presenter);
+    // The element's spelling and the library's name the same role.
+    assert_eq!(role("sink_2"), TogetherModeRole::CoOrganizer);
+    assert_eq!(role("sink_3"), TogetherModeRole::CoOrganizer);
+    assert_eq!(
+        m.property::<TogetherModeSegment>("segment"),
+        TogetherModeSegment::None
+    );
     let caps = m
         .static_pad("src")
         .unwrap()
@@ -164,4 +183,44 @@ fn live_sources_join_and_leave_a_playing_pipeline() {
     assert!(maps.iter().any(|m| m.contains("8:acs:late")), "{maps:?}");
     assert_eq!(maps.last(), Some(&map));
     pipeline.set_state(gst::State::Null).expect("stops");
+}
+
+/// gst-launch refuses an element property value that is no enum value's nick or name (the
+/// pipeline does not parse). A pad property given as `sink_N::…` is set when the pad is
+/// requested, after parsing: GStreamer's parser then drops a value it cannot read (logging
+/// it in the `GST_PIPELINE` debug category) and the pad keeps its default.
+#[test]
+fn gst_launch_refuses_unknown_enum_values() {
+    init();
+    let err = gst::parse::launch("togethermode segment=no-such-mode ! fakesink")
+        .expect_err("an unknown segment mode");
+    assert!(err.message().contains("segment"), "{err}");
+
+    let pipeline = gst::parse::launch(
+        "togethermode name=m sink_0::role=boss sink_0::identity-kind=acs \
+           sink_1::role=coOrganizer sink_1::identity-kind=teamsVisitor ! fakesink \
+         videotestsrc ! m.sink_0 videotestsrc ! m.sink_1",
+    )
+    .expect("pipeline parses")
+    .downcast::<gst::Pipeline>()
+    .expect("a pipeline");
+    let m = pipeline.by_name("m").expect("m");
+    let pad = |name: &str| m.static_pad(name).expect("pad");
+    assert_eq!(
+        pad("sink_0").property::<TogetherModeRole>("role"),
+        TogetherModeRole::Attendee
+    );
+    assert_eq!(
+        pad("sink_0").property::<TogetherModeIdentityKind>("identity-kind"),
+        TogetherModeIdentityKind::Other,
+        "auto: sink_0 is no ACS id"
+    );
+    assert_eq!(
+        pad("sink_1").property::<TogetherModeRole>("role"),
+        TogetherModeRole::CoOrganizer
+    );
+    assert_eq!(
+        pad("sink_1").property::<TogetherModeIdentityKind>("identity-kind"),
+        TogetherModeIdentityKind::TeamsVisitor
+    );
 }

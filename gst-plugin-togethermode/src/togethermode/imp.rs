@@ -3,9 +3,10 @@
 //!
 //! # How it maps onto the engine
 //!
-//! - Each sink pad is one participant: it joins the engine when requested (as its
-//!   `participant-id`, default the pad name, with its `role`) and leaves when released.
-//!   Changing either property re-joins and keeps the seat when it can.
+//! - Each sink pad ([`TogetherModePad`](super::TogetherModePad)) is one participant: it joins
+//!   the engine when requested (as its `participant-id`, default the pad name, with its
+//!   `role`) and leaves when released. Changing either property re-joins and keeps the seat
+//!   when it can.
 //! - The base class picks, per output tick, the newest buffer of every pad whose time has
 //!   come and holds it while no newer one is due; `aggregate_frames` hands each new buffer
 //!   to the engine without copying: a [`Frame::from_shared`] over the buffer mapped readable
@@ -26,9 +27,12 @@
 //! are leaves (nothing is locked while holding them). Bus messages are posted with no lock
 //! held, and the base class's own lock (held around `aggregate_frames`) is never requested
 //! while `state` is held: pads are released by the parent only after `state` is dropped.
+//!
+//! [`Frame::from_shared`]: together_mode::frame::Frame::from_shared
+//! [`FrameRef`]: together_mode::frame::FrameRef
 
 use std::ops::ControlFlow;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex};
 
 use gst::glib;
 use gst::prelude::*;
@@ -38,19 +42,18 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use gst_video::subclass::AggregateFramesToken;
 
-use together_mode::error::{ComposeError, FrameError, SceneError};
-use together_mode::frame::{
-    ColorSpec, Frame, FrameMut, FrameRef, Matrix, PixelFormat, PlaneMut, PlaneRef, Range,
-    SharedBytes,
-};
+use together_mode::error::{ComposeError, SceneError};
+use together_mode::frame::ColorSpec;
 use together_mode::meeting::IdentityKind;
 use together_mode::scene::SceneLimits;
 use together_mode::segment::{SegmentMode, SegmentModeError, SegmenterFactory};
 use together_mode::{Compositor, CompositorOptions, Role, Scene};
 
+use super::frames::{color_spec, frame_mut, frame_ref, shared_frame, MapError};
+use super::pad::imp::PadState;
 use super::{
-    grid_participants, parse_identity_kind, parse_role, parse_size, role_name, PARTICIPANTS_FIELD,
-    SEATING_FIELD, SEATING_MESSAGE,
+    chain, grid_participants, lock, parse_scene_size, TogetherModePad, TogetherModeRole,
+    TogetherModeSegment, PARTICIPANTS_FIELD, SEATING_FIELD, SEATING_MESSAGE,
 };
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -64,28 +67,26 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 const DEFAULT_SCENE: &str = "builtin:auditorium";
 const DEFAULT_SEGMENT: SegmentMode = SegmentMode::Alpha;
 const DEFAULT_SEAT_OPACITY: f64 = 1.0;
+/// [`together_mode::seating::DEFAULT_SCENE_SIZE`] as the `scene-size` property spells it.
+const DEFAULT_SCENE_SIZE: &str = "1280x720";
 const DEFAULT_OUTPUT: (u32, u32) = (1920, 1080);
 /// World size of `builtin:gridN` scenes (the benchmark's canvas).
 const GRID_WORLD: (u32, u32) = (1920, 1080);
 const DEFAULT_FPS: (i32, i32) = (30, 1);
 /// Largest input side (the engine's `MAX_DIMENSION`).
-const MAX_INPUT: i32 = 16384;
+const MAX_INPUT: i32 = together_mode::frame::MAX_DIMENSION as i32;
 
-/// Locks a mutex; a poisoned lock (a panic elsewhere) still yields the data.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Why an engine could not be built from the settings.
+/// Why an engine could not be built from the settings. The messages leave the sources out:
+/// [`chain`] prints the whole chain.
 #[derive(Debug, thiserror::Error)]
 enum BuildError {
-    #[error("cannot open scene {spec:?}: {source}")]
+    #[error("cannot open scene {spec:?}")]
     Scene {
         spec: String,
         #[source]
         source: SceneError,
     },
-    #[error("segment mode {mode}: {source}")]
+    #[error("segment mode {mode}")]
     Segment {
         mode: SegmentMode,
         #[source]
@@ -100,7 +101,7 @@ enum BuildError {
     #[error("segment mode ml needs model-path: the selfie model's .tflite file (scripts/fetch-model.sh)")]
     NoModel,
     #[cfg(feature = "ml")]
-    #[error("cannot load model-path {path:?}: {source}")]
+    #[error("cannot load model-path {path:?}")]
     Model {
         path: String,
         #[source]
@@ -108,148 +109,6 @@ enum BuildError {
     },
     #[error(transparent)]
     Compose(#[from] ComposeError),
-}
-
-/// Why a GStreamer frame could not be viewed as an engine frame.
-#[derive(Debug, thiserror::Error)]
-enum MapError {
-    #[error("unsupported video format {0:?}")]
-    Format(gst_video::VideoFormat),
-    #[error("plane {plane} has a negative stride ({stride})")]
-    Stride { plane: usize, stride: i32 },
-    #[error("plane {0} is not mapped")]
-    Plane(usize),
-    #[error(transparent)]
-    Frame(#[from] FrameError),
-}
-
-fn pixel_format(format: gst_video::VideoFormat) -> Result<PixelFormat, MapError> {
-    use gst_video::VideoFormat as V;
-    match format {
-        V::I420 => Ok(PixelFormat::I420),
-        V::Nv12 => Ok(PixelFormat::Nv12),
-        V::Rgba => Ok(PixelFormat::Rgba),
-        V::Bgra => Ok(PixelFormat::Bgra),
-        other => Err(MapError::Format(other)),
-    }
-}
-
-/// The engine's colour tag for a GStreamer colorimetry (BT.709 or else BT.601; full or
-/// limited range).
-fn color_spec(info: &gst_video::VideoInfo) -> ColorSpec {
-    let c = info.colorimetry();
-    ColorSpec {
-        matrix: if c.matrix() == gst_video::VideoColorMatrix::Bt709 {
-            Matrix::Bt709
-        } else {
-            Matrix::Bt601
-        },
-        range: if c.range() == gst_video::VideoColorRange::Range0_255 {
-            Range::Full
-        } else {
-            Range::Limited
-        },
-    }
-}
-
-fn stride(strides: &[i32], plane: usize) -> Result<usize, MapError> {
-    let s = *strides.get(plane).ok_or(MapError::Plane(plane))?;
-    usize::try_from(s).map_err(|_| MapError::Stride { plane, stride: s })
-}
-
-/// Views a mapped GStreamer frame as an engine frame, without copying.
-fn frame_ref<'a>(
-    frame: &'a gst_video::VideoFrameRef<&'a gst::BufferRef>,
-) -> Result<FrameRef<'a>, MapError> {
-    let format = pixel_format(frame.format())?;
-    let (w, h) = (frame.width(), frame.height());
-    let color = color_spec(frame.info());
-    let plane = |i: usize| -> Result<PlaneRef<'a>, MapError> {
-        let (pw, ph) = format.plane_size(i, w, h);
-        let data = frame.plane_data(i as u32).map_err(|_| MapError::Plane(i))?;
-        Ok(PlaneRef::new(
-            data,
-            pw,
-            ph,
-            stride(frame.plane_stride(), i)?,
-        )?)
-    };
-    let frame = match format.plane_count() {
-        1 => FrameRef::new(format, w, h, color, &[plane(0)?]),
-        2 => FrameRef::new(format, w, h, color, &[plane(0)?, plane(1)?]),
-        _ => FrameRef::new(format, w, h, color, &[plane(0)?, plane(1)?, plane(2)?]),
-    }?;
-    Ok(frame)
-}
-
-/// An engine frame sharing a pad buffer's memory (no copy): the buffer stays referenced and
-/// mapped until the engine drops the frame (when the pad's next buffer replaces it). `None`
-/// when the planes do not lie inside one mapping of the whole buffer (several memories, or
-/// memory that maps elsewhere); the caller copies then.
-fn shared_frame(
-    frame: &gst_video::VideoFrameRef<&gst::BufferRef>,
-) -> Result<Option<Frame>, MapError> {
-    let format = pixel_format(frame.format())?;
-    let buffer = frame.buffer();
-    // Mapping a buffer of several memories would merge them into a new one: a copy.
-    if buffer.n_memory() != 1 {
-        return Ok(None);
-    }
-    let Ok(mapped) = buffer.to_owned().into_mapped_buffer_readable() else {
-        return Ok(None);
-    };
-    let (base, len) = (mapped.as_ptr() as usize, mapped.len());
-    let n = format.plane_count();
-    let mut layout = [(0usize, 0usize); 4];
-    for (i, slot) in layout.iter_mut().enumerate().take(n) {
-        let data = frame.plane_data(i as u32).map_err(|_| MapError::Plane(i))?;
-        let inside = (data.as_ptr() as usize)
-            .checked_sub(base)
-            .filter(|&offset| offset.saturating_add(data.len()) <= len);
-        let Some(offset) = inside else {
-            return Ok(None);
-        };
-        *slot = (offset, stride(frame.plane_stride(), i)?);
-    }
-    let data: SharedBytes = Arc::new(mapped);
-    let color = color_spec(frame.info());
-    let (w, h) = (frame.width(), frame.height());
-    Ok(Some(Frame::from_shared(
-        format,
-        w,
-        h,
-        color,
-        &layout[..n],
-        data,
-    )?))
-}
-
-/// Views a writable GStreamer frame as an engine frame, without copying.
-fn frame_mut<'a>(
-    frame: &'a mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
-    color: ColorSpec,
-) -> Result<FrameMut<'a>, MapError> {
-    let format = pixel_format(frame.format())?;
-    let (w, h) = (frame.width(), frame.height());
-    let strides: [i32; 4] = {
-        let s = frame.plane_stride();
-        std::array::from_fn(|i| s.get(i).copied().unwrap_or(0))
-    };
-    let n = format.plane_count();
-    // No list is allocated per tick: the planes go into a fixed array.
-    let mut planes: [Option<PlaneMut<'a>>; 4] = [None, None, None, None];
-    let datas = frame.planes_data_mut().into_iter().take(n);
-    for (i, (data, slot)) in datas.zip(planes.iter_mut()).enumerate() {
-        let (pw, ph) = format.plane_size(i, w, h);
-        *slot = Some(PlaneMut::new(data, pw, ph, stride(&strides, i)?)?);
-    }
-    Ok(FrameMut::new(
-        format,
-        w,
-        h,
-        color,
-        planes.into_iter().flatten(),
-    )?)
 }
 
 fn open_scene(spec: &str) -> Result<Scene, BuildError> {
@@ -331,163 +190,6 @@ fn ml_factory(
     Ok(None)
 }
 
-// ------------------------------------------------------------------------------------------
-// The sink pad
-// ------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone)]
-struct PadSettings {
-    participant_id: Option<String>,
-    role: Role,
-    /// `None`: from the participant id ([`IdentityKind::from_raw_id`]).
-    kind: Option<IdentityKind>,
-}
-
-impl Default for PadSettings {
-    fn default() -> Self {
-        Self {
-            participant_id: None,
-            role: Role::Attendee,
-            kind: None,
-        }
-    }
-}
-
-/// What the engine knows of a pad.
-#[derive(Debug, Default)]
-struct PadState {
-    /// The identity the pad is seated as; `None` while not seated (scene full, duplicate id).
-    joined: Option<(String, Role)>,
-    /// The buffer (address and PTS) last pushed into the engine, and the engine epoch.
-    pushed: Option<(usize, Option<gst::ClockTime>, u64)>,
-}
-
-/// A `togethermode` sink pad.
-#[derive(Default)]
-pub struct TogetherModePad {
-    settings: Mutex<PadSettings>,
-    state: Mutex<PadState>,
-}
-
-impl TogetherModePad {
-    /// The identity the pad asks for: its `participant-id` (else its name) and `role`.
-    fn wanted(&self) -> (String, Role) {
-        let s = lock(&self.settings);
-        let id = match &s.participant_id {
-            Some(id) => id.clone(),
-            None => self.obj().name().to_string(),
-        };
-        (id, s.role)
-    }
-
-    /// The identity kind in force: `identity-kind`, else the one the id names.
-    fn kind(&self, id: &str) -> IdentityKind {
-        lock(&self.settings)
-            .kind
-            .unwrap_or_else(|| IdentityKind::from_raw_id(id))
-    }
-}
-
-#[glib::object_subclass]
-impl ObjectSubclass for TogetherModePad {
-    const NAME: &'static str = "GstTogetherModePad";
-    type Type = super::TogetherModePad;
-    type ParentType = gst_video::VideoAggregatorPad;
-}
-
-impl ObjectImpl for TogetherModePad {
-    fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
-                glib::ParamSpecString::builder("participant-id")
-                    .nick("Participant id")
-                    .blurb("The participant's raw id (e.g. 8:acs:...); default: the pad name")
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecString::builder("role")
-                    .nick("Role")
-                    .blurb("organizer, co-organizer, presenter or attendee")
-                    .default_value(Some(role_name(Role::Attendee)))
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecString::builder("identity-kind")
-                    .nick("Identity kind")
-                    .blurb("auto (from the participant id: 8:orgid: microsoft365, 8:acs: communicationServices, 8:teamsvisitor: teamsVisitor, else other) or one of those names; reads back the kind in force")
-                    .default_value(Some("auto"))
-                    .mutable_playing()
-                    .build(),
-            ]
-        });
-        PROPERTIES.as_ref()
-    }
-
-    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        match pspec.name() {
-            "participant-id" => {
-                let id: Option<String> = value.get().expect("type checked upstream");
-                lock(&self.settings).participant_id = id.filter(|s| !s.is_empty());
-            }
-            "identity-kind" => {
-                let name: Option<String> = value.get().expect("type checked upstream");
-                let name = name.unwrap_or_else(|| "auto".to_string());
-                match parse_identity_kind(&name) {
-                    Some(kind) => lock(&self.settings).kind = kind,
-                    None => {
-                        glib::g_warning!(
-                            "togethermode",
-                            "{}: unknown identity-kind {:?} (expected auto, microsoft365, communicationServices, teamsVisitor or other); keeping the old one",
-                            self.obj().name(),
-                            name
-                        );
-                        return;
-                    }
-                }
-            }
-            "role" => {
-                let name: Option<String> = value.get().expect("type checked upstream");
-                let name = name.unwrap_or_else(|| role_name(Role::Attendee).to_string());
-                match parse_role(&name) {
-                    Some(role) => lock(&self.settings).role = role,
-                    None => {
-                        glib::g_warning!(
-                            "togethermode",
-                            "{}: unknown role {:?} (expected organizer, co-organizer, presenter or attendee); keeping the old one",
-                            self.obj().name(),
-                            name
-                        );
-                        return;
-                    }
-                }
-            }
-            _ => unimplemented!(),
-        }
-        if let Some(agg) = self.obj().parent().and_downcast::<super::TogetherMode>() {
-            agg.imp().reseat(&self.obj());
-        }
-    }
-
-    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        match pspec.name() {
-            "participant-id" => self.wanted().0.to_value(),
-            "role" => role_name(lock(&self.settings).role).to_value(),
-            "identity-kind" => {
-                let id = self.wanted().0;
-                self.kind(&id).name().to_value()
-            }
-            _ => unimplemented!(),
-        }
-    }
-}
-
-impl GstObjectImpl for TogetherModePad {}
-impl PadImpl for TogetherModePad {}
-impl AggregatorPadImpl for TogetherModePad {}
-impl VideoAggregatorPadImpl for TogetherModePad {}
-
-// ------------------------------------------------------------------------------------------
-// The element
-// ------------------------------------------------------------------------------------------
-
 #[derive(Debug, Clone)]
 struct Settings {
     scene: String,
@@ -545,8 +247,81 @@ struct Seating {
 }
 
 /// The `togethermode` element.
-#[derive(Default)]
+#[derive(Default, glib::Properties)]
+#[properties(wrapper_type = super::TogetherMode)]
 pub struct TogetherMode {
+    /// The scene: a Teams scene folder, `builtin:NAME`, or `builtin:gridN` (the benchmark
+    /// grid for N participants); `None` sets the default, `builtin:auditorium`.
+    #[property(
+        name = "scene",
+        type = Option<String>,
+        nullable,
+        get = |el: &Self| Some(lock(&el.settings).scene.clone()),
+        set = Self::set_scene,
+        default = DEFAULT_SCENE,
+        nick = "Scene",
+        blurb = "A Teams scene folder, builtin:auditorium, builtin:grid or builtin:gridN",
+        mutable_playing
+    )]
+    /// How seats are cut out.
+    #[property(
+        name = "segment",
+        type = TogetherModeSegment,
+        get = |el: &Self| TogetherModeSegment::from(lock(&el.settings).segment),
+        set = Self::set_segment,
+        nick = "Segmentation",
+        blurb = "How seats are cut out (ml needs the plugin's ml feature and model-path)",
+        mutable_playing,
+        builder(TogetherModeSegment::from(DEFAULT_SEGMENT))
+    )]
+    /// The selfie model's `.tflite` file for `segment=ml` (and `auto`'s fallback).
+    #[property(
+        name = "model-path",
+        type = Option<String>,
+        nullable,
+        get = |el: &Self| lock(&el.settings).model_path.clone(),
+        set = Self::set_model_path,
+        nick = "Model path",
+        blurb = "The selfie segmentation model (.tflite) for segment=ml (and auto's fallback); needs the plugin's ml feature",
+        mutable_playing
+    )]
+    /// Opacity of every seat (0..=1).
+    #[property(
+        name = "seat-opacity",
+        type = f64,
+        get = |el: &Self| lock(&el.settings).seat_opacity,
+        set = Self::set_seat_opacity,
+        minimum = 0.0,
+        maximum = 1.0,
+        default = DEFAULT_SEAT_OPACITY,
+        nick = "Seat opacity",
+        blurb = "Opacity of every seat",
+        mutable_playing
+    )]
+    /// `WIDTHxHEIGHT` of the CSS-pixel box the seating map is expressed in (ACS
+    /// `sceneSize`).
+    #[property(
+        name = "scene-size",
+        type = Option<String>,
+        nullable,
+        get = |el: &Self| {
+            let (w, h) = lock(&el.settings).scene_size;
+            Some(format!("{w}x{h}"))
+        },
+        set = Self::set_scene_size,
+        default = DEFAULT_SCENE_SIZE,
+        nick = "Scene size",
+        blurb = "WIDTHxHEIGHT of the CSS-pixel box the seating map is expressed in",
+        mutable_playing
+    )]
+    /// The ACS seating map JSON: participant id → `{top, left, width, height}`.
+    #[property(
+        name = "seating-map",
+        type = String,
+        get = |el: &Self| el.map_json(&lock(&el.state)),
+        nick = "Seating map",
+        blurb = "ACS seating map JSON: participant id -> {top, left, width, height}"
+    )]
     settings: Mutex<Settings>,
     state: Mutex<State>,
 }
@@ -600,7 +375,7 @@ impl TogetherMode {
     }
 
     /// Seats `pad` as the identity it asks for; returns a warning when it cannot be seated.
-    fn reseat_pad(&self, state: &mut State, pad: &super::TogetherModePad) -> Option<String> {
+    fn reseat_pad(&self, state: &mut State, pad: &TogetherModePad) -> Option<String> {
         let engine = state.engine.as_mut()?;
         let wanted = pad.imp().wanted();
         let mut ps = lock(&pad.imp().state);
@@ -625,9 +400,10 @@ impl TogetherMode {
                 None
             }
             Err(e) => Some(format!(
-                "pad {}: participant {:?} is not seated: {e}",
+                "pad {}: participant {:?} is not seated: {}",
                 pad.name(),
-                wanted.0
+                wanted.0,
+                chain(&e)
             )),
         }
     }
@@ -635,7 +411,7 @@ impl TogetherMode {
     /// Seats every sink pad that is not seated as what it asks for (in request order).
     fn reseat_all(&self, state: &mut State) {
         for pad in self.obj().sink_pads() {
-            if let Some(pad) = pad.downcast_ref::<super::TogetherModePad>() {
+            if let Some(pad) = pad.downcast_ref::<TogetherModePad>() {
                 if let Some(w) = self.reseat_pad(state, pad) {
                     gst::warning!(CAT, imp = self, "{w}");
                 }
@@ -644,12 +420,12 @@ impl TogetherMode {
     }
 
     /// Re-seats one pad after a request or a change of its identity, then tells the bus.
-    fn reseat(&self, pad: &super::TogetherModePad) {
+    pub(in crate::togethermode) fn reseat(&self, pad: &TogetherModePad) {
         let (warning, map) = {
             let mut state = lock(&self.state);
             let warning = match self.ensure_engine(&mut state) {
                 Ok(()) => self.reseat_pad(&mut state, pad),
-                Err(e) => Some(format!("pad {}: not seated: {e}", pad.name())),
+                Err(e) => Some(format!("pad {}: not seated: {}", pad.name(), chain(&e))),
             };
             (warning, self.changed_map(&mut state))
         };
@@ -673,7 +449,7 @@ impl TogetherMode {
             .sink_pads()
             .iter()
             .filter_map(|p| {
-                let pad = p.downcast_ref::<super::TogetherModePad>()?;
+                let pad = p.downcast_ref::<TogetherModePad>()?;
                 let (id, role) = lock(&pad.imp().state).joined.clone()?;
                 let kind = pad.imp().kind(&id);
                 Some((id, kind, role))
@@ -701,7 +477,7 @@ impl TogetherMode {
             gst::Structure::builder("participant")
                 .field("id", id)
                 .field("identity-kind", kind.name())
-                .field("role", role_name(*role))
+                .field("role", TogetherModeRole::from(*role).nick())
                 .build()
                 .to_send_value()
         }));
@@ -737,109 +513,69 @@ impl ObjectSubclass for TogetherMode {
     type Interfaces = (gst::ChildProxy,);
 }
 
-impl ObjectImpl for TogetherMode {
-    fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
-                glib::ParamSpecString::builder("scene")
-                    .nick("Scene")
-                    .blurb("A Teams scene folder, builtin:auditorium, builtin:grid or builtin:gridN")
-                    .default_value(Some(DEFAULT_SCENE))
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecString::builder("segment")
-                    .nick("Segmentation")
-                    .blurb("How seats are cut out: none, alpha (the input's own alpha), chroma, background, ml (the selfie model at model-path; feature ml), auto")
-                    .default_value(Some(DEFAULT_SEGMENT.name()))
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecString::builder("model-path")
-                    .nick("Model path")
-                    .blurb("The selfie segmentation model (.tflite) for segment=ml (and auto's fallback); needs the plugin's ml feature")
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecDouble::builder("seat-opacity")
-                    .nick("Seat opacity")
-                    .blurb("Opacity of every seat")
-                    .minimum(0.0)
-                    .maximum(1.0)
-                    .default_value(DEFAULT_SEAT_OPACITY)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecString::builder("scene-size")
-                    .nick("Scene size")
-                    .blurb("WIDTHxHEIGHT of the CSS-pixel box the seating map is expressed in")
-                    .default_value(Some("1280x720"))
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecString::builder("seating-map")
-                    .nick("Seating map")
-                    .blurb("ACS seating map JSON: participant id -> {top, left, width, height}")
-                    .read_only()
-                    .build(),
-            ]
+#[glib::derived_properties]
+impl ObjectImpl for TogetherMode {}
+
+/// The property setters.
+impl TogetherMode {
+    fn set_scene(&self, scene: Option<String>) {
+        self.update(|s| {
+            s.scene = scene.unwrap_or_else(|| DEFAULT_SCENE.to_string());
+            true
         });
-        PROPERTIES.as_ref()
     }
 
-    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+    fn set_segment(&self, segment: TogetherModeSegment) {
+        self.update(|s| {
+            s.segment = segment.into();
+            true
+        });
+    }
+
+    fn set_model_path(&self, path: Option<String>) {
+        self.update(|s| {
+            s.model_path = path.filter(|p| !p.is_empty());
+            matches!(s.segment, SegmentMode::Ml | SegmentMode::Auto)
+        });
+    }
+
+    fn set_seat_opacity(&self, opacity: f64) {
+        self.update(|s| {
+            s.seat_opacity = opacity;
+            true
+        });
+    }
+
+    fn set_scene_size(&self, size: Option<String>) {
+        let size = size.unwrap_or_else(|| DEFAULT_SCENE_SIZE.to_string());
+        match parse_scene_size(&size) {
+            Ok(size) => self.update(|s| {
+                s.scene_size = size;
+                false
+            }),
+            Err(e) => {
+                let (w, h) = lock(&self.settings).scene_size;
+                glib::g_warning!("togethermode", "{}; keeping {}x{}", chain(&e), w, h);
+            }
+        }
+    }
+
+    /// Applies `change` to the settings; when it returns true (the engine depends on what
+    /// changed) and an engine exists, rebuilds it, and on failure warns and keeps the old
+    /// settings. Before the engine exists, settings are only stored: the first build reports
+    /// errors (and `start` fails on them). Posts the seating if it changed.
+    fn update(&self, change: impl FnOnce(&mut Settings) -> bool) {
         let mut state = lock(&self.state);
         let (old, new, rebuild) = {
             let mut settings = lock(&self.settings);
             let old = settings.clone();
-            let rebuild = match pspec.name() {
-                "scene" => {
-                    let v: Option<String> = value.get().expect("type checked upstream");
-                    settings.scene = v.unwrap_or_else(|| DEFAULT_SCENE.to_string());
-                    true
-                }
-                "segment" => {
-                    let v: Option<String> = value.get().expect("type checked upstream");
-                    match v.map_or(Ok(DEFAULT_SEGMENT), |v| v.parse::<SegmentMode>()) {
-                        Ok(mode) => settings.segment = mode,
-                        Err(e) => {
-                            glib::g_warning!("togethermode", "{}; keeping {}", e, settings.segment);
-                            return;
-                        }
-                    }
-                    true
-                }
-                "model-path" => {
-                    let v: Option<String> = value.get().expect("type checked upstream");
-                    settings.model_path = v.filter(|p| !p.is_empty());
-                    matches!(settings.segment, SegmentMode::Ml | SegmentMode::Auto)
-                }
-                "seat-opacity" => {
-                    settings.seat_opacity = value.get().expect("type checked upstream");
-                    true
-                }
-                "scene-size" => {
-                    let v: Option<String> = value.get().expect("type checked upstream");
-                    match v.as_deref().and_then(parse_size) {
-                        Some(size) => settings.scene_size = size,
-                        None => {
-                            glib::g_warning!(
-                                "togethermode",
-                                "scene-size {:?} is not WIDTHxHEIGHT; keeping {}x{}",
-                                v,
-                                settings.scene_size.0,
-                                settings.scene_size.1
-                            );
-                            return;
-                        }
-                    }
-                    false
-                }
-                _ => unimplemented!(),
-            };
+            let rebuild = change(&mut settings);
             (old, settings.clone(), rebuild)
         };
         let mut warning = None;
-        // Before the engine exists, settings are only stored: the first build reports errors
-        // (and `start` fails on them).
         if rebuild && state.engine.is_some() {
             if let Err(e) = self.rebuild(&mut state, &new) {
-                warning = Some(format!("{e}; keeping the previous settings"));
+                warning = Some(format!("{}; keeping the previous settings", chain(&e)));
                 *lock(&self.settings) = old;
             }
         }
@@ -849,24 +585,6 @@ impl ObjectImpl for TogetherMode {
             gst::element_imp_warning!(self, gst::LibraryError::Settings, ["{}", w]);
         }
         self.post_map(map);
-    }
-
-    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        if pspec.name() == "seating-map" {
-            let state = lock(&self.state);
-            return self.map_json(&state).to_value();
-        }
-        let settings = lock(&self.settings);
-        match pspec.name() {
-            "scene" => settings.scene.to_value(),
-            "segment" => settings.segment.name().to_value(),
-            "model-path" => settings.model_path.to_value(),
-            "seat-opacity" => settings.seat_opacity.to_value(),
-            "scene-size" => {
-                format!("{}x{}", settings.scene_size.0, settings.scene_size.1).to_value()
-            }
-            _ => unimplemented!(),
-        }
     }
 }
 
@@ -912,7 +630,7 @@ impl ElementImpl for TogetherMode {
                     gst::PadDirection::Sink,
                     gst::PadPresence::Request,
                     &sink_caps,
-                    super::TogetherModePad::static_type(),
+                    TogetherModePad::static_type(),
                 )
                 .expect("valid template"),
             ]
@@ -928,7 +646,7 @@ impl ElementImpl for TogetherMode {
     ) -> Option<gst::Pad> {
         let pad = self.parent_request_new_pad(templ, name, caps)?;
         self.obj().child_added(&pad, &pad.name());
-        if let Some(p) = pad.downcast_ref::<super::TogetherModePad>() {
+        if let Some(p) = pad.downcast_ref::<TogetherModePad>() {
             self.reseat(p);
         }
         Some(pad)
@@ -937,7 +655,7 @@ impl ElementImpl for TogetherMode {
     fn release_pad(&self, pad: &gst::Pad) {
         let map = {
             let mut state = lock(&self.state);
-            if let Some(p) = pad.downcast_ref::<super::TogetherModePad>() {
+            if let Some(p) = pad.downcast_ref::<TogetherModePad>() {
                 let mut ps = lock(&p.imp().state);
                 if let (Some((id, _)), Some(engine)) = (ps.joined.take(), state.engine.as_mut()) {
                     engine.leave(&id);
@@ -957,7 +675,7 @@ impl AggregatorImpl for TogetherMode {
         self.parent_start()?;
         let mut state = lock(&self.state);
         self.ensure_engine(&mut state)
-            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", chain(&e)]))
     }
 
     /// Sink pads take any of the four input formats at any size, whatever the output is
@@ -1033,7 +751,7 @@ impl AggregatorImpl for TogetherMode {
                 state.color = color;
                 let settings = lock(&self.settings).clone();
                 self.rebuild(&mut state, &settings)
-                    .map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+                    .map_err(|e| gst::loggable_error!(CAT, "{}", chain(&e)))?;
             }
             self.changed_map(&mut state)
         };
@@ -1071,35 +789,41 @@ impl VideoAggregatorImpl for TogetherMode {
             self.compose(&mut state, token, outbuf, &info)
         };
         result.map_err(|e| {
-            match e {
+            let kind = match e {
                 TickError::NoEngine => return gst::FlowError::NotNegotiated,
-                TickError::Input { pad, error } => gst::element_imp_error!(
-                    self,
-                    gst::StreamError::Format,
-                    ["pad {}: {}", pad, error]
-                ),
-                TickError::Output(error) => {
-                    gst::element_imp_error!(self, gst::StreamError::Format, ["output: {}", error])
+                TickError::Input { .. } | TickError::OutputMap(_) | TickError::Output(_) => {
+                    gst::StreamError::Format
                 }
-                TickError::Compose(error) => {
-                    gst::element_imp_error!(self, gst::StreamError::Failed, ["{}", error])
-                }
-            }
+                TickError::Compose(_) => gst::StreamError::Failed,
+            };
+            gst::element_imp_error!(self, kind, ["{}", chain(&e)]);
             gst::FlowError::Error
         })?;
         Ok(gst::FlowSuccess::Ok)
     }
 }
 
-/// What can go wrong in one output tick.
+/// What can go wrong in one output tick. The messages leave the sources out: [`chain`]
+/// prints the whole chain.
 #[derive(Debug, thiserror::Error)]
 enum TickError {
+    /// Not negotiated yet.
     #[error("no engine")]
     NoEngine,
-    #[error("pad {pad}: {error}")]
-    Input { pad: String, error: String },
-    #[error("output: {0}")]
-    Output(String),
+    /// A pad's buffer cannot be viewed as an engine frame.
+    #[error("pad {pad}")]
+    Input {
+        pad: String,
+        #[source]
+        source: MapError,
+    },
+    /// The output buffer cannot be mapped writable.
+    #[error("output")]
+    OutputMap(#[source] glib::BoolError),
+    /// The mapped output buffer cannot be viewed as an engine frame.
+    #[error("output")]
+    Output(#[source] MapError),
+    /// The engine failed.
     #[error(transparent)]
     Compose(#[from] ComposeError),
 }
@@ -1118,7 +842,7 @@ impl TogetherMode {
         // The pads are visited in place: no list of them is collected per tick.
         let mut failed = None;
         self.obj().foreach_sink_pad(|_, pad| {
-            let Some(pad) = pad.downcast_ref::<super::TogetherModePad>() else {
+            let Some(pad) = pad.downcast_ref::<TogetherModePad>() else {
                 return ControlFlow::Continue(());
             };
             match push_pad(engine, pad, token, epoch) {
@@ -1133,8 +857,8 @@ impl TogetherMode {
             return Err(e);
         }
         let mut out = gst_video::VideoFrameRef::from_buffer_ref_writable(outbuf, info)
-            .map_err(|e| TickError::Output(e.to_string()))?;
-        let mut view = frame_mut(&mut out, color).map_err(|e| TickError::Output(e.to_string()))?;
+            .map_err(TickError::OutputMap)?;
+        let mut view = frame_mut(&mut out, color).map_err(TickError::Output)?;
         engine.render_into(&mut view)?;
         Ok(())
     }
@@ -1143,7 +867,7 @@ impl TogetherMode {
 /// Hands `pad`'s buffer for this tick to the engine, unless the engine already has it.
 fn push_pad(
     engine: &mut Compositor,
-    pad: &super::TogetherModePad,
+    pad: &TogetherModePad,
     token: &AggregateFramesToken,
     epoch: u64,
 ) -> Result<(), TickError> {
@@ -1160,9 +884,9 @@ fn push_pad(
     if *pushed == Some(key) {
         return Ok(()); // a held frame: the engine still has it
     }
-    let input_error = |e: MapError| TickError::Input {
+    let input_error = |source: MapError| TickError::Input {
         pad: pad.name().to_string(),
-        error: e.to_string(),
+        source,
     };
     let pts = buffer
         .pts()

@@ -1,15 +1,18 @@
-//! The `togethermode` element and its sink pad type, plus the plain parsing helpers their
-//! string properties use.
+//! The `togethermode` element ([`TogetherMode`]) and its sink pad ([`TogetherModePad`]).
+//!
+//! The module's files follow the element's parts: `imp.rs` the element (engine, seating,
+//! caps, aggregation), `pad.rs` the sink pad, `props.rs` the GLib enums of the enumerated
+//! properties, `frames.rs` the mapping of GStreamer video frames onto engine frames.
 //!
 //! # Element properties
 //!
 //! | property | type | default | meaning |
 //! |---|---|---|---|
 //! | `scene` | string | `builtin:auditorium` | a Teams scene folder, `builtin:NAME`, or `builtin:gridN` (the benchmark grid for N participants) |
-//! | `segment` | string | `alpha` | how seats are cut out: `none` (whole seats), `alpha` (the input's own alpha: RGBA/BGRA inputs), `chroma` (green screen), `background` (learned background of a static camera), `ml` (MediaPipe's selfie model from `model-path`; needs the plugin's cargo feature `ml`, refused otherwise), `auto` (per seat: the input's alpha, else `ml` when `model-path` is set and the feature built, else the background model) |
+//! | `segment` | enum [`TogetherModeSegment`] | `alpha` | how seats are cut out: `none` (whole seats), `alpha` (the input's own alpha: RGBA/BGRA inputs), `chroma` (green screen), `background` (learned background of a static camera), `ml` (MediaPipe's selfie model from `model-path`; needs the plugin's cargo feature `ml`, refused otherwise), `auto` (per seat: the input's alpha, else `ml` when `model-path` is set and the feature built, else the background model) |
 //! | `model-path` | string | none | the selfie model's `.tflite` file (`scripts/fetch-model.sh` puts it in `models/`), read when `segment` is `ml` or `auto`; a file that does not load is refused like a bad scene |
 //! | `seat-opacity` | double | 1.0 | opacity of every seat (0..=1) |
-//! | `scene-size` | string | `1280x720` | the CSS-pixel box the seating map is expressed in (ACS `sceneSize`) |
+//! | `scene-size` | string | `1280x720` | `WIDTHxHEIGHT` (each side 1..=16384) of the CSS-pixel box the seating map is expressed in (ACS `sceneSize`) |
 //! | `seating-map` | string, read-only | | the ACS seating map JSON: participant id → `{top, left, width, height}` |
 //!
 //! The output size and format come from the source caps (I420 or RGBA, even sizes; default
@@ -17,22 +20,48 @@
 //! posted as an element message named [`SEATING_MESSAGE`] with a string field
 //! [`SEATING_FIELD`] (the map) and an array field [`PARTICIPANTS_FIELD`]: one `participant`
 //! structure per seated pad, in pad order, with string fields `id`, `identity-kind` and
-//! `role`, so an application can label seats (e.g. mark external users).
+//! `role` (the nicks below, e.g. `co-organizer`), so an application can label seats (e.g.
+//! mark external users).
 //!
 //! # Pad properties
 //!
 //! | property | type | default | meaning |
 //! |---|---|---|---|
 //! | `participant-id` | string | the pad's name | the participant's raw id (e.g. `8:acs:…`) |
-//! | `role` | string | `attendee` | `organizer`, `co-organizer`, `presenter` or `attendee` (privileged roles may take reserved seats) |
-//! | `identity-kind` | string | `auto` | the ACS identity kind, as the library names it ([`IdentityKind`]): `microsoft365`, `communicationServices`, `teamsVisitor` or `other`; `auto` takes it from the id (`8:orgid:` Microsoft 365, `8:acs:` Communication Services, `8:teamsvisitor:` Teams visitor, else other). Reads back the kind in force. The library's meeting rules use the kind only for who may *start* Together Mode, which the element does not gate (its stream always runs), so the kind changes no seat; it is reported in the seating messages |
+//! | `role` | enum [`TogetherModeRole`] | `attendee` | `organizer`, `co-organizer` (also accepted in the library's spelling, `coOrganizer`), `presenter` or `attendee` (privileged roles may take reserved seats) |
+//! | `identity-kind` | enum [`TogetherModeIdentityKind`] | `auto` | the ACS identity kind, as the library names it ([`IdentityKind`]): `microsoft365`, `communicationServices`, `teamsVisitor` or `other`; `auto` takes it from the id (`8:orgid:` Microsoft 365, `8:acs:` Communication Services, `8:teamsvisitor:` Teams visitor, else other). Reads back the kind in force. The library's meeting rules use the kind only for who may *start* Together Mode, which the element does not gate (its stream always runs), so the kind changes no seat; it is reported in the seating messages |
+//!
+//! # Enumerated properties
+//!
+//! `segment`, `role` and `identity-kind` are GLib enums (they were strings before). From
+//! gst-launch (or `gst_util_set_object_arg`, or [`glib::Value::deserialize_with_pspec`]) a
+//! value is spelled by its *nick*, which is the property's old string spelling, so existing
+//! pipelines keep working; the value's *name* and its number are accepted too. A GLib value
+//! has one nick, so `coOrganizer`, the library's spelling of `co-organizer`, is that value's
+//! name (see [`TogetherModeRole`]). An unknown spelling is refused: an element
+//! property makes gst-launch fail to parse the pipeline; a pad property given as
+//! `sink_N::role=…` is applied when the pad is created, where GStreamer's parser drops a
+//! value it cannot read (it logs it in the `GST_PIPELINE` debug category) and the pad keeps
+//! its previous value. From Rust the properties take and return the enum types (or use the
+//! typed accessors, e.g. [`TogetherModePad::set_role`]); reading one as a string is a type
+//! error.
+//!
+//! [`IdentityKind`]: together_mode::meeting::IdentityKind
+//! [`glib::Value::deserialize_with_pspec`]: gst::prelude::GstValueExt::deserialize_with_pspec
+
+use std::sync::{Mutex, MutexGuard};
 
 use gst::glib;
 use gst::prelude::*;
-use together_mode::meeting::IdentityKind;
-use together_mode::Role;
+use together_mode::error::SizeError;
 
+mod frames;
 mod imp;
+mod pad;
+mod props;
+
+pub use pad::TogetherModePad;
+pub use props::{TogetherModeIdentityKind, TogetherModeRole, TogetherModeSegment};
 
 /// Name of the element message posted whenever the seating map changes.
 pub const SEATING_MESSAGE: &str = "togethermode-seating";
@@ -43,21 +72,19 @@ pub const SEATING_FIELD: &str = "seating-map";
 pub const PARTICIPANTS_FIELD: &str = "participants";
 
 glib::wrapper! {
-    /// The `togethermode` element.
+    /// The `togethermode` element. Its properties have typed accessors here; see the
+    /// [module](self) for what they do.
     pub struct TogetherMode(ObjectSubclass<imp::TogetherMode>)
         @extends gst_video::VideoAggregator, gst_base::Aggregator, gst::Element, gst::Object,
         @implements gst::ChildProxy;
 }
 
-glib::wrapper! {
-    /// A `togethermode` sink pad: one participant.
-    pub struct TogetherModePad(ObjectSubclass<imp::TogetherModePad>)
-        @extends gst_video::VideoAggregatorPad, gst_base::AggregatorPad, gst::Pad, gst::Object;
-}
-
 /// Registers `togethermode` with `plugin`.
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     TogetherModePad::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    TogetherModeSegment::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    TogetherModeRole::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    TogetherModeIdentityKind::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "togethermode",
@@ -66,46 +93,53 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     )
 }
 
-/// The name of a role as the `role` pad property spells it.
-pub fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Organizer => "organizer",
-        Role::CoOrganizer => "co-organizer",
-        Role::Presenter => "presenter",
-        Role::Attendee => "attendee",
+/// Locks a mutex; a poisoned lock (a panic elsewhere) still yields the data.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `error` followed by its sources, joined by `": "` (errors that wrap a source leave it out
+/// of their own message).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
     }
+    text
 }
 
-/// Parses a `role` pad property value (see [`role_name`]).
-pub fn parse_role(s: &str) -> Option<Role> {
-    [
-        Role::Organizer,
-        Role::CoOrganizer,
-        Role::Presenter,
-        Role::Attendee,
-    ]
-    .into_iter()
-    .find(|r| role_name(*r) == s)
+/// Largest side of `scene-size`.
+const MAX_SCENE_SIDE: u32 = 16384;
+
+/// Why a `scene-size` value was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+enum SceneSizeError {
+    /// Not `WIDTHxHEIGHT`.
+    #[error("scene-size is not WIDTHxHEIGHT")]
+    Malformed(#[source] SizeError),
+    /// A side is zero or larger than [`MAX_SCENE_SIDE`].
+    #[error("scene-size {width}x{height} has a side outside 1..={MAX_SCENE_SIDE}")]
+    OutOfRange { width: u32, height: u32 },
 }
 
-/// Parses an `identity-kind` pad property value: `auto` → `Some(None)` (from the id), a
-/// library name ([`IdentityKind::name`]) → `Some(Some(kind))`, anything else → `None`.
-pub fn parse_identity_kind(s: &str) -> Option<Option<IdentityKind>> {
-    if s == "auto" {
-        return Some(None);
+/// Parses a `scene-size` value: `WIDTHxHEIGHT` as the library reads sizes
+/// ([`together_mode::geometry::parse_size`]), both sides in `1..=16384`.
+fn parse_scene_size(s: &str) -> Result<(u32, u32), SceneSizeError> {
+    let (width, height) =
+        together_mode::geometry::parse_size(s).map_err(SceneSizeError::Malformed)?;
+    let side = 1..=MAX_SCENE_SIDE;
+    if side.contains(&width) && side.contains(&height) {
+        Ok((width, height))
+    } else {
+        Err(SceneSizeError::OutOfRange { width, height })
     }
-    IdentityKind::from_name(s).map(Some)
-}
-
-/// Parses `WIDTHxHEIGHT` with both sides in `1..=16384`.
-pub fn parse_size(s: &str) -> Option<(u32, u32)> {
-    let (w, h) = s.split_once('x')?;
-    let (w, h) = (w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?);
-    ((1..=16384).contains(&w) && (1..=16384).contains(&h)).then_some((w, h))
 }
 
 /// `builtin:gridN` → `Some(N)` (the benchmark grid for N participants).
-pub fn grid_participants(spec: &str) -> Option<usize> {
+fn grid_participants(spec: &str) -> Option<usize> {
     let n = spec.strip_prefix("builtin:grid")?;
     if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -118,44 +152,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn roles_round_trip() {
-        for r in [
-            Role::Organizer,
-            Role::CoOrganizer,
-            Role::Presenter,
-            Role::Attendee,
-        ] {
-            assert_eq!(parse_role(role_name(r)), Some(r));
+    fn scene_sizes() {
+        assert_eq!(parse_scene_size("1280x720"), Ok((1280, 720)));
+        assert_eq!(parse_scene_size(" 640 x 360 "), Ok((640, 360)));
+        assert_eq!(parse_scene_size("16384x1"), Ok((16384, 1)));
+        assert_eq!(
+            parse_scene_size("0x720"),
+            Err(SceneSizeError::OutOfRange {
+                width: 0,
+                height: 720
+            })
+        );
+        assert_eq!(
+            parse_scene_size("99999x1"),
+            Err(SceneSizeError::OutOfRange {
+                width: 99999,
+                height: 1
+            })
+        );
+        for bad in ["1280x", "1280*720", "-1x5", "wide", ""] {
+            assert!(
+                matches!(parse_scene_size(bad), Err(SceneSizeError::Malformed(_))),
+                "{bad}"
+            );
         }
-        assert_eq!(parse_role("Organizer"), None);
-        assert_eq!(parse_role(""), None);
     }
 
     #[test]
-    fn identity_kinds() {
-        assert_eq!(parse_identity_kind("auto"), Some(None));
-        for k in [
-            IdentityKind::Microsoft365,
-            IdentityKind::CommunicationServices,
-            IdentityKind::TeamsVisitor,
-            IdentityKind::Other,
-        ] {
-            assert_eq!(parse_identity_kind(k.name()), Some(Some(k)));
-        }
-        assert_eq!(parse_identity_kind("acs"), None);
-        assert_eq!(parse_identity_kind("Microsoft365"), None);
-        assert_eq!(parse_identity_kind(""), None);
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1280x720"), Some((1280, 720)));
-        assert_eq!(parse_size(" 640 x 360 "), Some((640, 360)));
-        assert_eq!(parse_size("0x720"), None);
-        assert_eq!(parse_size("1280x"), None);
-        assert_eq!(parse_size("1280*720"), None);
-        assert_eq!(parse_size("99999x1"), None);
-        assert_eq!(parse_size("-1x5"), None);
+    fn chains_print_every_source_once() {
+        let e = parse_scene_size("wide").unwrap_err();
+        assert_eq!(
+            chain(&e),
+            "scene-size is not WIDTHxHEIGHT: size \"wide\" is not of the form WIDTHxHEIGHT (e.g. 1920x1080)"
+        );
     }
 
     #[test]

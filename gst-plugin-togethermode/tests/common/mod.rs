@@ -5,6 +5,8 @@
 
 use std::sync::Once;
 
+use gst::glib;
+use gst::prelude::*;
 use gst_video::prelude::*;
 use together_mode::frame::{ColorSpec, Frame, FrameRef, PixelFormat};
 
@@ -183,4 +185,18 @@ pub fn warnings(bus: &gst::Bus) -> Vec<String> {
         }
     }
     out
+}
+
+/// Sets property `name` of `object` from its string spelling as gst-launch does
+/// (`gst_value_deserialize`: an enum by name, nick or number); `false` when the string is
+/// refused (the property is then left alone).
+pub fn set_from_str(object: &impl IsA<glib::Object>, name: &str, value: &str) -> bool {
+    let pspec = object.find_property(name).expect("no such property");
+    match glib::Value::deserialize_with_pspec(value, &pspec) {
+        Ok(v) => {
+            object.set_property_from_value(name, &v);
+            true
+        }
+        Err(_) => false,
+    }
 }
