@@ -18,14 +18,23 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     togethermode::register(plugin)
 }
 
-gst::plugin_define!(
-    togethermode,
-    env!("CARGO_PKG_DESCRIPTION"),
-    plugin_init,
-    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
-    "MIT/X11",
-    env!("CARGO_PKG_NAME"),
-    env!("CARGO_PKG_NAME"),
-    "Unknown package origin",
-    env!("BUILD_REL_DATE")
-);
+pub use plugin::plugin_register_static;
+
+/// The plugin descriptor GStreamer reads when it loads the library, and
+/// [`plugin_register_static`] for registering the plugin from within a program (the tests).
+#[allow(missing_docs)] // the macro's items carry no docs of their own
+mod plugin {
+    use super::plugin_init;
+
+    gst::plugin_define!(
+        togethermode,
+        env!("CARGO_PKG_DESCRIPTION"),
+        plugin_init,
+        concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+        "MIT/X11",
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_NAME"),
+        "Unknown package origin",
+        env!("BUILD_REL_DATE")
+    );
+}
