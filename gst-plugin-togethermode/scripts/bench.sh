@@ -16,12 +16,14 @@
 #   element=… n=… pass=… cpu_ms=… src_cpu_ms=… comp_cpu_ms=… wall_ms=… load1=…
 #
 # Env: PASSES (3) RUNS (3) F_SHORT (30) F_LONG (330) ALPHA (0.8) BENCH (../shared/bench)
-#      PLUGIN_DIR (target/release: where libgsttogethermode.so is; point it at a copy of another
-#      build to compare two builds) ELEMENTS ("togethermode compositor": which to time)
+#      PLUGIN_DIR (the release directory of cargo's target directory, $CARGO_TARGET_DIR when set,
+#      else target/release: where libgsttogethermode.so is; point it at a copy of another build
+#      to compare two builds) ELEMENTS ("togethermode compositor": which to time)
 # Needs: the release plugin (cargo build --release -p gst-plugin-togethermode).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source=target-dir.sh
+source "$HERE/target-dir.sh"
 BENCH=${BENCH:-$REPO/../shared/bench}
 # shellcheck source=/dev/null
 source "$BENCH/common.sh"
@@ -29,7 +31,7 @@ PASSES=${PASSES:-3}
 RUNS=${RUNS:-3}
 NS=("$@")
 ((${#NS[@]})) || NS=(9 25 49)
-export GST_PLUGIN_PATH="${PLUGIN_DIR:-$REPO/target/release}"
+export GST_PLUGIN_PATH="${PLUGIN_DIR:-$TARGET_DIR/release}"
 read -r -a ELS <<< "${ELEMENTS:-togethermode compositor}"
 gst-inspect-1.0 togethermode >/dev/null || { echo "build the plugin first" >&2; exit 1; }
 ensure_tools
@@ -68,14 +70,14 @@ for ((pass = 1; pass <= PASSES; pass++)); do
     for el in "${ELS[@]}"; do
       for mode in full src; do
         for f in "$F_SHORT" "$F_LONG"; do
-          if [ $el = togethermode ]; then tm_cmd "$n" "$f" "$mode"; else "$BENCH/build_cmd.sh" gst "$n" "$f" "$mode"; fi > "$W/$el-$mode-$f.sh"
+          if [ "$el" = togethermode ]; then tm_cmd "$n" "$f" "$mode"; else "$BENCH/build_cmd.sh" gst "$n" "$f" "$mode"; fi > "$W/$el-$mode-$f.sh"
           bash "$W/$el-$mode-$f.sh" || { echo "failed: $(cat "$W/$el-$mode-$f.sh")" >&2; exit 1; }
         done
         hyperfine -N --style none --runs "$RUNS" --warmup 1 --export-json "$W/$el-$mode.json" \
           "bash $W/$el-$mode-$F_SHORT.sh" "bash $W/$el-$mode-$F_LONG.sh" >/dev/null 2>&1
       done
       full=$(cpu_ms "$W/$el-full.json"); src=$(cpu_ms "$W/$el-src.json")
-      awk -v e=$el -v n="$n" -v p=$pass -v c="$full" -v s="$src" -v w="$(wall_ms "$W/$el-full.json")" \
+      awk -v e="$el" -v n="$n" -v p=$pass -v c="$full" -v s="$src" -v w="$(wall_ms "$W/$el-full.json")" \
         -v l="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN{printf "element=%s n=%d pass=%d cpu_ms=%.2f src_cpu_ms=%.2f comp_cpu_ms=%.2f wall_ms=%.2f load1=%s\n", e, n, p, c, s, c-s, w, l}'
     done
   done

@@ -1,11 +1,32 @@
 #!/usr/bin/env bash
 # e2e.sh [PLUGIN_DIR]  (default target/release)
-# Loads the plugin through GST_PLUGIN_PATH, runs the README's pipeline (three videotestsrc
-# inputs in three formats -> togethermode -> Y4M) and checks the file with ffprobe.
+# Builds the plugin, loads it through GST_PLUGIN_PATH, runs the README's pipeline (three
+# videotestsrc inputs in three formats -> togethermode -> Y4M) and checks the file with ffprobe.
+#
+# PLUGIN_DIR is where the plugin is loaded from; its last component picks the build profile
+# (release: --release, else the dev profile). `target/...` (relative) means cargo's target
+# directory, which is $CARGO_TARGET_DIR when that is set: `e2e.sh target/debug` works whatever
+# the target directory is. Any other directory (relative to the workspace root, as before) is
+# used as given, e.g. a copy of a build.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-DIR=$(cd "${1:-target/release}" && pwd)
-cargo build -q -p gst-plugin-togethermode $([ "$(basename "$DIR")" = release ] && echo --release)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=target-dir.sh
+source "$HERE/target-dir.sh"
+ARG=${1:-target/release}
+case "$ARG" in
+  target) DIR=$TARGET_DIR ;;
+  target/*) DIR=$TARGET_DIR/${ARG#target/} ;;
+  /*) DIR=$ARG ;;
+  *) DIR=$REPO/$ARG ;;
+esac
+PROFILE=()
+[ "$(basename "$DIR")" = release ] && PROFILE=(--release)
+(cd "$REPO" && cargo build -q -p gst-plugin-togethermode "${PROFILE[@]}")
+DIR=$(cd "$DIR" && pwd)
+[ -f "$DIR/libgsttogethermode.so" ] || {
+  echo "togethermode e2e: no libgsttogethermode.so in $DIR" >&2
+  exit 1
+}
 export GST_PLUGIN_PATH=$DIR
 OUT=$(mktemp -d /tmp/togethermode-e2e.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
@@ -23,4 +44,4 @@ if [ "$got" != "$want" ]; then
   echo "togethermode e2e: ffprobe says $got, expected $want" >&2
   exit 1
 fi
-echo "togethermode e2e: ffprobe reads $got (width|height|pix_fmt|frames)"
+echo "togethermode e2e: $DIR: ffprobe reads $got (width|height|pix_fmt|frames)"
