@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::Cursor;
-use std::path::Path;
 
 mod common;
 use common::alloc::allocated_by;
@@ -1129,7 +1128,7 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         "good.y4m",
         &y4m("W4 H4 F30:1", &[&[100u8; 24], &[100u8; 24], &[100u8; 10]]),
     );
-    let input = |p: &Path| format!("a={}", p.display());
+    let input = |p: &std::path::Path| format!("a={}", p.display());
     let (bomb_s, escape_s) = (bomb_scene.to_str().unwrap(), escape_scene.to_str().unwrap());
 
     let runs: Vec<(Vec<String>, &str)> = vec![
