@@ -22,9 +22,9 @@
 //! - [`Compositor`] is the engine of one room: it owns the scene, the seating, the newest frame
 //!   of each participant, the per-seat scratch and the output; a seat whose frame did not
 //!   change is not rendered again.
-//! - A [`Segmenter`](segment::Segmenter) cuts each participant out: the frame's own alpha,
+//! - A [`Segmenter`] cuts each participant out: the frame's own alpha,
 //!   chroma key, a background model, or MediaPipe's selfie network (feature `ml`); chosen by
-//!   [`SegmentMode`] through a [`SegmenterFactory`](segment::SegmenterFactory).
+//!   [`SegmentMode`] through a [`SegmenterFactory`].
 //! - [`LiveStream`] puts an output clock around a compositor (frames arrive when they arrive;
 //!   output ticks at a fixed rate, with a freeze policy), and [`Meeting`] is ACS's control
 //!   surface over several rooms: Together Mode start, scene and seat changes, breakout rooms,
