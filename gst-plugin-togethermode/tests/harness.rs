@@ -468,7 +468,7 @@ fn an_unopenable_scene_fails_the_state_change() {
 #[test]
 fn the_ml_mode_without_a_model_is_refused() {
     let why = if cfg!(feature = "ml") {
-        "needs model-path"
+        "model-path=(unset): segment mode ml needs the selfie model's .tflite file"
     } else {
         "`ml` feature"
     };
@@ -504,6 +504,19 @@ fn the_ml_mode_without_a_model_is_refused() {
         &render_i420(&mut lib).as_ref(),
         "alpha still in force",
     );
+}
+
+/// `auto` takes `model-path` as its fallback only in a build with the `ml` feature (where a
+/// file that does not load is refused); without it `auto` ignores the path and falls back to
+/// the background model.
+#[test]
+fn auto_uses_model_path_only_with_the_ml_feature() {
+    let el = element("builtin:grid");
+    el.set_property("segment", TogetherModeSegment::Auto);
+    el.set_property("model-path", "/nonexistent/selfie.tflite");
+    let started = el.set_state(gst::State::Paused).is_ok();
+    let _ = el.set_state(gst::State::Null);
+    assert_eq!(started, !cfg!(feature = "ml"));
 }
 
 /// The `participants` of every seating message on `bus`: (id, identity kind, role) per

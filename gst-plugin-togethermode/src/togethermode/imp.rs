@@ -46,7 +46,9 @@ use together_mode::error::{ComposeError, SceneError};
 use together_mode::frame::ColorSpec;
 use together_mode::meeting::IdentityKind;
 use together_mode::scene::SceneLimits;
-use together_mode::segment::{SegmentMode, SegmentModeError, SegmenterFactory};
+use together_mode::segment::{
+    ModelCache, SegmentMode, SegmenterConfig, SegmenterConfigError, SegmenterFactory,
+};
 use together_mode::{Compositor, CompositorOptions, Role, Scene};
 
 use super::frames::{color_spec, frame_mut, frame_ref, shared_frame, MapError};
@@ -80,33 +82,22 @@ const MAX_INPUT: i32 = together_mode::frame::MAX_DIMENSION as i32;
 /// [`chain`] prints the whole chain.
 #[derive(Debug, thiserror::Error)]
 enum BuildError {
+    /// `scene` does not open.
     #[error("cannot open scene {spec:?}")]
     Scene {
         spec: String,
         #[source]
         source: SceneError,
     },
-    #[error("segment mode {mode}")]
-    Segment {
+    /// `segment` and `model-path` make no segmenters.
+    #[error("segment={mode}, model-path={}", model_path.as_deref().unwrap_or("(unset)"))]
+    Segmenter {
         mode: SegmentMode,
+        model_path: Option<String>,
         #[source]
-        source: SegmentModeError,
+        source: SegmenterConfigError,
     },
-    #[cfg(not(feature = "ml"))]
-    #[error(
-        "segment mode ml needs the plugin built with its `ml` feature (cargo build --features ml)"
-    )]
-    MlNotBuilt,
-    #[cfg(feature = "ml")]
-    #[error("segment mode ml needs model-path: the selfie model's .tflite file (scripts/fetch-model.sh)")]
-    NoModel,
-    #[cfg(feature = "ml")]
-    #[error("cannot load model-path {path:?}")]
-    Model {
-        path: String,
-        #[source]
-        source: together_mode::segment::ml::MlError,
-    },
+    /// The engine refused the scene or the output.
     #[error(transparent)]
     Compose(#[from] ComposeError),
 }
@@ -122,72 +113,24 @@ fn open_scene(spec: &str) -> Result<Scene, BuildError> {
     })
 }
 
-/// The loaded selfie model and the `model-path` it came from, kept across engine rebuilds.
-#[cfg(feature = "ml")]
-type ModelCache = Option<(String, together_mode::segment::ml::SelfieModel)>;
-#[cfg(not(feature = "ml"))]
-type ModelCache = ();
-
-/// The segmenter factory for the settings' `segment` mode. `ml` runs the selfie model from
-/// `model-path` (feature `ml`); `auto` uses it as its fallback when `model-path` is set, else
-/// the background model, as [`SegmentMode::factory`] decides.
+/// The segmenters for the settings' `segment` and `model-path`, through the library's
+/// [`SegmenterConfig`] (`cache` keeps the model loaded across engine rebuilds). `auto`
+/// ignores `model-path` in a build without the `ml` feature (the background model is its
+/// fallback there), as it did before the config existed; `ml` is refused there.
 fn segmenter(settings: &Settings, cache: &mut ModelCache) -> Result<SegmenterFactory, BuildError> {
     let mode = settings.segment;
-    let ml = match mode {
-        SegmentMode::Ml | SegmentMode::Auto => ml_factory(
-            settings.model_path.as_deref(),
-            mode == SegmentMode::Ml,
-            cache,
-        )?,
-        _ => None,
-    };
-    mode.factory(ml)
-        .map_err(|source| BuildError::Segment { mode, source })
-}
-
-/// The ML segmenters' factory for `path` (the seats of one engine share one scheduler), or
-/// `None` without a path when the model is optional (`auto`).
-#[cfg(feature = "ml")]
-fn ml_factory(
-    path: Option<&str>,
-    required: bool,
-    cache: &mut ModelCache,
-) -> Result<Option<SegmenterFactory>, BuildError> {
-    use together_mode::segment::ml::{MlShared, ScheduleOptions, SelfieModel};
-    let Some(path) = path else {
-        return if required {
-            Err(BuildError::NoModel)
-        } else {
-            Ok(None)
-        };
-    };
-    let model = match cache {
-        Some((cached, model)) if cached == path => model.clone(),
-        _ => {
-            let model = SelfieModel::from_file(path).map_err(|source| BuildError::Model {
-                path: path.to_string(),
-                source,
-            })?;
-            *cache = Some((path.to_string(), model.clone()));
-            model
-        }
-    };
-    Ok(Some(
-        MlShared::new(model, ScheduleOptions::default()).factory(),
-    ))
-}
-
-/// Without the `ml` feature: `ml` is refused, `auto` falls back to the background model.
-#[cfg(not(feature = "ml"))]
-fn ml_factory(
-    _path: Option<&str>,
-    required: bool,
-    _cache: &mut ModelCache,
-) -> Result<Option<SegmenterFactory>, BuildError> {
-    if required {
-        return Err(BuildError::MlNotBuilt);
+    let mut config = SegmenterConfig::new(mode);
+    let model_used = mode != SegmentMode::Auto || SegmenterConfig::ml_available();
+    if let Some(path) = settings.model_path.as_deref().filter(|_| model_used) {
+        config = config.with_model(path);
     }
-    Ok(None)
+    config
+        .factory_cached(cache)
+        .map_err(|source| BuildError::Segmenter {
+            mode,
+            model_path: settings.model_path.clone(),
+            source,
+        })
 }
 
 #[derive(Debug, Clone)]
