@@ -50,7 +50,9 @@ pub enum ScenarioError {
     /// A file could not be read or written.
     #[error("{path}")]
     Io {
+        /// The file or folder.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
@@ -60,16 +62,30 @@ pub enum ScenarioError {
     /// An event does not match the schema.
     #[error("event {index}")]
     BadEvent {
+        /// Index of the event in the `events` list, counting from 0.
         index: usize,
+        /// What the JSON parser reported.
         #[source]
         source: serde_json::Error,
     },
     /// An event's `at` is malformed (a tick number, or a string like `"1500ms"` or `"1.5s"`).
     #[error("event {index}: bad time {value}")]
-    BadTime { index: usize, value: String },
+    BadTime {
+        /// Index of the event in the `events` list, counting from 0.
+        index: usize,
+        /// The time as written (the event's `at`, or a room settings event's `endAt`).
+        value: String,
+    },
     /// An event after the last tick.
     #[error("event {index} is at tick {tick}, but the scenario has {ticks} ticks")]
-    AfterEnd { index: usize, tick: u64, ticks: u64 },
+    AfterEnd {
+        /// Index of the event in the `events` list, counting from 0.
+        index: usize,
+        /// The tick the event is at.
+        tick: u64,
+        /// Ticks the scenario runs.
+        ticks: u64,
+    },
     /// A tick count of zero or above [`MAX_TICKS`].
     #[error("ticks must be 1..={MAX_TICKS}, got {0}")]
     BadTicks(u64),
@@ -78,14 +94,29 @@ pub enum ScenarioError {
     DuplicateParticipant(String),
     /// An event names a participant that is not declared.
     #[error("event {index} names undeclared participant {id:?}")]
-    UnknownParticipant { index: usize, id: String },
+    UnknownParticipant {
+        /// Index of the event in the `events` list, counting from 0.
+        index: usize,
+        /// The participant id the event names.
+        id: String,
+    },
     /// A role name that is not organizer, coOrganizer, presenter or attendee.
     #[error("participant {id:?}: unknown role {role:?}")]
-    BadRole { id: String, role: String },
+    BadRole {
+        /// The participant's id.
+        id: String,
+        /// The role name as written.
+        role: String,
+    },
     /// An identity kind name that is not microsoft365, communicationServices, teamsVisitor or
     /// other.
     #[error("participant {id:?}: unknown identity kind {kind:?}")]
-    BadKind { id: String, kind: String },
+    BadKind {
+        /// The participant's id.
+        id: String,
+        /// The identity kind name as written.
+        kind: String,
+    },
     /// A pixel format name that is not i420, i420a, nv12, rgba or bgra.
     #[error("unknown pixel format {0:?}")]
     BadFormat(String),
@@ -94,7 +125,12 @@ pub enum ScenarioError {
     BadPolicy(String),
     /// `changeSource` on a participant whose source is not synthetic.
     #[error("event {index}: {id:?} does not have a synthetic source")]
-    NotSynthetic { index: usize, id: String },
+    NotSynthetic {
+        /// Index of the event in the `events` list, counting from 0.
+        index: usize,
+        /// The participant id the event names.
+        id: String,
+    },
     /// The output size.
     #[error("output size")]
     Size(#[from] SizeError),
@@ -104,14 +140,18 @@ pub enum ScenarioError {
     /// A scene failed to load.
     #[error("scene {spec:?}")]
     Scene {
+        /// The scene as the scenario names it (a folder or `builtin:NAME`).
         spec: String,
+        /// Why the scene did not load.
         #[source]
         source: SceneError,
     },
     /// A participant's source failed.
     #[error("source of {id:?}")]
     Source {
+        /// The participant's id.
         id: String,
+        /// Why the source failed.
         #[source]
         source: IoError,
     },
@@ -121,14 +161,18 @@ pub enum ScenarioError {
     /// Writing a room's video failed.
     #[error("writing {path}")]
     Sink {
+        /// The room's output file.
         path: PathBuf,
+        /// Why writing failed.
         #[source]
         source: IoError,
     },
     /// The meeting failed (not a refusal: an engine error).
     #[error("tick {tick}")]
     Meeting {
+        /// The tick being run (0 also while the meeting starts).
         tick: u64,
+        /// The meeting's error.
         #[source]
         source: MeetingError,
     },

@@ -39,13 +39,20 @@ pub enum MlError {
     /// The model file could not be read.
     #[error("cannot read model {path}: {kind}")]
     Io {
+        /// The model file.
         path: PathBuf,
+        /// The kind of I/O error.
         kind: std::io::ErrorKind,
     },
     /// The model file is larger than [`MAX_MODEL_FILE_BYTES`] (refused from its length, or
     /// when reading passes the limit: pipes, devices, growing files).
     #[error("model file {path} is over {limit} bytes")]
-    FileTooLarge { path: PathBuf, limit: u64 },
+    FileTooLarge {
+        /// The model file.
+        path: PathBuf,
+        /// Most bytes a model file may have ([`MAX_MODEL_FILE_BYTES`]).
+        limit: u64,
+    },
     /// The file is not a valid TFLite flatbuffer. The verifier's report is in the message
     /// (on one line) and not also given as the error's source, so it prints once.
     #[error("not a valid TFLite flatbuffer: {}", one_line(.0))]
@@ -58,14 +65,29 @@ pub enum MlError {
     Graph(&'static str),
     /// A construct this loader does not map (the selfie models use none of them).
     #[error("unsupported {what}: {detail}")]
-    Unsupported { what: &'static str, detail: String },
+    Unsupported {
+        /// The kind of construct, e.g. `operator` or `input shape`.
+        what: &'static str,
+        /// What the file has there (a count, a type or a tensor name).
+        detail: String,
+    },
     /// The network cannot run at this input size (must be positive; multiples of 16 fit the
     /// selfie models' skip connections).
     #[error("the model cannot run on a {width}x{height} input")]
-    InputSize { width: usize, height: usize },
+    InputSize {
+        /// Width of the network input asked for, in pixels.
+        width: usize,
+        /// Height of the network input asked for, in pixels.
+        height: usize,
+    },
     /// A buffer of the wrong length was passed.
     #[error("buffer holds {found} values, expected {expected}")]
-    BufferSize { expected: usize, found: usize },
+    BufferSize {
+        /// Values the buffer should hold.
+        expected: usize,
+        /// Values it holds.
+        found: usize,
+    },
     /// The inference engine (tract or onnxruntime) refused the graph or failed to run it; its
     /// message.
     #[error("inference engine: {0}")]
@@ -81,7 +103,12 @@ pub enum MlError {
     /// The onnxruntime library could not be loaded (missing, not a library, or an ONNX Runtime
     /// older than the one `ort` needs).
     #[error("cannot load onnxruntime from {path}: {reason}")]
-    OrtLibrary { path: PathBuf, reason: String },
+    OrtLibrary {
+        /// The library file.
+        path: PathBuf,
+        /// Why it did not load.
+        reason: String,
+    },
 }
 
 /// Loads the onnxruntime shared library for [`Backend::Ort`], once per process: `path`, or
