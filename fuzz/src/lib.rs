@@ -6,9 +6,13 @@ use together_mode::Role;
 /// A [`Role`] drawn from the fuzz input.
 #[derive(Arbitrary, Debug, Clone, Copy)]
 pub enum R {
+    /// [`Role::Organizer`]: may take reserved seats.
     Organizer,
+    /// [`Role::CoOrganizer`]: may take reserved seats.
     CoOrganizer,
+    /// [`Role::Presenter`]: may take reserved seats.
     Presenter,
+    /// [`Role::Attendee`]: unreserved seats only.
     Attendee,
 }
 
