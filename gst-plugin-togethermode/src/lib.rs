@@ -8,7 +8,7 @@
 //!
 //! Build with `cargo build --release -p gst-plugin-togethermode`, then point
 //! `GST_PLUGIN_PATH` at `target/release` (see the README).
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 use gst::glib;
 
