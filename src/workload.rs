@@ -1,4 +1,5 @@
-//! The canonical benchmark workload (`shared/bench/WORKLOAD.md`), generated in memory, shared
+//! The canonical benchmark workload W(N) (BENCHMARKS.md, "The workload and the method";
+//! `scripts/bench-peers.sh` runs it in FFmpeg and GStreamer), generated in memory, shared
 //! by `together bench`, the criterion benchmark `compose` and the allocation tests, so they all
 //! measure the same inputs.
 //!
