@@ -84,6 +84,15 @@ pub mod synth;
 #[doc(hidden)]
 pub mod workload;
 
+// Test helpers shared with the integration tests (tests/common): temporary folders, and real
+// and hand-built PNGs.
+#[cfg(test)]
+#[path = "../tests/common/dir.rs"]
+mod test_dir;
+#[cfg(test)]
+#[path = "../tests/common/png.rs"]
+mod test_png;
+
 pub use compositor::{Compositor, CompositorOptions, ScaleFilter};
 pub use error::{ComposeError, FrameError, IoError, SceneError, SeatingError, SizeError};
 pub use frame::{ColorSpec, Frame, FrameMut, FrameRef, PixelFormat, PlaneMut, PlaneRef};

@@ -13,7 +13,7 @@ use std::io::Cursor;
 
 mod common;
 use common::alloc::allocated_by;
-use common::TestDir;
+use common::{png, TestDir};
 
 use together_mode::error::{ComposeError, FrameError, IoError, SceneError, SizeError};
 use together_mode::frame::{ColorSpec, Frame, FrameRef, PixelFormat, PlaneRef, MAX_DIMENSION};
@@ -27,16 +27,6 @@ static GLOBAL: common::alloc::Counting = common::alloc::Counting;
 
 // ---------------------------------------------------------------------------------------------
 // Making hostile files.
-
-fn png(width: u32, height: u32) -> Vec<u8> {
-    let img = image::RgbaImage::from_fn(width, height, |x, y| {
-        image::Rgba([x as u8, y as u8, 50, 255])
-    });
-    let mut out = Vec::new();
-    img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
-}
 
 fn jpeg(width: u32, height: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 9]));
@@ -242,7 +232,7 @@ fn scene_cases() -> Vec<Case> {
         case("no seats", scene("", ""), Expect::NoSeats),
         with_files(
             case("1000 sprites", scene(&vec![sprite_named("a.png"); 1000].join(","), SEAT), Expect::TooManySprites(1000)),
-            vec![("a.png", png(2, 2))],
+            vec![("a.png", png::encoded(2, 2, 255))],
         ),
         // Asset paths that leave the folder.
         case("parent path", scene(&sprite_named("../a.png"), SEAT), Expect::PathEscapes("../a.png")),
@@ -256,15 +246,15 @@ fn scene_cases() -> Vec<Case> {
         // Asset contents.
         with_files(
             case("PNG header claiming 100000x100000", scene(&sprite_named("a.png"), SEAT), Expect::BadImageSize(100_000, 100_000)),
-            vec![("a.png", common::png::claiming(100_000, 100_000))],
+            vec![("a.png", png::claiming(100_000, 100_000))],
         ),
         with_files(
             case("PNG header claiming 0x2", scene(&sprite_named("a.png"), SEAT), Expect::BadImageSize(0, 2)),
-            vec![("a.png", common::png::claiming(0, 2))],
+            vec![("a.png", png::claiming(0, 2))],
         ),
         with_files(
             case("PNG header claiming 4x4 with no pixels", scene(&sprite_named("a.png"), SEAT), Expect::Decode("a.png")),
-            vec![("a.png", common::png::claiming(4, 4))],
+            vec![("a.png", png::claiming(4, 4))],
         ),
         with_files(
             case("JPEG named .png", scene(&sprite_named("a.png"), SEAT), Expect::NotPng("a.png")),
@@ -276,20 +266,20 @@ fn scene_cases() -> Vec<Case> {
         ),
         with_files(
             case("PNG without IHDR first", scene(&sprite_named("a.png"), SEAT), Expect::Decode("a.png")),
-            vec![("a.png", common::png::without_ihdr())],
+            vec![("a.png", png::without_ihdr())],
         ),
         with_files(
             case("PNG cut after its header", scene(&sprite_named("a.png"), SEAT), Expect::Decode("a.png")),
-            vec![("a.png", png(32, 32)[..40].to_vec())],
+            vec![("a.png", png::encoded(32, 32, 255)[..40].to_vec())],
         ),
         with_files(
             case("PNG cut to 20 bytes", scene(&sprite_named("a.png"), SEAT), Expect::Decode("a.png")),
-            vec![("a.png", png(32, 32)[..20].to_vec())],
+            vec![("a.png", png::encoded(32, 32, 255)[..20].to_vec())],
         ),
         with_files(
             case("PNG with a corrupt IDAT", scene(&sprite_named("a.png"), SEAT), Expect::Decode("a.png")),
             vec![("a.png", {
-                let mut p = png(32, 32);
+                let mut p = png::encoded(32, 32, 255);
                 let n = p.len();
                 for b in &mut p[n - 30..n - 14] {
                     *b ^= 0x5a;
@@ -301,7 +291,7 @@ fn scene_cases() -> Vec<Case> {
             limits: SceneLimits::default().with_max_image_bytes(100),
             ..with_files(
                 case("asset over the byte limit", scene(&sprite_named("a.png"), SEAT), Expect::FileTooLarge("a.png")),
-                vec![("a.png", png(64, 64))],
+                vec![("a.png", png::encoded(64, 64, 255))],
             )
         },
         case(
@@ -312,7 +302,7 @@ fn scene_cases() -> Vec<Case> {
         // A good package, to show the table can pass.
         with_files(
             case("good", scene(&format!("{},{}", sprite_named("a.png"), sprite_named("./a.png")), SEAT), Expect::Ok),
-            vec![("a.png", png(4, 2))],
+            vec![("a.png", png::encoded(4, 2, 255))],
         ),
     ]
 }
@@ -326,7 +316,7 @@ fn scene_packages_are_refused_with_typed_errors_on_disk_and_in_memory() {
         // The package sits one level down so `../a.png` has something to find outside.
         let pkg = dir.path().join("pkg");
         fs::create_dir_all(&pkg).unwrap();
-        dir.write("a.png", &png(2, 2));
+        dir.write("a.png", &png::encoded(2, 2, 255));
         dir.write("pkg/scene.json", c.json.as_bytes());
         for (name, bytes) in &c.files {
             dir.write(&format!("pkg/{name}"), bytes);
@@ -337,7 +327,7 @@ fn scene_packages_are_refused_with_typed_errors_on_disk_and_in_memory() {
             .files
             .iter()
             .map(|(n, b)| (n.to_string(), b.clone()))
-            .chain([("../a.png".to_string(), png(2, 2))])
+            .chain([("../a.png".to_string(), png::encoded(2, 2, 255))])
             .collect();
         check(
             c.name,
@@ -379,7 +369,7 @@ fn symlinks_to_devices_and_loops_are_refused() {
     // scene.json itself a link to another folder: the package is the folder the link is in,
     // so assets next to the link's target are not found.
     let other = TestDir::new("other");
-    other.write("a.png", &png(2, 2));
+    other.write("a.png", &png::encoded(2, 2, 255));
     let target = other.write("scene.json", scene(&sprite_named("a.png"), SEAT).as_bytes());
     fs::remove_file(dir.path().join("scene.json")).unwrap();
     symlink(&target, dir.path().join("scene.json")).unwrap();
@@ -695,11 +685,11 @@ fn stills_are_checked_before_decoding() {
         load_image(&zeros, max),
         Err(IoError::Image { .. })
     ));
-    let png_as_jpg = dir.write("really-png.jpg", &png(4, 4));
+    let png_as_jpg = dir.write("really-png.jpg", &png::encoded(4, 4, 255));
     assert_eq!(load_image(&png_as_jpg, max).unwrap().width(), 4);
     // A PNG claiming 100000x100000 named .png, and one claiming u32::MAX sides.
     for (w, h) in [(100_000, 100_000), (u32::MAX, u32::MAX), (1, 100_000)] {
-        let bomb = dir.write("bomb.png", &common::png::claiming(w, h));
+        let bomb = dir.write("bomb.png", &png::claiming(w, h));
         match load_image(&bomb, max) {
             Err(IoError::ImageTooLarge { width, height, .. }) => {
                 assert_eq!((width, height), (w, h))
@@ -1066,22 +1056,7 @@ fn sizes_are_parsed_and_checked_with_typed_errors() {
 // The CLI: one `error:` line, non-zero exit, no panic, no output left behind.
 
 #[cfg(feature = "cli")]
-use common::together;
-
-#[cfg(feature = "cli")]
-fn assert_clean_failure(args: &[&str], out: &std::process::Output, mentions: &str) {
-    assert!(!out.status.success(), "{args:?} should fail");
-    assert_eq!(out.status.code(), Some(1), "{args:?}: exit status");
-    let err = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "{args:?}: one line expected, got:\n{err}");
-    assert!(lines[0].starts_with("error: "), "{args:?}: {err}");
-    assert!(
-        lines[0].to_lowercase().contains(&mentions.to_lowercase()),
-        "{args:?}: {err:?} should mention {mentions:?}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-}
+use common::{together, together_fails};
 
 #[cfg(feature = "cli")]
 #[test]
@@ -1100,11 +1075,7 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         scene(&sprite_named("a.png"), SEAT),
     )
     .unwrap();
-    fs::write(
-        bomb_scene.join("a.png"),
-        common::png::claiming(100_000, 100_000),
-    )
-    .unwrap();
+    fs::write(bomb_scene.join("a.png"), png::claiming(100_000, 100_000)).unwrap();
     let escape_scene = dir.path().join("escape-scene");
     fs::create_dir_all(&escape_scene).unwrap();
     fs::write(
@@ -1112,7 +1083,7 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         scene(&sprite_named("../x.png"), SEAT),
     )
     .unwrap();
-    let bomb_still = dir.write("bomb.png", &common::png::claiming(100_000, 100_000));
+    let bomb_still = dir.write("bomb.png", &png::claiming(100_000, 100_000));
     let text_still = dir.write("text.jpg", b"not a jpeg at all");
     let huge_clip = dir.write(
         "huge.y4m",
@@ -1423,8 +1394,7 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
     ];
     for (args, mentions) in &runs {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = together().args(&args).output().unwrap();
-        assert_clean_failure(&args, &out, mentions);
+        together_fails(&args, mentions);
         assert!(
             out_dir.is_empty(),
             "{args:?} left output behind: {:?}",

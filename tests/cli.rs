@@ -8,7 +8,7 @@ use together_mode::io::Y4mReader;
 
 mod common;
 
-use common::together;
+use common::{is_empty_dir, together, together_fails, y4m_frames};
 
 fn tmpdir(name: &str) -> PathBuf {
     common::tmpdir("cli", name)
@@ -16,34 +16,6 @@ fn tmpdir(name: &str) -> PathBuf {
 
 fn run(args: &[&str]) -> Output {
     together().args(args).output().unwrap()
-}
-
-fn y4m_frames(bytes: &[u8]) -> (u32, u32, usize) {
-    let mut r = Y4mReader::new(std::io::Cursor::new(bytes)).unwrap();
-    let (w, h) = (r.header().width, r.header().height);
-    let mut n = 0;
-    while r.read_frame().unwrap().is_some() {
-        n += 1;
-    }
-    (w, h, n)
-}
-
-/// A failed run: non-zero exit, exactly one line on stderr starting with `error:`.
-fn assert_clean_failure(out: &Output, mentions: &str) {
-    assert!(!out.status.success(), "should fail");
-    let err = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "one line expected, got: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    assert!(
-        lines[0].to_lowercase().contains(&mentions.to_lowercase()),
-        "{err:?} should mention {mentions:?}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-}
-
-fn dir_is_empty(d: &Path) -> bool {
-    std::fs::read_dir(d).unwrap().next().is_none()
 }
 
 #[test]
@@ -223,11 +195,13 @@ fn bad_input_fails_with_one_line_and_no_output() {
         ("100000x100000", "exceeds"),
         ("wide", "WIDTHxHEIGHT"),
     ] {
-        let o = run(&["demo", "--size", size, "--frames", "1", "--out", out_s]);
-        assert_clean_failure(&o, why);
+        together_fails(
+            &["demo", "--size", size, "--frames", "1", "--out", out_s],
+            why,
+        );
     }
-    assert_clean_failure(
-        &run(&[
+    together_fails(
+        &[
             "demo",
             "--frames",
             "1",
@@ -235,25 +209,25 @@ fn bad_input_fails_with_one_line_and_no_output() {
             "500",
             "--out",
             out_s,
-        ]),
+        ],
         "seats",
     );
-    assert_clean_failure(
-        &run(&[
+    together_fails(
+        &[
             "demo",
             "--frames",
             "1",
             "--out",
             &d.join("x.txt").to_string_lossy(),
-        ]),
+        ],
         ".y4m",
     );
-    assert_clean_failure(
-        &run(&["demo", "--frames", "1", "--fps", "0", "--out", out_s]),
+    together_fails(
+        &["demo", "--frames", "1", "--fps", "0", "--out", out_s],
         "fps",
     );
-    assert_clean_failure(
-        &run(&[
+    together_fails(
+        &[
             "render",
             "--scene",
             "/nonexistent/scene",
@@ -261,11 +235,11 @@ fn bad_input_fails_with_one_line_and_no_output() {
             &clip_arg,
             "--out",
             out_s,
-        ]),
+        ],
         "nonexistent",
     );
-    assert_clean_failure(
-        &run(&[
+    together_fails(
+        &[
             "render",
             "--scene",
             "builtin:nope",
@@ -273,17 +247,17 @@ fn bad_input_fails_with_one_line_and_no_output() {
             &clip_arg,
             "--out",
             out_s,
-        ]),
+        ],
         "nope",
     );
-    assert_clean_failure(
-        &run(&[
+    together_fails(
+        &[
             "render", "--scene", scene_s, "--input", "noequals", "--out", out_s,
-        ]),
+        ],
         "ID=PATH",
     );
-    assert_clean_failure(
-        &run(&[
+    together_fails(
+        &[
             "render",
             "--scene",
             scene_s,
@@ -291,11 +265,11 @@ fn bad_input_fails_with_one_line_and_no_output() {
             "a=/missing.y4m",
             "--out",
             out_s,
-        ]),
+        ],
         "missing.y4m",
     );
-    assert_clean_failure(
-        &run(&[
+    together_fails(
+        &[
             "render",
             "--scene",
             scene_s,
@@ -303,7 +277,7 @@ fn bad_input_fails_with_one_line_and_no_output() {
             "a=clip.gif",
             "--out",
             out_s,
-        ]),
+        ],
         ".y4m",
     );
 
@@ -316,32 +290,34 @@ fn bad_input_fails_with_one_line_and_no_output() {
         &bytes[..bytes.len() - 3 * (32 * 32 * 3 / 2 + 6) + 100],
     )
     .unwrap();
-    let o = run(&[
-        "render",
-        "--scene",
-        scene_s,
-        "--input",
-        &format!("a={}", truncated.display()),
-        "--size",
-        "64x36",
-        "--fps",
-        "10",
-        "--frames",
-        "5",
-        "--out",
-        out_s,
-    ]);
-    assert_clean_failure(&o, "truncated");
+    together_fails(
+        &[
+            "render",
+            "--scene",
+            scene_s,
+            "--input",
+            &format!("a={}", truncated.display()),
+            "--size",
+            "64x36",
+            "--fps",
+            "10",
+            "--frames",
+            "5",
+            "--out",
+            out_s,
+        ],
+        "truncated",
+    );
     // A malformed scene.json.
     std::fs::write(scene.join("scene.json"), "{ not json").unwrap();
-    assert_clean_failure(
-        &run(&[
+    together_fails(
+        &[
             "render", "--scene", scene_s, "--input", &clip_arg, "--out", out_s,
-        ]),
+        ],
         "scene.json",
     );
     assert!(
-        dir_is_empty(&out_dir),
+        is_empty_dir(&out_dir),
         "no partial output may remain: {:?}",
         std::fs::read_dir(&out_dir).unwrap().collect::<Vec<_>>()
     );
@@ -375,8 +351,7 @@ fn bench_runs_the_workload_on_other_seat_aspects() {
         ("0:9", "seat aspect"),
         ("64:1", "do not fit"),
     ] {
-        let out = run(&["bench", "--frames", "1", "--seat-aspect", bad]);
-        assert_clean_failure(&out, says);
+        together_fails(&["bench", "--frames", "1", "--seat-aspect", bad], says);
     }
 }
 
@@ -400,9 +375,9 @@ fn demo_and_render_take_the_ml_backend_only_with_ml_segmentation() {
             out,
         ],
     ] {
-        assert_clean_failure(&run(&args), "only used with --segment ml or auto");
+        together_fails(&args, "only used with --segment ml or auto");
     }
-    assert!(dir_is_empty(&d));
+    assert!(is_empty_dir(&d));
     // A build without the ml features says which feature it needs.
     if !cfg!(feature = "ml") {
         let args = [
@@ -416,8 +391,8 @@ fn demo_and_render_take_the_ml_backend_only_with_ml_segmentation() {
             "--out",
             out,
         ];
-        assert_clean_failure(&run(&args), "--features ml");
-        assert!(dir_is_empty(&d));
+        together_fails(&args, "--features ml");
+        assert!(is_empty_dir(&d));
     }
 }
 
@@ -428,24 +403,26 @@ fn os_errors_are_printed_once() {
     let d = tmpdir("os-error");
     let out = d.join("o.y4m");
     let missing = d.join("nosuchdir");
-    let once = |o: &Output, mentions: &str| {
-        assert_clean_failure(o, mentions);
+    let once = |args: &[&str], mentions: &str| {
+        let o = together_fails(args, mentions);
         let err = String::from_utf8_lossy(&o.stderr);
         // The OS's text for ENOENT ("No such file or directory (os error 2)" on Linux).
         let enoent = std::io::Error::from_raw_os_error(2).to_string();
         assert_eq!(err.matches(&enoent).count(), 1, "{err}");
         assert_eq!(err.matches("os error").count(), 1, "{err}");
     };
-    let o = run(&[
-        "render",
-        "--scene",
-        missing.to_str().unwrap(),
-        "--input",
-        "a=/nonexistent.png",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    once(&o, "nosuchdir/scene.json");
+    once(
+        &[
+            "render",
+            "--scene",
+            missing.to_str().unwrap(),
+            "--input",
+            "a=/nonexistent.png",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "nosuchdir/scene.json",
+    );
 
     // A scenario whose scene folder is missing, and one whose clip is missing.
     let scenario = d.join("s.json");
@@ -455,32 +432,38 @@ fn os_errors_are_printed_once() {
     )
     .unwrap();
     let rooms = d.join("rooms");
-    let o = run(&[
-        "scenario",
-        scenario.to_str().unwrap(),
-        "--out",
-        rooms.to_str().unwrap(),
-    ]);
-    once(&o, "nosuchdir");
+    once(
+        &[
+            "scenario",
+            scenario.to_str().unwrap(),
+            "--out",
+            rooms.to_str().unwrap(),
+        ],
+        "nosuchdir",
+    );
     std::fs::write(
         &scenario,
         r#"{"ticks": 1, "participants": [{"id": "a", "source": {"clip": {"path": "nosuch.y4m"}}}]}"#,
     )
     .unwrap();
-    let o = run(&[
-        "scenario",
-        scenario.to_str().unwrap(),
-        "--out",
-        rooms.to_str().unwrap(),
-    ]);
-    once(&o, "nosuch.y4m");
+    once(
+        &[
+            "scenario",
+            scenario.to_str().unwrap(),
+            "--out",
+            rooms.to_str().unwrap(),
+        ],
+        "nosuch.y4m",
+    );
     // And the scenario file itself.
-    let o = run(&[
-        "scenario",
-        d.join("none.json").to_str().unwrap(),
-        "--out",
-        rooms.to_str().unwrap(),
-    ]);
-    once(&o, "none.json");
+    once(
+        &[
+            "scenario",
+            d.join("none.json").to_str().unwrap(),
+            "--out",
+            rooms.to_str().unwrap(),
+        ],
+        "none.json",
+    );
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -4,7 +4,6 @@
 //! Needs `ffmpeg` on PATH: skipped with a message when missing, a failure when `CI` is set.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use together_mode::frame::Frame;
 use together_mode::geometry::{aspect_fill_crop, Rect};
@@ -13,24 +12,10 @@ use together_mode::{Compositor, CompositorOptions, Role, Scene};
 
 mod common;
 
-use common::require_ffmpeg;
+use common::{ffmpeg, require_ffmpeg};
 
 fn tmpdir(name: &str) -> PathBuf {
     common::tmpdir("parity", name)
-}
-
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-v", "error", "-y"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ffmpeg {:?} failed: {}",
-        args,
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn read_first(path: &Path) -> Frame {

@@ -3,20 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use together_mode::io::Y4mReader;
 use together_mode::scenario::{Scenario, ScenarioError};
 
 mod common;
 
+/// The width, height and frame count of the Y4M file at `path`.
 fn frames(path: &Path) -> (u32, u32, usize) {
-    let f = std::fs::File::open(path).unwrap();
-    let mut r = Y4mReader::new(std::io::BufReader::new(f)).unwrap();
-    let (w, h) = (r.header().width, r.header().height);
-    let mut n = 0;
-    while r.read_frame().unwrap().is_some() {
-        n += 1;
-    }
-    (w, h, n)
+    common::y4m_frames(&std::fs::read(path).unwrap())
 }
 
 fn example() -> PathBuf {

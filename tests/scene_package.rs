@@ -10,6 +10,8 @@ use together_mode::scene::{Layer, Scene, SceneLimits};
 
 mod common;
 
+use common::png;
+
 /// A fresh package folder, removed on drop.
 struct Pkg(common::TestDir);
 
@@ -40,17 +42,6 @@ impl Pkg {
     }
 }
 
-/// A real PNG whose pixel (x, y) is `(x, y, 9, a)`.
-fn png(width: u32, height: u32, alpha: u8) -> Vec<u8> {
-    let img = image::RgbaImage::from_fn(width, height, |x, y| {
-        image::Rgba([x as u8, y as u8, 9, alpha])
-    });
-    let mut out = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
-}
-
 const SEAT: &str = r#"{"cx": 0, "cy": 0, "width": 2, "height": 2}"#;
 
 /// A scene.json with a 16x9 extent around the origin.
@@ -76,8 +67,8 @@ fn one_sprite(name: &str, filename: &str) -> Pkg {
 #[test]
 fn good_package_loads() {
     let p = Pkg::new("good");
-    p.write("bg.png", &png(16, 10, 255))
-        .write("art/desk.PNG", &png(8, 4, 128));
+    p.write("bg.png", &png::encoded(16, 10, 255))
+        .write("art/desk.PNG", &png::encoded(8, 4, 128));
     p.json(
         r#"{
         "protocolVersion": "1.0",
@@ -300,7 +291,7 @@ fn seat_outside_the_extent_is_refused_but_sprites_may_be() {
     assert!(p.load().is_ok());
 
     // A sprite partly or wholly outside is fine (just invisible where outside).
-    p.write("a.png", &png(2, 2, 255));
+    p.write("a.png", &png::encoded(2, 2, 255));
     p.json(&scene_json(
         r#"{"filename": "a.png", "cx": 100, "cy": 100, "width": 2, "height": 2},
            {"filename": "a.png", "cx": 0, "cy": 0, "width": 40, "height": 40}"#,
@@ -330,7 +321,7 @@ fn seat_and_sprite_counts_are_limited() {
     p.json(r#"{"extent": {"left": 0, "top": 0, "width": 1, "height": 1}}"#);
     assert!(matches!(p.load(), Err(SceneError::NoSeats)));
 
-    p.write("a.png", &png(2, 2, 255));
+    p.write("a.png", &png::encoded(2, 2, 255));
     p.json(&scene_json(&vec![sprite("a.png"); 65].join(","), SEAT));
     assert!(matches!(
         p.load(),
@@ -367,9 +358,9 @@ fn missing_asset_is_an_io_error() {
 #[test]
 fn parent_dir_paths_escape() {
     let outer = Pkg::new("outer");
-    outer.write("secret.png", &png(2, 2, 255));
+    outer.write("secret.png", &png::encoded(2, 2, 255));
     let inner_name = "inner";
-    outer.write(&format!("{inner_name}/a.png"), &png(2, 2, 255));
+    outer.write(&format!("{inner_name}/a.png"), &png::encoded(2, 2, 255));
     let inner = outer.dir().join(inner_name);
     for bad in ["../secret.png", "a/../../secret.png", "./../secret.png"] {
         fs::write(inner.join("scene.json"), scene_json(&sprite(bad), SEAT)).unwrap();
@@ -396,7 +387,7 @@ fn parent_dir_paths_escape() {
 #[test]
 fn absolute_paths_escape() {
     let p = Pkg::new("absolute");
-    p.write("a.png", &png(2, 2, 255));
+    p.write("a.png", &png::encoded(2, 2, 255));
     let abs = p.dir().join("a.png");
     p.json(&scene_json(&sprite(abs.to_str().unwrap()), SEAT));
     assert!(matches!(p.load(), Err(SceneError::PathEscapes(_))));
@@ -407,7 +398,7 @@ fn absolute_paths_escape() {
 fn symlinks_out_of_the_folder_escape() {
     use std::os::unix::fs::symlink;
     let outside = Pkg::new("outside-target");
-    outside.write("secret.png", &png(2, 2, 255));
+    outside.write("secret.png", &png::encoded(2, 2, 255));
     let p = one_sprite("symlink", "link.png");
     symlink(outside.dir().join("secret.png"), p.dir().join("link.png")).unwrap();
     assert!(matches!(p.load(), Err(SceneError::PathEscapes(ref s)) if s == "link.png"));
@@ -418,7 +409,7 @@ fn symlinks_out_of_the_folder_escape() {
     assert!(matches!(p.load(), Err(SceneError::PathEscapes(_))));
 
     // A symlink that stays inside is fine, and shares the decoded image with its target.
-    p.write("real.png", &png(2, 2, 255));
+    p.write("real.png", &png::encoded(2, 2, 255));
     symlink(p.dir().join("real.png"), p.dir().join("alias.png")).unwrap();
     p.json(&scene_json(
         &format!("{},{}", sprite("real.png"), sprite("alias.png")),
@@ -431,7 +422,7 @@ fn symlinks_out_of_the_folder_escape() {
 #[test]
 fn odd_sized_png_is_refused() {
     let p = one_sprite("odd", "a.png");
-    p.write("a.png", &png(3, 2, 255));
+    p.write("a.png", &png::encoded(3, 2, 255));
     assert!(matches!(
         p.load(),
         Err(SceneError::BadImageSize {
@@ -442,7 +433,7 @@ fn odd_sized_png_is_refused() {
             ..
         })
     ));
-    p.write("a.png", &png(2, 5, 255));
+    p.write("a.png", &png::encoded(2, 5, 255));
     assert!(matches!(
         p.load(),
         Err(SceneError::BadImageSize { height: 5, .. })
@@ -474,7 +465,7 @@ fn oversized_png_is_refused_from_its_header() {
         Err(SceneError::Decode { .. })
     ));
     // A real image over a lowered limit.
-    p.write("a.png", &png(8, 8, 255));
+    p.write("a.png", &png::encoded(8, 8, 255));
     assert!(matches!(
         p.load_with(&SceneLimits::default().with_max_image_size(4, 4)),
         Err(SceneError::BadImageSize {
@@ -494,7 +485,7 @@ fn non_png_assets_are_refused() {
     assert!(matches!(p.load(), Err(SceneError::NotPng(_))));
     // Right bytes, wrong extension.
     let p = one_sprite("jpgname", "a.jpg");
-    p.write("a.jpg", &png(2, 2, 255));
+    p.write("a.jpg", &png::encoded(2, 2, 255));
     assert!(matches!(p.load(), Err(SceneError::NotPng(ref s)) if s == "a.jpg"));
     // A directory is not a PNG either.
     let p = one_sprite("dirpng", "d.png");
@@ -505,7 +496,7 @@ fn non_png_assets_are_refused() {
 #[test]
 fn truncated_png_fails_to_decode() {
     let p = one_sprite("truncated", "a.png");
-    let full = png(64, 64, 200);
+    let full = png::encoded(64, 64, 200);
     p.write("a.png", &full[..full.len() / 2]);
     assert!(matches!(p.load(), Err(SceneError::Decode { ref name, .. }) if name == "a.png"));
     // Signature only: no header to read.
@@ -516,7 +507,7 @@ fn truncated_png_fails_to_decode() {
 #[test]
 fn file_over_max_image_bytes_is_refused() {
     let p = one_sprite("bigfile", "a.png");
-    let data = png(16, 16, 255);
+    let data = png::encoded(16, 16, 255);
     p.write("a.png", &data);
     let size = data.len() as u64;
     let limits = SceneLimits::default().with_max_image_bytes(size - 1);
@@ -546,8 +537,8 @@ fn scene_json_over_one_megabyte_is_refused() {
 #[test]
 fn scene_over_max_scene_bytes_is_refused() {
     let p = Pkg::new("bigscene");
-    let a = png(16, 16, 255);
-    let b = png(16, 16, 100);
+    let a = png::encoded(16, 16, 255);
+    let b = png::encoded(16, 16, 100);
     p.write("a.png", &a).write("b.png", &b);
     // `a` twice: counted once.
     let json = scene_json(

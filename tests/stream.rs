@@ -104,12 +104,9 @@ fn clock_is_exact_on_the_grid_and_strictly_monotonic() {
 #[test]
 fn clock_inverse_and_catch_up() {
     let c = OutputClock::new(30000, 1001, 1000).unwrap();
-    let mut seed = 7u64;
+    let mut rng = common::rng(7);
     for _ in 0..10_000 {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let t = 1000 + (seed >> 40) as i64;
+        let t = 1000 + rng.i64(0..1 << 24);
         let n = c.tick_at_or_after(t);
         assert!(c.time_of(n) >= t);
         assert!(n == 0 || c.time_of(n - 1) < t, "t {t}: n {n}");

@@ -6,27 +6,12 @@
 use std::fs;
 use std::io::{BufReader, Cursor};
 use std::path::Path;
-use std::process::Command;
 
 use together_mode::frame::{packed_len, ColorSpec, Frame, FrameRef, Matrix, PixelFormat, Range};
 use together_mode::io::{Y4mColorspace, Y4mReader, Y4mWriter};
 
 mod common;
-use common::{require_ffmpeg, TestDir};
-
-fn ffmpeg(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error"])
-        .args(args)
-        .output()
-        .expect("running ffmpeg");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
+use common::{ffmpeg, require_ffmpeg, TestDir};
 
 /// FFmpeg's decode of `path` as raw planes, in the file's own pixel format.
 fn ffmpeg_raw(path: &Path) -> Vec<u8> {
@@ -116,7 +101,6 @@ fn ffmpeg_testsrc(dir: &TestDir, size: &str, pix_fmt: &str) -> (Vec<u8>, Vec<u8>
     let p = path.to_str().unwrap();
     let src = format!("testsrc=s={size}:r=25");
     ffmpeg(&[
-        "-y",
         "-f",
         "lavfi",
         "-i",

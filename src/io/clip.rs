@@ -179,7 +179,7 @@ impl ClipSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::test_dir::TestDir;
+    use crate::test_dir::TestDir;
 
     /// A 10 fps 4x4 clip of `frames` frames whose luma is the frame number * 10.
     fn clip(dir: &TestDir, frames: u8) -> PathBuf {

@@ -237,19 +237,14 @@ fn encode(
     Ok(())
 }
 
-/// The hand-built PNGs the integration tests use too.
-#[cfg(test)]
-#[path = "../../tests/common/png.rs"]
-mod test_png;
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::FrameError;
     use crate::frame::{Matrix, Range};
-    use crate::io::test_dir::TestDir;
+    use crate::test_dir::TestDir;
 
-    use super::test_png;
+    use crate::test_png;
 
     fn rgba_frame(w: u32, h: u32) -> Frame {
         let data: Vec<u8> = (0..w * h * 4).map(|i| (i * 37 % 251) as u8).collect();

@@ -16,26 +16,3 @@ pub use self::clip::ClipSource;
 pub use self::image::{load_image, save_png, MAX_IMAGE_FILE_BYTES};
 pub use self::sink::{FrameSink, OutputSpec};
 pub use self::y4m::{Interlace, Y4mColorspace, Y4mHeader, Y4mReader, Y4mWriter, MAX_LINE_LEN};
-
-#[cfg(test)]
-pub(crate) mod test_dir {
-    use std::path::Path;
-
-    /// A fresh directory under the system temp dir, removed (recursively) on drop.
-    pub(crate) struct TestDir(tempfile::TempDir);
-
-    impl TestDir {
-        pub(crate) fn new(name: &str) -> Self {
-            Self(
-                tempfile::Builder::new()
-                    .prefix(&format!("tm-io-{name}-"))
-                    .tempdir()
-                    .unwrap(),
-            )
-        }
-
-        pub(crate) fn path(&self) -> &Path {
-            self.0.path()
-        }
-    }
-}

@@ -357,8 +357,8 @@ impl FrameSink {
 mod tests {
     use super::*;
     use crate::frame::{Frame, PixelFormat};
-    use crate::io::test_dir::TestDir;
     use crate::io::Y4mReader;
+    use crate::test_dir::TestDir;
 
     fn frame(w: u32, h: u32, v: u8) -> Frame {
         let mut f = Frame::black(PixelFormat::I420, w, h, ColorSpec::BT601_LIMITED).unwrap();

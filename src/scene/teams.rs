@@ -465,13 +465,7 @@ mod tests {
     use super::*;
 
     fn png(width: u32, height: u32) -> Vec<u8> {
-        let img = image::RgbaImage::from_fn(width, height, |x, y| {
-            image::Rgba([x as u8, y as u8, 7, 200])
-        });
-        let mut out = Vec::new();
-        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-            .unwrap();
-        out
+        crate::test_png::encoded(width, height, 200)
     }
 
     const GOOD: &str = r#"{
@@ -543,7 +537,7 @@ mod tests {
         let limits = SceneLimits::default();
         let img = decode_png("a.png", &png(4, 2), &limits).unwrap();
         assert_eq!((img.width(), img.height()), (4, 2));
-        assert_eq!(&img.data()[4..8], &[1, 0, 7, 200]);
+        assert_eq!(&img.data()[4..8], &[1, 0, 9, 200]);
 
         assert!(matches!(
             decode_png("a.png", b"GIF89a..........", &limits),

@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests (each test crate uses some of them):
-//! - [`together`]: the CLI binary;
-//! - [`tmpdir`], [`TestDir`]: fresh temporary folders ([`tempfile`]);
+//! - [`together`], [`together_fails`]: the CLI binary, and a run of it that must fail cleanly;
+//! - [`tmpdir`], [`TestDir`], [`is_empty_dir`]: temporary folders ([`dir`]);
 //! - [`require_ffmpeg`]: whether FFmpeg can run (skips loudly outside CI, fails under `CI`);
+//!   [`ffmpeg`]: one FFmpeg run that must succeed;
+//! - [`y4m_frames`]: the size and frame count of a Y4M stream;
 //! - [`rng`]: the seeded generator for test data ([`fastrand`]);
 //! - [`alloc`]: the counting global allocator of the memory tests;
 //! - [`solid`]: a frame of one colour, in any pixel format;
@@ -12,12 +14,18 @@
 // inside); the workspace denies `unsafe_code` everywhere else in the tests.
 #[allow(unsafe_code)]
 pub mod alloc;
+pub mod dir;
 pub mod png;
 
-use std::path::{Path, PathBuf};
+#[allow(unused_imports)] // each test crate uses some of them
+pub use dir::{is_empty_dir, tmpdir, TestDir};
+
 use std::process::Command;
+#[cfg(feature = "cli")]
+use std::process::Output;
 
 use together_mode::frame::{convert, Frame, PixelFormat};
+use together_mode::io::Y4mReader;
 
 /// The `together` binary of this package (cargo builds it for the integration tests when the
 /// feature `cli` is on).
@@ -26,55 +34,51 @@ pub fn together() -> Command {
     Command::new(env!("CARGO_BIN_EXE_together"))
 }
 
-/// A fresh, empty temporary folder whose name starts with `tm-{suite}-{name}-`, kept after the
-/// test (for looking at what a CLI run wrote); [`TestDir`] is the one removed on drop.
-pub fn tmpdir(suite: &str, name: &str) -> PathBuf {
-    tempfile::Builder::new()
-        .prefix(&format!("tm-{suite}-{name}-"))
-        .tempdir()
-        .unwrap()
-        .keep()
+/// Runs the `together` binary with `args` and checks that it failed cleanly: exit status 1
+/// and exactly one line on stderr, starting with `error: ` and mentioning `mentions` (in any
+/// case), and no panic. Returns the run's output for further checks.
+#[cfg(feature = "cli")]
+pub fn together_fails(args: &[&str], mentions: &str) -> Output {
+    let out = together().args(args).output().unwrap();
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert_eq!(out.status.code(), Some(1), "{args:?}: exit status");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{args:?}: one line expected, got:\n{err}");
+    assert!(lines[0].starts_with("error: "), "{args:?}: {err}");
+    assert!(
+        lines[0].to_lowercase().contains(&mentions.to_lowercase()),
+        "{args:?}: {err:?} should mention {mentions:?}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    out
 }
 
-/// A fresh temporary folder (name starting `tm-{name}-`), removed with everything in it when
-/// dropped.
-pub struct TestDir(tempfile::TempDir);
-
-impl TestDir {
-    /// A new, empty folder.
-    pub fn new(name: &str) -> Self {
-        Self(
-            tempfile::Builder::new()
-                .prefix(&format!("tm-{name}-"))
-                .tempdir()
-                .unwrap(),
-        )
+/// The width, height and frame count of the Y4M stream `bytes`.
+pub fn y4m_frames(bytes: &[u8]) -> (u32, u32, usize) {
+    let mut r = Y4mReader::new(std::io::Cursor::new(bytes)).unwrap();
+    let (w, h) = (r.header().width, r.header().height);
+    let mut n = 0;
+    while r.read_frame().unwrap().is_some() {
+        n += 1;
     }
+    (w, h, n)
+}
 
-    /// The folder.
-    pub fn path(&self) -> &Path {
-        self.0.path()
-    }
-
-    /// `rel` inside the folder.
-    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
-        self.0.path().join(rel)
-    }
-
-    /// Writes `bytes` to `rel` (creating parent folders) and returns its path.
-    pub fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).unwrap();
-        }
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-
-    /// Whether the folder holds nothing.
-    pub fn is_empty(&self) -> bool {
-        std::fs::read_dir(self.path()).unwrap().next().is_none()
-    }
+/// Runs FFmpeg quietly (`-nostdin -hide_banner -v error -y`, then `args`) and returns what it
+/// wrote to stdout; fails the test with FFmpeg's stderr if it fails.
+pub fn ffmpeg(args: &[&str]) -> Vec<u8> {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-v", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("running ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 /// Whether FFmpeg runs here. Outside CI a missing FFmpeg skips the calling test with a loud

@@ -1,9 +1,22 @@
-//! Hand-built PNG files for hostile-input tests: headers that claim sizes the data does not
-//! hold, chunks out of order. Real images are encoded with the `image` crate instead.
+//! PNG files for tests: [`encoded`], a real image encoded with the `image` crate, and
+//! hand-built ones for hostile-input tests: headers that claim sizes the data does not hold,
+//! chunks out of order.
 //!
 //! Shared by the integration tests (`mod common`) and the library's unit tests
-//! (`#[path = "../../tests/common/png.rs"]`).
+//! (`#[path = "../tests/common/png.rs"]` in src/lib.rs).
 #![allow(dead_code)]
+
+/// A real `width x height` RGBA PNG, encoded with the `image` crate, whose pixel (x, y) is
+/// `(x, y, 9, alpha)` (x and y modulo 256).
+pub fn encoded(width: u32, height: u32, alpha: u8) -> Vec<u8> {
+    let img = image::RgbaImage::from_fn(width, height, |x, y| {
+        image::Rgba([x as u8, y as u8, 9, alpha])
+    });
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
 
 /// The PNG signature.
 pub const SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
