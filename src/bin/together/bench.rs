@@ -269,18 +269,12 @@ mod ml_probe {
         use together_mode::segment::ml::input_size_for;
         use together_mode::segment::{ModelCache, SegmentMode, SegmenterConfig};
 
-        a.ml.check()?;
+        // `demo`'s and `render`'s settings for --segment ml (the model, default
+        // DEFAULT_MODEL; the backend), plus the scheduler's.
         let config = SegmenterConfig {
-            mode: SegmentMode::Ml,
-            model: Some(
-                a.model
-                    .clone()
-                    .unwrap_or_else(|| crate::args::DEFAULT_MODEL.into()),
-            ),
-            backend: a.ml.backend,
-            ort_lib: a.ml.ort_lib.clone(),
             budget_ms: a.ml_budget_ms,
             max_input_side: a.ml_input_side,
+            ..crate::args::segmenter(SegmentMode::Ml, a.model.as_deref(), &a.ml)?
         };
         let shared = config
             .ml_shared(&mut ModelCache::default())?
