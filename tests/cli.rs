@@ -426,35 +426,28 @@ fn os_errors_are_printed_once() {
 
     // A scenario whose scene folder is missing, and one whose clip is missing.
     let scenario = d.join("s.json");
-    std::fs::write(
-        &scenario,
-        r#"{"ticks": 1, "scene": "nosuchdir", "participants": []}"#,
-    )
-    .unwrap();
     let rooms = d.join("rooms");
-    once(
-        &[
-            "scenario",
-            scenario.to_str().unwrap(),
-            "--out",
-            rooms.to_str().unwrap(),
-        ],
-        "nosuchdir",
-    );
-    std::fs::write(
-        &scenario,
-        r#"{"ticks": 1, "participants": [{"id": "a", "source": {"clip": {"path": "nosuch.y4m"}}}]}"#,
-    )
-    .unwrap();
-    once(
-        &[
-            "scenario",
-            scenario.to_str().unwrap(),
-            "--out",
-            rooms.to_str().unwrap(),
-        ],
-        "nosuch.y4m",
-    );
+    for (json, missing) in [
+        (
+            r#"{"ticks": 1, "scene": "nosuchdir", "participants": []}"#,
+            "nosuchdir",
+        ),
+        (
+            r#"{"ticks": 1, "participants": [{"id": "a", "source": {"clip": {"path": "nosuch.y4m"}}}]}"#,
+            "nosuch.y4m",
+        ),
+    ] {
+        std::fs::write(&scenario, json).unwrap();
+        once(
+            &[
+                "scenario",
+                scenario.to_str().unwrap(),
+                "--out",
+                rooms.to_str().unwrap(),
+            ],
+            missing,
+        );
+    }
     // And the scenario file itself.
     once(
         &[
