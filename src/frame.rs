@@ -542,6 +542,18 @@ impl<'a> FrameRef<'a> {
         &self.planes[..self.format.plane_count()]
     }
 
+    /// The planes written tightly one after another, rows without padding (the layout
+    /// [`FrameRef::from_packed`] reads and a Y4M frame holds).
+    pub fn to_packed(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(packed_len(self.format, self.width, self.height));
+        for p in self.planes() {
+            for r in p.rows() {
+                out.extend_from_slice(r);
+            }
+        }
+        out
+    }
+
     /// Converts into a new owned frame of `format` (see [`convert`]).
     pub fn to_frame(&self, format: PixelFormat) -> Result<Frame, FrameError> {
         let mut out = Frame::new(format, self.width, self.height)?;
@@ -977,15 +989,10 @@ impl Frame {
         }
     }
 
-    /// The planes written tightly one after another (e.g. for a Y4M frame).
+    /// The planes written tightly one after another (e.g. for a Y4M frame); see
+    /// [`FrameRef::to_packed`].
     pub fn to_packed(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(packed_len(self.format, self.width, self.height));
-        for p in self.as_ref().planes() {
-            for r in p.rows() {
-                out.extend_from_slice(r);
-            }
-        }
-        out
+        self.as_ref().to_packed()
     }
 }
 

@@ -22,15 +22,6 @@ fn noise(seed: u32, len: usize) -> Vec<u8> {
     common::noise(u64::from(seed), len)
 }
 
-fn packed(f: &FrameRef<'_>) -> Vec<u8> {
-    f.planes()
-        .iter()
-        .flat_map(|p| p.rows())
-        .flatten()
-        .copied()
-        .collect()
-}
-
 #[test]
 fn ffmpeg_reads_what_we_write() {
     if !require_ffmpeg() {
@@ -81,7 +72,7 @@ fn ffmpeg_reads_what_we_write() {
     wr.write_frame(&view).unwrap();
     let path = dir.join("cropped.y4m");
     fs::write(&path, wr.finish().unwrap()).unwrap();
-    assert_eq!(ffmpeg_raw(&path), packed(&view));
+    assert_eq!(ffmpeg_raw(&path), view.to_packed());
 }
 
 /// Reads all frames of `bytes` with our reader.

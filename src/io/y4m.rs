@@ -619,15 +619,6 @@ mod tests {
         Frame::from_ref(&r).unwrap()
     }
 
-    fn packed(f: &FrameRef<'_>) -> Vec<u8> {
-        f.planes()
-            .iter()
-            .flat_map(|p| p.rows())
-            .flatten()
-            .copied()
-            .collect()
-    }
-
     fn header_line(tags: &str) -> Vec<u8> {
         format!("YUV4MPEG2 {tags}\n").into_bytes()
     }
@@ -674,7 +665,7 @@ mod tests {
                 for (a, b) in frames.iter().zip(&back) {
                     assert_eq!(b.format(), PixelFormat::I420);
                     assert_eq!(b.color(), color);
-                    assert_eq!(packed(&a.as_ref()), packed(&b.as_ref()), "{w}x{h}");
+                    assert_eq!(a.to_packed(), b.to_packed(), "{w}x{h}");
                 }
             }
         }
@@ -700,7 +691,7 @@ mod tests {
         let bytes = wr.finish().unwrap();
         let (_, back) = read_all(&bytes).unwrap();
         assert_eq!(back.len(), 1);
-        assert_eq!(packed(&view), packed(&back[0].as_ref()));
+        assert_eq!(view.to_packed(), back[0].to_packed());
 
         // A hand-made strided view over a plain buffer (stride 11 for a 5-pixel-wide frame).
         let (w, h, stride, cstride) = (5u32, 3u32, 11usize, 7usize);
@@ -718,7 +709,7 @@ mod tests {
         wr.write_frame(&view).unwrap();
         let bytes = wr.finish().unwrap();
         let (_, back) = read_all(&bytes).unwrap();
-        assert_eq!(packed(&view), packed(&back[0].as_ref()));
+        assert_eq!(view.to_packed(), back[0].to_packed());
     }
 
     #[test]
@@ -799,11 +790,8 @@ mod tests {
 
         let tagged = FrameRef::from_packed(PixelFormat::Rgba, w, h, full, &rgba_data).unwrap();
         let expected = tagged.to_frame(PixelFormat::I420).unwrap();
-        assert_eq!(packed(&expected.as_ref()), packed(&back[0].as_ref()));
-        assert_eq!(
-            packed(&noisy_i420(w, h, 9).as_ref()),
-            packed(&back[1].as_ref())
-        );
+        assert_eq!(expected.to_packed(), back[0].to_packed());
+        assert_eq!(noisy_i420(w, h, 9).to_packed(), back[1].to_packed());
     }
 
     #[derive(Debug)]
@@ -1187,7 +1175,7 @@ mod tests {
         let (_, frames) = read_all(&s).unwrap();
         assert_eq!(frames.len(), 3);
         for f in &frames {
-            assert_eq!(packed(&f.as_ref()), vec![7, 7, 7, 7, 100, 200]);
+            assert_eq!(f.to_packed(), vec![7, 7, 7, 7, 100, 200]);
         }
 
         let long = [&b"FRAME X"[..], &vec![b'a'; MAX_LINE_LEN]].concat();
@@ -1289,11 +1277,11 @@ mod tests {
         for want in &frames[1..] {
             assert!(r.read_frame_into(&mut f).unwrap());
             assert_eq!(f.as_ref().plane(0).row(0).as_ptr(), ptr);
-            assert_eq!(packed(&f.as_ref()), packed(&want.as_ref()));
+            assert_eq!(f.to_packed(), want.to_packed());
         }
         assert_eq!(r.frames_read(), 3);
         assert!(!r.read_frame_into(&mut f).unwrap());
-        assert_eq!(packed(&f.as_ref()), packed(&frames[2].as_ref()));
+        assert_eq!(f.to_packed(), frames[2].to_packed());
     }
 
     #[test]
