@@ -21,8 +21,9 @@ LANGUAGE_FLOOR = (1, 87)
 
 FEATURE_SETS = [
     ("library only (default-features = false)", ["--no-default-features"]),
-    ("default", []),
-    ("ml", ["--features", "ml"]),
+    ("library with ml (default-features = false, features = [\"ml\"])", ["--no-default-features", "--features", "ml"]),
+    ("CLI without ml (--no-default-features --features cli)", ["--no-default-features", "--features", "cli"]),
+    ("default (cli, ml)", []),
     ("ml-ort", ["--features", "ml-ort"]),
 ]
 
