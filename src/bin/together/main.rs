@@ -9,7 +9,8 @@
 //! together segment --input IMAGE --out MASK.png [--model PATH] [--raw] [--repeat N]   (--features ml)
 //! ```
 //! OUT is a .y4m file, `-` (Y4M on stdout) or a PNG pattern such as `frames/%05d.png`.
-//! MODE is none, alpha (the default), chroma, background, ml or auto (see `SegmentMode`).
+//! MODE is auto (render's default), alpha (demo's default), none, chroma, background or ml (see
+//! `SegmentMode`); ml and auto find the selfie model as `model` says.
 //!
 //! One module per command; each takes its `clap::Args` struct whole. `args` holds the value
 //! parsers and option groups several commands share.
@@ -17,6 +18,7 @@
 mod args;
 mod bench;
 mod demo;
+mod model;
 mod render;
 mod scenario;
 mod seating;
