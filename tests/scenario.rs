@@ -1,7 +1,7 @@
 //! The scenario runner: the example scenario end to end (files, frame counts, events and
 //! refusals), schema errors, and the `together scenario` command.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use together_mode::scenario::{Scenario, ScenarioError};
 use together_mode::SegmentMode;
@@ -13,7 +13,8 @@ fn frames(path: &Path) -> (u32, u32, usize) {
     common::y4m_frames(&std::fs::read(path).unwrap())
 }
 
-fn example() -> PathBuf {
+#[cfg(feature = "ml")]
+fn example() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenario.json")
 }
 
