@@ -58,6 +58,8 @@ def main():
             if len(fields) < 2:
                 continue
             pkg = (fields[0], fields[1].lstrip("v"))
+            if pkg[0] == "together-mode":
+                continue  # its own rust-version is what this script derives
             rv = declared.get(pkg)
             if rv and version(rv) > best:
                 best, who = version(rv), f"{pkg[0]} {pkg[1]}"
