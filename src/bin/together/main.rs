@@ -6,7 +6,7 @@
 //! together seating --scene DIR|builtin:NAME --participants N [--scene-size WxH] [--size WxH]
 //! together scenario FILE --out DIR
 //! together bench [--participants N] [--frames N] [--segment constant|opaque|alpha|ml] [--serial] ...
-//! together segment --input IMAGE --out MASK.png [--model PATH] [--raw] [--repeat N]   (--features ml)
+//! together segment --input IMAGE --out MASK.png [--model PATH] [--raw] [--repeat N]
 //! ```
 //! OUT is a .y4m file, `-` (Y4M on stdout) or a PNG pattern such as `frames/%05d.png`.
 //! MODE is auto (render's default), alpha (demo's default), none, chroma, background or ml (see
@@ -50,7 +50,8 @@ enum Command {
     /// Play a meeting timeline (scenario JSON): one Y4M per room and events.jsonl in --out.
     Scenario(scenario::ScenarioArgs),
     /// Person mask of one image (8-bit gray PNG at the input's size) with the selfie model.
-    /// Needs a build with `--features ml` and the model (scripts/fetch-model.sh).
+    /// Needs the feature `ml` (a default one) and the model (found or fetched as `render`
+    /// does).
     Segment(segment::SegmentArgs),
     /// Print the ACS seating map (JSON) for N participants.
     Seating(seating::SeatingArgs),
