@@ -12,7 +12,7 @@ use gsttogethermode::togethermode::{
 };
 use together_mode::frame::{ColorSpec, Frame, PixelFormat};
 use together_mode::segment::input_alpha_factory;
-use together_mode::{Compositor, CompositorOptions, Role, Scene};
+use together_mode::{Compositor, CompositorOptions, Role, Scene, SegmentMode};
 
 const OUT_W: u32 = 320;
 const OUT_H: u32 = 180;
@@ -358,7 +358,8 @@ fn a_full_scene_leaves_extra_pads_unseated_with_a_warning() {
         Scene::grid(1, 1920, 1080).unwrap(),
         CompositorOptions::default()
             .with_size(OUT_W, OUT_H)
-            .with_color(ColorSpec::BT601_LIMITED),
+            .with_color(ColorSpec::BT601_LIMITED)
+            .with_segment(SegmentMode::Alpha),
     )
     .unwrap();
     let mut a = Input::new(&el, "in", PixelFormat::I420, (64, 48), 11, true);
