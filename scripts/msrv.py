@@ -21,8 +21,9 @@ LANGUAGE_FLOOR = (1, 87)
 
 FEATURE_SETS = [
     ("library only (default-features = false)", ["--no-default-features"]),
-    ("default", []),
-    ("ml", ["--features", "ml"]),
+    ("library with ml (default-features = false, features = [\"ml\"])", ["--no-default-features", "--features", "ml"]),
+    ("CLI without ml (--no-default-features --features cli)", ["--no-default-features", "--features", "cli"]),
+    ("default (cli, ml)", []),
     ("ml-ort", ["--features", "ml-ort"]),
 ]
 
@@ -57,6 +58,8 @@ def main():
             if len(fields) < 2:
                 continue
             pkg = (fields[0], fields[1].lstrip("v"))
+            if pkg[0] == "together-mode":
+                continue  # its own rust-version is what this script derives
             rv = declared.get(pkg)
             if rv and version(rv) > best:
                 best, who = version(rv), f"{pkg[0]} {pkg[1]}"

@@ -1,11 +1,16 @@
 //! The engine a media pipeline calls: participants in, one composed frame per tick out.
 //!
 //! ```
-//! use together_mode::{Compositor, CompositorOptions, Scene, Role};
+//! use together_mode::{Compositor, CompositorOptions, Role, Scene, SegmentMode};
 //! use together_mode::frame::{Frame, PixelFormat};
 //!
 //! let scene = Scene::builtin("auditorium").unwrap();
-//! let mut engine = Compositor::new(scene, CompositorOptions::default().with_size(640, 360)).unwrap();
+//! // By default (`SegmentMode::Auto`) people are cut out by the selfie model, which must be
+//! // found when the engine is built; this example uses the frames' own alpha instead.
+//! let options = CompositorOptions::default()
+//!     .with_size(640, 360)
+//!     .with_segment(SegmentMode::Alpha);
+//! let mut engine = Compositor::new(scene, options).unwrap();
 //! engine.join("8:acs:alice", Role::Attendee).unwrap();
 //! let camera = Frame::black(PixelFormat::I420, 320, 240, Default::default()).unwrap();
 //! engine.push("8:acs:alice", camera, 0).unwrap();
@@ -28,7 +33,7 @@ use crate::render::{
 };
 use crate::scene::Scene;
 use crate::seating::{Role, Seating, SeatingMap};
-use crate::segment::{input_alpha_factory, Segmenter, SegmenterFactory};
+use crate::segment::{SegmentMode, Segmenter, SegmenterConfig, SegmenterFactory};
 
 /// Largest output the compositor renders unless raised (8K UHD).
 pub const MAX_OUTPUT: (u32, u32) = (7680, 4320);
@@ -78,6 +83,13 @@ pub struct CompositorOptions {
     pub filter: ScaleFilter,
     /// Largest output size accepted.
     pub max_output: (u32, u32),
+    /// How seats are segmented ([`Compositor::new`] builds the segmenters from it with
+    /// [`SegmenterConfig::new`]: the selfie model, for `ml` and `auto`, is the first the
+    /// library's search finds, see [`crate::segment::model`]). The default, `auto`, cuts out
+    /// inputs without alpha with the selfie model: an engine that cannot find or load it is
+    /// refused when it is built. For another model file or backend, build the segmenters
+    /// with a [`SegmenterConfig`] and pass them to [`Compositor::with_segmenter`].
+    pub segment: SegmentMode,
 }
 
 impl Default for CompositorOptions {
@@ -91,6 +103,7 @@ impl Default for CompositorOptions {
             parallel: true,
             filter: ScaleFilter::Bilinear,
             max_output: MAX_OUTPUT,
+            segment: SegmentMode::default(),
         }
     }
 }
@@ -134,6 +147,11 @@ impl CompositorOptions {
     /// Largest output size accepted.
     pub fn with_max_output(mut self, width: u32, height: u32) -> Self {
         self.max_output = (width, height);
+        self
+    }
+    /// How seats are segmented.
+    pub fn with_segment(mut self, segment: SegmentMode) -> Self {
+        self.segment = segment;
         self
     }
 
@@ -225,8 +243,23 @@ fn check_size(o: &CompositorOptions) -> Result<(), ComposeError> {
 }
 
 impl Compositor {
-    /// An engine for `scene` rendering at the options' output size.
+    /// An engine for `scene` rendering at the options' output size, its seats segmented as
+    /// [`CompositorOptions::segment`] says. For `ml` and `auto` (the default) this finds and
+    /// loads the selfie model: [`ComposeError::Segmenter`] when it cannot (with every place
+    /// it looked at), or when the build has no ML segmenter.
     pub fn new(scene: Scene, options: CompositorOptions) -> Result<Self, ComposeError> {
+        check_size(&options)?;
+        let factory = SegmenterConfig::new(options.segment).factory()?;
+        Self::with_segmenter(scene, options, factory)
+    }
+
+    /// An engine whose seats are segmented by `factory` ([`CompositorOptions::segment`] is
+    /// not used).
+    pub fn with_segmenter(
+        scene: Scene,
+        options: CompositorOptions,
+        factory: SegmenterFactory,
+    ) -> Result<Self, ComposeError> {
         check_size(&options)?;
         let layout = Layout::new(&scene, options.width, options.height, options.color)?;
         let seating = Seating::new(&scene);
@@ -251,11 +284,11 @@ impl Compositor {
             output,
             damage: Vec::new(),
             full_redraw: true,
-            factory: input_alpha_factory(),
+            factory,
         })
     }
 
-    /// Replaces how seats are segmented (default: the frame's own alpha, else opaque).
+    /// Replaces how seats are segmented.
     pub fn set_segmenter(&mut self, factory: SegmenterFactory) {
         self.factory = factory;
         for s in &mut self.slots {

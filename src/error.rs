@@ -357,6 +357,10 @@ pub enum ComposeError {
     /// No such participant.
     #[error("unknown participant {0:?}")]
     UnknownParticipant(String),
+    /// The segmenters could not be built (for `ml` and `auto`: the selfie model is missing,
+    /// not the pinned file, not loadable, or not in this build).
+    #[error(transparent)]
+    Segmenter(#[from] crate::segment::SegmenterConfigError),
 }
 
 /// Y4M and image files.

@@ -23,8 +23,9 @@
 //!   of each participant, the per-seat scratch and the output; a seat whose frame did not
 //!   change is not rendered again.
 //! - A [`Segmenter`] cuts each participant out: the frame's own alpha,
-//!   chroma key, a background model, or MediaPipe's selfie network (feature `ml`); chosen by
-//!   [`SegmentMode`] through a [`SegmenterFactory`].
+//!   chroma key, a background model, or MediaPipe's selfie network (feature `ml`, on by
+//!   default); chosen by [`SegmentMode`] through a [`SegmenterFactory`]. The default, `auto`,
+//!   is the frame's own alpha when it has one, else the selfie network.
 //! - [`LiveStream`] puts an output clock around a compositor (frames arrive when they arrive;
 //!   output ticks at a fixed rate, with a freeze policy), and [`Meeting`] is ACS's control
 //!   surface over several rooms: Together Mode start, scene and seat changes, breakout rooms,
@@ -35,10 +36,16 @@
 //! # Example
 //!
 //! ```
-//! use together_mode::{Compositor, CompositorOptions, Frame, PixelFormat, Role, Scene};
+//! use together_mode::{Compositor, CompositorOptions, Frame, PixelFormat, Role, Scene, SegmentMode};
 //!
 //! let scene = Scene::builtin("auditorium")?;
-//! let mut engine = Compositor::new(scene, CompositorOptions::default().with_size(640, 360))?;
+//! // The default segment mode, `auto`, cuts opaque camera frames out with the selfie model
+//! // (found on disk when the engine is built, see `segment::model`); this example uses the
+//! // frames' own alpha, so it runs without the model.
+//! let options = CompositorOptions::default()
+//!     .with_size(640, 360)
+//!     .with_segment(SegmentMode::Alpha);
+//! let mut engine = Compositor::new(scene, options)?;
 //! engine.join("8:acs:alice", Role::Attendee)?; // the first seat by seatingOrder
 //! let camera = Frame::black(PixelFormat::I420, 320, 240, Default::default())?;
 //! engine.push("8:acs:alice", camera, 0)?; // ownership, no copy

@@ -37,6 +37,7 @@ use crate::meeting::{
 };
 use crate::scene::{Scene, SceneLimits};
 use crate::seating::Role;
+use crate::segment::{SegmentMode, SegmentModeError};
 use crate::stream::{FreezePolicy, StreamError, StreamOptions};
 use crate::synth::SyntheticParticipant;
 
@@ -123,6 +124,9 @@ pub enum ScenarioError {
     /// A freeze policy that is not keep, dim or free.
     #[error("unknown freeze policy {0:?}")]
     BadPolicy(String),
+    /// A `segment` that is not a segment mode's name.
+    #[error("segment")]
+    Segment(#[from] SegmentModeError),
     /// `changeSource` on a participant whose source is not synthetic.
     #[error("event {index}: {id:?} does not have a synthetic source")]
     NotSynthetic {
@@ -193,6 +197,8 @@ struct FileSpec {
     #[serde(default)]
     freeze: FreezeJson,
     idle_timeout_ms: Option<u64>,
+    /// The segment mode's name (`SegmentMode`); default `auto`.
+    segment: Option<String>,
     participants: Vec<ParticipantJson>,
     #[serde(default)]
     events: Vec<Value>,
@@ -507,6 +513,11 @@ pub struct ScenarioReport {
 }
 
 impl Scenario {
+    /// The segment mode every room's seats use (the file's `segment`, default `auto`).
+    pub fn segment(&self) -> SegmentMode {
+        self.options.compositor.segment
+    }
+
     /// Reads and checks a scenario file; relative paths in it are relative to its folder.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
@@ -536,8 +547,16 @@ impl Scenario {
             Some("free") => FreezePolicy::Free,
             Some(other) => return Err(ScenarioError::BadPolicy(other.to_string())),
         };
+        let segment = match &spec.segment {
+            Some(name) => name.parse::<SegmentMode>()?,
+            None => SegmentMode::default(),
+        };
         let mut options = MeetingOptions::default()
-            .with_compositor(CompositorOptions::default().with_size(w, h))
+            .with_compositor(
+                CompositorOptions::default()
+                    .with_size(w, h)
+                    .with_segment(segment),
+            )
             .with_stream(stream)
             .with_fps(fps, 1);
         if let Some(ms) = spec.idle_timeout_ms {

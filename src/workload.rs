@@ -127,7 +127,12 @@ impl Workload {
         };
         let mut engine = Compositor::new(
             scene,
-            options.with_size(width, height).with_seat_opacity(opacity),
+            // The workload's mattes are its inputs' alpha (or the constant opacity): the
+            // segment mode is part of its definition, whatever the caller's options say.
+            options
+                .with_size(width, height)
+                .with_seat_opacity(opacity)
+                .with_segment(crate::segment::SegmentMode::Alpha),
         )?;
         let with_alpha = matte == WorkloadMatte::PerPixel;
         let mut ids = Vec::with_capacity(n);

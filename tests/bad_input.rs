@@ -20,6 +20,7 @@ use together_mode::frame::{ColorSpec, Frame, FrameRef, PixelFormat, PlaneRef, MA
 use together_mode::geometry::{check_output_size, parse_size, Extent, WorldRect};
 use together_mode::io::{load_image, Y4mReader};
 use together_mode::scene::{RgbaImage, SceneLimits, Seat, Sprite};
+use together_mode::SegmentMode;
 use together_mode::{Compositor, CompositorOptions, Role, Scene};
 
 #[global_allocator]
@@ -431,6 +432,7 @@ fn cost(scene: Scene) -> Result<usize, ComposeError> {
     let frame = Frame::black(PixelFormat::I420, 64, 48, ColorSpec::default()).unwrap();
     let (r, bytes) = allocated_by(|| -> Result<(), ComposeError> {
         let options = CompositorOptions::default()
+            .with_segment(SegmentMode::Alpha)
             .with_size(320, 180)
             .with_parallel(false);
         let mut engine = Compositor::new(scene, options)?;
@@ -533,8 +535,13 @@ fn seats_valid_to_the_ulp_stay_inside_the_output() {
         "participants": [{"cx": 500000000.00000006, "cy": 4.5, "width": 6e-8, "height": 9}]}"#;
     let s =
         Scene::load_from_memory(json.as_bytes(), &HashMap::new(), &SceneLimits::default()).unwrap();
-    let engine =
-        Compositor::new(s.clone(), CompositorOptions::default().with_size(320, 180)).unwrap();
+    let engine = Compositor::new(
+        s.clone(),
+        CompositorOptions::default()
+            .with_segment(SegmentMode::Alpha)
+            .with_size(320, 180),
+    )
+    .unwrap();
     let r = engine.layout().seat_rect(0).unwrap();
     assert!(
         r.x >= 0 && r.y >= 0 && r.right() <= 320 && r.bottom() <= 180,
@@ -572,7 +579,12 @@ fn unchecked_scenes_built_in_code_are_refused_by_the_compositor() {
     for (name, seat, field) in bad_seats {
         let mut s = scene_with_sprites(&[]);
         s.seats[0].rect = seat;
-        let got = Compositor::new(s, CompositorOptions::default().with_size(320, 180));
+        let got = Compositor::new(
+            s,
+            CompositorOptions::default()
+                .with_segment(SegmentMode::Alpha)
+                .with_size(320, 180),
+        );
         match got {
             Err(ComposeError::Scene(SceneError::BadNumber { field: f, .. })) => {
                 assert_eq!(f, field, "{name}")
@@ -584,7 +596,12 @@ fn unchecked_scenes_built_in_code_are_refused_by_the_compositor() {
         let mut s = scene_with_sprites(&[]);
         s.seats[0].rect = seat;
         assert!(matches!(
-            Compositor::new(s, CompositorOptions::default().with_size(320, 180)),
+            Compositor::new(
+                s,
+                CompositorOptions::default()
+                    .with_segment(SegmentMode::Alpha)
+                    .with_size(320, 180)
+            ),
             Err(ComposeError::Scene(SceneError::OutOfExtent {
                 index: 0,
                 ..
@@ -594,13 +611,15 @@ fn unchecked_scenes_built_in_code_are_refused_by_the_compositor() {
     let mut s = scene_with_sprites(&[rect(0.0, 0.0, 2.0, 2.0)]);
     s.sprites[0].rect.width = f64::NEG_INFINITY;
     assert!(matches!(
-        Compositor::new(s.clone(), CompositorOptions::default().with_size(320, 180)),
+        Compositor::new(s.clone(), CompositorOptions::default().with_segment(SegmentMode::Alpha).with_size(320, 180)),
         Err(ComposeError::Scene(SceneError::BadNumber { ref field, .. })) if field == "sprites[0].width"
     ));
     // And through set_scene: the old scene stays.
     let mut engine = Compositor::new(
         scene_with_sprites(&[]),
-        CompositorOptions::default().with_size(320, 180),
+        CompositorOptions::default()
+            .with_segment(SegmentMode::Alpha)
+            .with_size(320, 180),
     )
     .unwrap();
     assert!(engine.set_scene(s).is_err());
@@ -615,6 +634,7 @@ fn unchecked_scenes_built_in_code_are_refused_by_the_compositor() {
 fn builtin_scenes_lay_out_where_sprite_crops_rounded_past_the_image() {
     for (w, h) in [(2, 126), (2, 128), (2, 206), (2, 234), (4, 126), (4, 134)] {
         let options = CompositorOptions::default()
+            .with_segment(SegmentMode::Alpha)
             .with_size(w, h)
             .with_parallel(false);
         let mut engine = Compositor::new(Scene::builtin("auditorium").unwrap(), options)
@@ -634,6 +654,7 @@ fn thousands_of_seats_with_a_raised_limit_lay_out_and_render() {
     let limits = SceneLimits::default().with_max_seats(5000);
     let s = Scene::load_from_memory(json.as_bytes(), &HashMap::new(), &limits).unwrap();
     let options = CompositorOptions::default()
+        .with_segment(SegmentMode::Alpha)
         .with_size(64, 36)
         .with_parallel(false);
     let mut engine = Compositor::new(s, options).unwrap();
@@ -957,6 +978,7 @@ fn frame_views_check_buffers_strides_and_planes() {
     let mut engine = Compositor::new(
         Scene::builtin("grid").unwrap(),
         CompositorOptions::default()
+            .with_segment(SegmentMode::Alpha)
             .with_size(64, 36)
             .with_parallel(false),
     )
@@ -1039,7 +1061,9 @@ fn sizes_are_parsed_and_checked_with_typed_errors() {
     let (r, allocated) = allocated_by(|| {
         Compositor::new(
             Scene::builtin("grid").unwrap(),
-            CompositorOptions::default().with_size(1_000_000, 1_000_000),
+            CompositorOptions::default()
+                .with_segment(SegmentMode::Alpha)
+                .with_size(1_000_000, 1_000_000),
         )
         .map(|_| ())
     });
@@ -1138,6 +1162,8 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         (
             vec![
                 "render".into(),
+                "--segment".into(),
+                "alpha".into(),
                 "--scene".into(),
                 "builtin:grid".into(),
                 "--out".into(),
@@ -1171,6 +1197,8 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         (
             vec![
                 "render".into(),
+                "--segment".into(),
+                "alpha".into(),
                 "--scene".into(),
                 "builtin:grid".into(),
                 "--input".into(),
@@ -1185,6 +1213,8 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         (
             vec![
                 "render".into(),
+                "--segment".into(),
+                "alpha".into(),
                 "--scene".into(),
                 "builtin:grid".into(),
                 "--input".into(),
@@ -1234,6 +1264,8 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         (
             vec![
                 "render".into(),
+                "--segment".into(),
+                "alpha".into(),
                 "--scene".into(),
                 bomb_s.into(),
                 "--input".into(),
@@ -1246,6 +1278,8 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         (
             vec![
                 "render".into(),
+                "--segment".into(),
+                "alpha".into(),
                 "--scene".into(),
                 escape_s.into(),
                 "--input".into(),
@@ -1258,6 +1292,8 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         (
             vec![
                 "render".into(),
+                "--segment".into(),
+                "alpha".into(),
                 "--scene".into(),
                 "builtin:grid".into(),
                 "--input".into(),
@@ -1270,6 +1306,8 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         (
             vec![
                 "render".into(),
+                "--segment".into(),
+                "alpha".into(),
                 "--scene".into(),
                 "builtin:grid".into(),
                 "--input".into(),
@@ -1282,6 +1320,8 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         (
             vec![
                 "render".into(),
+                "--segment".into(),
+                "alpha".into(),
                 "--scene".into(),
                 "builtin:grid".into(),
                 "--input".into(),
@@ -1294,6 +1334,8 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         (
             vec![
                 "render".into(),
+                "--segment".into(),
+                "alpha".into(),
                 "--scene".into(),
                 "builtin:grid".into(),
                 "--input".into(),
@@ -1306,6 +1348,8 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         (
             vec![
                 "render".into(),
+                "--segment".into(),
+                "alpha".into(),
                 "--scene".into(),
                 "builtin:grid".into(),
                 "--input".into(),
@@ -1318,6 +1362,8 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         (
             vec![
                 "render".into(),
+                "--segment".into(),
+                "alpha".into(),
                 "--scene".into(),
                 "builtin:grid".into(),
                 "--input".into(),
@@ -1330,6 +1376,8 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         (
             vec![
                 "render".into(),
+                "--segment".into(),
+                "alpha".into(),
                 "--scene".into(),
                 "builtin:grid".into(),
                 "--input".into(),
@@ -1342,6 +1390,8 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         (
             vec![
                 "render".into(),
+                "--segment".into(),
+                "alpha".into(),
                 "--scene".into(),
                 "builtin:grid".into(),
                 "--input".into(),
@@ -1358,6 +1408,8 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         (
             vec![
                 "render".into(),
+                "--segment".into(),
+                "alpha".into(),
                 "--scene".into(),
                 "builtin:grid".into(),
                 "--input".into(),
@@ -1376,6 +1428,8 @@ fn cli_refuses_bad_arguments_and_hostile_files_in_one_line() {
         (
             vec![
                 "render".into(),
+                "--segment".into(),
+                "alpha".into(),
                 "--scene".into(),
                 "builtin:grid".into(),
                 "--input".into(),

@@ -128,6 +128,8 @@ fn render_loops_clips_at_the_output_rate() {
     let out = d.join("out.y4m");
     let o = run(&[
         "render",
+        "--segment",
+        "alpha",
         "--scene",
         scene.to_str().unwrap(),
         "--input",
@@ -162,6 +164,8 @@ fn render_loops_clips_at_the_output_rate() {
     // Without --frames: the clip's length at the output rate (5 frames at 10 fps = 10 at 20).
     let o = run(&[
         "render",
+        "--segment",
+        "alpha",
         "--scene",
         scene.to_str().unwrap(),
         "--input",
@@ -229,6 +233,8 @@ fn bad_input_fails_with_one_line_and_no_output() {
     together_fails(
         &[
             "render",
+            "--segment",
+            "alpha",
             "--scene",
             "/nonexistent/scene",
             "--input",
@@ -241,6 +247,8 @@ fn bad_input_fails_with_one_line_and_no_output() {
     together_fails(
         &[
             "render",
+            "--segment",
+            "alpha",
             "--scene",
             "builtin:nope",
             "--input",
@@ -252,13 +260,23 @@ fn bad_input_fails_with_one_line_and_no_output() {
     );
     together_fails(
         &[
-            "render", "--scene", scene_s, "--input", "noequals", "--out", out_s,
+            "render",
+            "--segment",
+            "alpha",
+            "--scene",
+            scene_s,
+            "--input",
+            "noequals",
+            "--out",
+            out_s,
         ],
         "ID=PATH",
     );
     together_fails(
         &[
             "render",
+            "--segment",
+            "alpha",
             "--scene",
             scene_s,
             "--input",
@@ -271,6 +289,8 @@ fn bad_input_fails_with_one_line_and_no_output() {
     together_fails(
         &[
             "render",
+            "--segment",
+            "alpha",
             "--scene",
             scene_s,
             "--input",
@@ -293,6 +313,8 @@ fn bad_input_fails_with_one_line_and_no_output() {
     together_fails(
         &[
             "render",
+            "--segment",
+            "alpha",
             "--scene",
             scene_s,
             "--input",
@@ -312,7 +334,15 @@ fn bad_input_fails_with_one_line_and_no_output() {
     std::fs::write(scene.join("scene.json"), "{ not json").unwrap();
     together_fails(
         &[
-            "render", "--scene", scene_s, "--input", &clip_arg, "--out", out_s,
+            "render",
+            "--segment",
+            "alpha",
+            "--scene",
+            scene_s,
+            "--input",
+            &clip_arg,
+            "--out",
+            out_s,
         ],
         "scene.json",
     );
@@ -365,6 +395,8 @@ fn demo_and_render_take_the_ml_backend_only_with_ml_segmentation() {
         vec!["demo", "--frames", "2", "--ort-lib", "/x.so", "--out", out],
         vec![
             "render",
+            "--segment",
+            "alpha",
             "--scene",
             "builtin:auditorium",
             "--input",
@@ -414,6 +446,8 @@ fn os_errors_are_printed_once() {
     once(
         &[
             "render",
+            "--segment",
+            "alpha",
             "--scene",
             missing.to_str().unwrap(),
             "--input",
@@ -433,7 +467,7 @@ fn os_errors_are_printed_once() {
             "nosuchdir",
         ),
         (
-            r#"{"ticks": 1, "participants": [{"id": "a", "source": {"clip": {"path": "nosuch.y4m"}}}]}"#,
+            r#"{"ticks": 1, "segment": "alpha", "participants": [{"id": "a", "source": {"clip": {"path": "nosuch.y4m"}}}]}"#,
             "nosuch.y4m",
         ),
     ] {

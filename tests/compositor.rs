@@ -9,6 +9,7 @@ use together_mode::io::{save_png, Y4mReader, Y4mWriter};
 use together_mode::render::kernels::SimdLevel;
 use together_mode::scene::{RgbaImage, Scene, Seat, Sprite};
 use together_mode::synth::SyntheticParticipant;
+use together_mode::SegmentMode;
 use together_mode::{ComposeError, Compositor, CompositorOptions, Role};
 
 mod common;
@@ -69,7 +70,13 @@ fn scene_with(sprites: Vec<Sprite>, mirror: bool) -> Scene {
 }
 
 fn engine(scene: Scene, w: u32, h: u32) -> Compositor {
-    Compositor::new(scene, CompositorOptions::default().with_size(w, h)).unwrap()
+    Compositor::new(
+        scene,
+        CompositorOptions::default()
+            .with_segment(SegmentMode::Alpha)
+            .with_size(w, h),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -251,6 +258,7 @@ fn seat_opacity_blends_constantly() {
     let mut e = Compositor::new(
         scene_with(vec![], false),
         CompositorOptions::default()
+            .with_segment(SegmentMode::Alpha)
             .with_size(64, 36)
             .with_seat_opacity(0.8),
     )
@@ -280,7 +288,9 @@ fn auditorium_engine(options: CompositorOptions, people: usize, frame: u64) -> C
 
 #[test]
 fn serial_parallel_and_every_simd_tier_agree() {
-    let base = CompositorOptions::default().with_size(480, 270);
+    let base = CompositorOptions::default()
+        .with_segment(SegmentMode::Alpha)
+        .with_size(480, 270);
     let reference = {
         let mut e = auditorium_engine(base.with_parallel(false).with_simd(SimdLevel::Scalar), 7, 3);
         Frame::from_ref(&e.render().unwrap()).unwrap().to_packed()
@@ -299,7 +309,9 @@ fn serial_parallel_and_every_simd_tier_agree() {
 
 #[test]
 fn render_into_rgba_and_caller_buffers() {
-    let opts = CompositorOptions::default().with_size(320, 180);
+    let opts = CompositorOptions::default()
+        .with_segment(SegmentMode::Alpha)
+        .with_size(320, 180);
     let mut e = auditorium_engine(opts, 4, 0);
     let i420 = Frame::from_ref(&e.render().unwrap()).unwrap();
     let mut rgba = Frame::new(PixelFormat::Rgba, 320, 180).unwrap();
@@ -340,6 +352,7 @@ fn render_into_accepts_different_u_and_v_strides() {
     let (w, h) = (320usize, 180usize);
     for parallel in [false, true] {
         let opts = CompositorOptions::default()
+            .with_segment(SegmentMode::Alpha)
             .with_size(w as u32, h as u32)
             .with_parallel(parallel);
         let mut e = auditorium_engine(opts, 4, 0);
@@ -384,7 +397,13 @@ fn bad_input_gets_typed_errors() {
     let scene = || Scene::grid(4, 320, 180).unwrap();
     for (w, h) in [(321, 180), (320, 181), (0, 180), (100_000, 180)] {
         assert!(
-            Compositor::new(scene(), CompositorOptions::default().with_size(w, h)).is_err(),
+            Compositor::new(
+                scene(),
+                CompositorOptions::default()
+                    .with_segment(SegmentMode::Alpha)
+                    .with_size(w, h)
+            )
+            .is_err(),
             "{w}x{h}"
         );
     }
@@ -485,7 +504,9 @@ fn check_golden(name: &str, frames: &[Frame]) {
 
 #[test]
 fn golden_auditorium() {
-    let opts = CompositorOptions::default().with_size(192, 108);
+    let opts = CompositorOptions::default()
+        .with_segment(SegmentMode::Alpha)
+        .with_size(192, 108);
     let mut e = auditorium_engine(opts, 6, 0);
     let mut frames = vec![Frame::from_ref(&e.render().unwrap()).unwrap()];
     for i in 0..6 {
@@ -584,7 +605,9 @@ fn inputs_tagged_otherwise_are_converted_to_the_output_tag() {
 fn incremental_renders_equal_full_renders() {
     // Engine A renders into its own frame (only damaged regions recomposed); engine B gets the
     // same operations and composes whole into a caller buffer every tick.
-    let opts = CompositorOptions::default().with_size(320, 180);
+    let opts = CompositorOptions::default()
+        .with_segment(SegmentMode::Alpha)
+        .with_size(320, 180);
     let mut a = Compositor::new(Scene::builtin("auditorium").unwrap(), opts).unwrap();
     let mut b = Compositor::new(Scene::builtin("auditorium").unwrap(), opts).unwrap();
     let mut full = Frame::new(PixelFormat::I420, 320, 180).unwrap();

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use together_mode::frame::Frame;
 use together_mode::geometry::{aspect_fill_crop, Rect};
 use together_mode::io::{Y4mReader, Y4mWriter};
+use together_mode::SegmentMode;
 use together_mode::{Compositor, CompositorOptions, Role, Scene};
 
 mod common;
@@ -68,6 +69,7 @@ fn parity(n: usize, width: u32, height: u32, opacity: f32) {
 
     let scene = Scene::grid(n, width, height).unwrap();
     let opts = CompositorOptions::default()
+        .with_segment(SegmentMode::Alpha)
         .with_size(width, height)
         .with_seat_opacity(opacity);
     let mut engine = Compositor::new(scene, opts).unwrap();

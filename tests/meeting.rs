@@ -9,6 +9,7 @@ use together_mode::meeting::{
     RoomState,
 };
 use together_mode::stream::StreamOptions;
+use together_mode::SegmentMode;
 use together_mode::{CompositorOptions, FrameRef, Role, Scene};
 
 const W: u32 = 320;
@@ -21,7 +22,11 @@ fn meeting_with(options: MeetingOptions) -> Meeting {
 fn meeting() -> Meeting {
     meeting_with(
         MeetingOptions::default()
-            .with_compositor(CompositorOptions::default().with_size(W, H))
+            .with_compositor(
+                CompositorOptions::default()
+                    .with_segment(SegmentMode::Alpha)
+                    .with_size(W, H),
+            )
             .with_fps(10, 1),
     )
 }
@@ -311,7 +316,11 @@ fn together_mode_ends_after_the_idle_timeout() {
     assert_eq!(MeetingOptions::default().idle_timeout_us, 60_000_000);
     let mut m = meeting_with(
         MeetingOptions::default()
-            .with_compositor(CompositorOptions::default().with_size(W, H))
+            .with_compositor(
+                CompositorOptions::default()
+                    .with_segment(SegmentMode::Alpha)
+                    .with_size(W, H),
+            )
             .with_fps(1, 1),
     );
     let rx = m.subscribe();
@@ -336,7 +345,11 @@ fn together_mode_ends_after_the_idle_timeout() {
     // Live video keeps it going; configurable timeout; frozen video counts as none.
     let mut m = meeting_with(
         MeetingOptions::default()
-            .with_compositor(CompositorOptions::default().with_size(W, H))
+            .with_compositor(
+                CompositorOptions::default()
+                    .with_segment(SegmentMode::Alpha)
+                    .with_size(W, H),
+            )
             .with_fps(10, 1)
             .with_idle_timeout_us(1_000_000),
     );
@@ -539,7 +552,11 @@ fn rooms_move_people_and_have_their_own_streams() {
 fn freeze_policy_applies_in_the_meeting() {
     let mut m = meeting_with(
         MeetingOptions::default()
-            .with_compositor(CompositorOptions::default().with_size(W, H))
+            .with_compositor(
+                CompositorOptions::default()
+                    .with_segment(SegmentMode::Alpha)
+                    .with_size(W, H),
+            )
             .with_fps(10, 1)
             .with_stream(
                 StreamOptions::default().with_policy(together_mode::stream::FreezePolicy::Free),

@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use together_mode::frame::{Frame, PixelFormat};
 use together_mode::meeting::{Meeting, MeetingOptions, RoomSpec};
 use together_mode::stream::{FreezePolicy, StreamOptions};
+use together_mode::SegmentMode;
 use together_mode::{CompositorOptions, Role, Scene};
 
 mod common;
@@ -61,6 +62,7 @@ fn randomized_meeting_keeps_its_invariants_and_memory_flat() {
     let options = MeetingOptions::default()
         .with_compositor(
             CompositorOptions::default()
+                .with_segment(SegmentMode::Alpha)
                 .with_size(w, h)
                 .with_parallel(false),
         )

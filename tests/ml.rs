@@ -18,6 +18,20 @@ fn models() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
 }
 
+/// Whether the models and MediaPipe's references are here (`scripts/ml-setup.sh`): each test
+/// starts with it, so a missing set-up skips loudly outside CI and fails under `CI`.
+fn ready() -> bool {
+    let r = models().join("reference");
+    common::require_files(&[
+        &models().join("selfie_segmentation.tflite"),
+        &models().join("selfie_segmentation_landscape.tflite"),
+        &r.join("astronaut_256x256.png"),
+        &r.join("astronaut_256x144.png"),
+        &r.join("general_256x256.f32"),
+        &r.join("landscape_256x144.f32"),
+    ])
+}
+
 fn need(path: &Path) -> PathBuf {
     assert!(
         path.exists(),
@@ -116,6 +130,9 @@ fn check_against_mediapipe(file: &str, image: &str, reference_file: &str) {
 
 #[test]
 fn general_model_equals_mediapipe_on_astronaut() {
+    if !ready() {
+        return;
+    }
     check_against_mediapipe(
         "selfie_segmentation.tflite",
         "astronaut_256x256.png",
@@ -125,6 +142,9 @@ fn general_model_equals_mediapipe_on_astronaut() {
 
 #[test]
 fn landscape_model_equals_mediapipe_on_astronaut() {
+    if !ready() {
+        return;
+    }
     check_against_mediapipe(
         "selfie_segmentation_landscape.tflite",
         "astronaut_256x144.png",
@@ -152,6 +172,9 @@ fn iou_at(m: &SelfieModel, side: usize, pixels: &[u8], theirs: &[f32]) -> f64 {
 
 #[test]
 fn smaller_inputs_cost_accuracy() {
+    if !ready() {
+        return;
+    }
     // The network is fully convolutional, so it runs at any multiple of 16, but it was
     // trained at 256x256: a smaller input (fewer pixels per head) loses accuracy. Measured
     // here so that choosing the input size from the seat size is an informed trade.
@@ -169,6 +192,9 @@ fn smaller_inputs_cost_accuracy() {
 
 #[test]
 fn malformed_files_give_errors_not_panics() {
+    if !ready() {
+        return;
+    }
     let bytes = std::fs::read(need(&models().join("selfie_segmentation.tflite"))).unwrap();
     assert!(matches!(
         SelfieModel::from_bytes(&[]),
@@ -209,6 +235,9 @@ fn malformed_files_give_errors_not_panics() {
 
 #[test]
 fn input_sizes_that_do_not_fit_are_refused() {
+    if !ready() {
+        return;
+    }
     let m = model("selfie_segmentation.tflite");
     assert!(matches!(m.runner(0, 64), Err(MlError::InputSize { .. })));
     // 40 is not a multiple of 16: the skip connections do not line up.
@@ -265,6 +294,9 @@ fn seat(w: usize, h: usize, cx: f32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
 
 #[test]
 fn seats_share_a_staggered_schedule_and_track_motion() {
+    if !ready() {
+        return;
+    }
     let m = model("selfie_segmentation.tflite");
     let opts = ScheduleOptions {
         budget_ms: 1e-3, // far too small: the period goes to its cap
@@ -318,6 +350,9 @@ mod ort_backend {
 
     #[test]
     fn ort_equals_tract_at_other_input_sizes() {
+        if !ready() {
+            return;
+        }
         // Not only the native size: the ONNX graph is built per input size, as tract's plan.
         let m = model("selfie_segmentation.tflite");
         let (pixels, w, h) = rgb("astronaut_256x256.png");
@@ -343,6 +378,9 @@ mod ort_backend {
 
     #[test]
     fn scheduler_runs_on_ort() {
+        if !ready() {
+            return;
+        }
         let m = model("selfie_segmentation.tflite");
         let opts = ScheduleOptions {
             backend: Backend::Ort,
@@ -372,6 +410,9 @@ mod ort_backend {
 /// must not change the person.
 #[test]
 fn refined_matte_at_half_resolution_keeps_the_person() {
+    if !ready() {
+        return;
+    }
     use together_mode::segment::refine::{RefineOptions, Refiner};
     let m = model("selfie_segmentation.tflite");
     let (w, h) = (274, 154);

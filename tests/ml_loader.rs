@@ -219,6 +219,89 @@ fn the_writer_makes_models_the_loader_accepts_and_runs() {
     );
 }
 
+/// A well-formed model for another task: RGB in, one channel out, but at twice the input's
+/// size (a mask of the input is what a selfie model gives; a face detector's boxes, a
+/// classifier's scores or an upscaler's image are not). Refused as `NotSelfieModel`, and only
+/// after every structural check (the files of the tests below still get their own errors).
+#[test]
+fn a_model_for_another_task_is_refused() {
+    let tensors = [
+        act(&[1, 4, 4, 3], "input"),
+        T {
+            shape: vec![1, 1, 1, 3],
+            ty: tflite::TensorType::FLOAT32,
+            buffer: 1,
+            name: "kernel",
+        },
+        T {
+            shape: vec![1],
+            ty: tflite::TensorType::FLOAT32,
+            buffer: 2,
+            name: "bias",
+        },
+        act(&[1, 4, 4, 1], "gray"),
+        T {
+            shape: vec![2],
+            ty: tflite::TensorType::INT32,
+            buffer: 3,
+            name: "size",
+        },
+        act(&[1, 8, 8, 1], "upscaled"),
+    ];
+    let ops = [
+        O {
+            code: 0,
+            inputs: vec![0, 1, 2],
+            outputs: vec![3],
+            conv: true,
+        },
+        O {
+            code: 1,
+            inputs: vec![3, 4],
+            outputs: vec![5],
+            conv: false,
+        },
+    ];
+    let size: Vec<u8> = [8i32, 8].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let bytes = model(
+        &[
+            tflite::BuiltinOperator::CONV_2D,
+            tflite::BuiltinOperator::RESIZE_BILINEAR,
+        ],
+        &[f32_bytes(&[0.25, 0.5, 0.25]), f32_bytes(&[0.0]), size],
+        &tensors,
+        &ops,
+        0,
+        5,
+    );
+    match SelfieModel::from_bytes(&bytes) {
+        Err(e @ MlError::NotSelfieModel { .. }) => {
+            assert!(matches!(
+                e,
+                MlError::NotSelfieModel {
+                    input: (4, 4),
+                    output: (8, 8)
+                }
+            ));
+            assert!(
+                e.to_string().contains("not a selfie segmentation model"),
+                "{e}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same graph ending at the one-channel map of the input's size loads.
+    let same = model(
+        &[tflite::BuiltinOperator::CONV_2D],
+        &[f32_bytes(&[0.25, 0.5, 0.25]), f32_bytes(&[0.0])],
+        &tensors[..4],
+        &ops[..1],
+        0,
+        3,
+    );
+    assert!(SelfieModel::from_bytes(&same).is_ok());
+}
+
 /// RESIZE_BILINEAR of an activation whose declared height is 0: the integer factor was
 /// computed as `size % 0` (a panic) before the declared shapes were checked.
 #[test]

@@ -7,6 +7,7 @@ use together_mode::stream::{
     FreezePolicy, InputBuffer, LiveStream, Member, OutputClock, PushOutcome, StreamError,
     StreamOptions,
 };
+use together_mode::SegmentMode;
 use together_mode::{Compositor, CompositorOptions, FrameRef, Role, Scene};
 
 mod common;
@@ -69,7 +70,9 @@ fn seat_rect(live: &LiveStream, id: &str) -> Option<(i64, i64, i64, i64)> {
 fn live(seats: usize, options: StreamOptions) -> LiveStream {
     LiveStream::new(
         Scene::grid(seats, W, H).unwrap(),
-        CompositorOptions::default().with_size(W, H),
+        CompositorOptions::default()
+            .with_segment(SegmentMode::Alpha)
+            .with_size(W, H),
         options,
     )
     .unwrap()
@@ -475,7 +478,9 @@ fn members_move_between_streams_with_their_held_frame() {
 fn compositor_set_dim_darkens_the_seat_and_back() {
     let mut c = Compositor::new(
         Scene::grid(1, W, H).unwrap(),
-        CompositorOptions::default().with_size(W, H),
+        CompositorOptions::default()
+            .with_segment(SegmentMode::Alpha)
+            .with_size(W, H),
     )
     .unwrap();
     c.join("a", Role::Attendee).unwrap();

@@ -11,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use together_mode::frame::{
     convert, ColorSpec, Frame, FrameMut, FrameRef, Matrix, PixelFormat, PlaneMut, PlaneRef, Range,
 };
-use together_mode::{Compositor, CompositorOptions, Role, ScaleFilter, Scene};
+use together_mode::{Compositor, CompositorOptions, Role, ScaleFilter, Scene, SegmentMode};
 
 /// Largest pixel buffer the target synthesises for one frame (keeps executions fast).
 const MAX_BYTES: usize = 1 << 21;
@@ -189,6 +189,8 @@ fuzz_target!(|input: Input| {
         _ => ScaleFilter::Nearest,
     };
     let options = CompositorOptions::default()
+        // The frames' own alpha (the default, `auto`, needs the selfie model).
+        .with_segment(SegmentMode::Alpha)
         .with_size(out.0, out.1)
         .with_color(color)
         .with_seat_opacity(f32::from(input.opacity) / 200.0)

@@ -26,7 +26,7 @@ use together_mode::meeting::{
     Event, IdentityKind, Meeting, MeetingError, MeetingOptions, RoomSettings, RoomSpec, RoomState,
 };
 use together_mode::stream::{FreezePolicy, StreamOptions};
-use together_mode::{CompositorOptions, Role, Scene};
+use together_mode::{CompositorOptions, Role, Scene, SegmentMode};
 use together_mode_fuzz::R;
 
 const FPS: i64 = 30;
@@ -265,6 +265,8 @@ fuzz_target!(|input: Input| {
     let options = MeetingOptions::default()
         .with_compositor(
             CompositorOptions::default()
+                // The frames' own alpha (the default, `auto`, needs the selfie model).
+                .with_segment(SegmentMode::Alpha)
                 .with_size(64, 36)
                 .with_parallel(false),
         )

@@ -13,7 +13,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use together_mode::frame::{Frame, PixelFormat};
 use together_mode::scene::SceneLimits;
-use together_mode::{Compositor, CompositorOptions, Role, Scene};
+use together_mode::{Compositor, CompositorOptions, Role, Scene, SegmentMode};
 
 #[derive(Arbitrary, Debug)]
 struct Num {
@@ -210,6 +210,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(img.width() <= limits.max_image_width && img.height() <= limits.max_image_height);
     }
     let options = CompositorOptions::default()
+        // The frames' own alpha (the default, `auto`, needs the selfie model).
+        .with_segment(SegmentMode::Alpha)
         .with_size(out.0, out.1)
         .with_parallel(false);
     let mut engine = Compositor::new(scene, options).expect("a loaded scene lays out");

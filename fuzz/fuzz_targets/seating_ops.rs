@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use together_mode::frame::{Frame, PixelFormat};
-use together_mode::{Compositor, CompositorOptions, Role, Scene, Seating, SeatingMap};
+use together_mode::{Compositor, CompositorOptions, Role, Scene, Seating, SeatingMap, SegmentMode};
 use together_mode_fuzz::R;
 
 #[derive(Arbitrary, Debug)]
@@ -96,6 +96,8 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut order = sc.seat_order();
     let mut seating = Seating::new(&sc);
     let options = CompositorOptions::default()
+        // The frames' own alpha (the default, `auto`, needs the selfie model).
+        .with_segment(SegmentMode::Alpha)
         .with_size(64, 36)
         .with_parallel(false);
     let mut engine = Compositor::new(sc.clone(), options).expect("small output");

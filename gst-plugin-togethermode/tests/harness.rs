@@ -12,7 +12,7 @@ use gsttogethermode::togethermode::{
 };
 use together_mode::frame::{ColorSpec, Frame, PixelFormat};
 use together_mode::segment::input_alpha_factory;
-use together_mode::{Compositor, CompositorOptions, Role, Scene};
+use together_mode::{Compositor, CompositorOptions, Role, Scene, SegmentMode};
 
 const OUT_W: u32 = 320;
 const OUT_H: u32 = 180;
@@ -29,25 +29,37 @@ fn out_caps(format: &str) -> gst::Caps {
     caps.build()
 }
 
+/// The element with `segment=alpha` (the default, `auto`, needs the selfie model; these tests
+/// compare with the library's output for the same inputs' own alpha).
 fn element(scene: &str) -> gst::Element {
     init();
     gst::ElementFactory::make("togethermode")
         .property("scene", scene)
+        .property("segment", TogetherModeSegment::Alpha)
         .build()
         .expect("togethermode is registered")
 }
 
 fn library(scene: &str) -> Compositor {
     let scene = Scene::open(scene, &Default::default()).expect("scene");
-    let mut c = Compositor::new(
+    Compositor::with_segmenter(
         scene,
         CompositorOptions::default()
             .with_size(OUT_W, OUT_H)
             .with_color(ColorSpec::BT601_LIMITED),
+        input_alpha_factory(),
     )
-    .expect("compositor");
-    c.set_segmenter(input_alpha_factory());
-    c
+    .expect("compositor")
+}
+
+#[test]
+fn the_default_segment_mode_is_auto() {
+    init();
+    let el = gst::ElementFactory::make("togethermode").build().unwrap();
+    assert_eq!(
+        el.property::<TogetherModeSegment>("segment"),
+        TogetherModeSegment::Auto
+    );
 }
 
 /// One participant input: its pad's harness plus what the library needs to mirror it.
@@ -346,7 +358,8 @@ fn a_full_scene_leaves_extra_pads_unseated_with_a_warning() {
         Scene::grid(1, 1920, 1080).unwrap(),
         CompositorOptions::default()
             .with_size(OUT_W, OUT_H)
-            .with_color(ColorSpec::BT601_LIMITED),
+            .with_color(ColorSpec::BT601_LIMITED)
+            .with_segment(SegmentMode::Alpha),
     )
     .unwrap();
     let mut a = Input::new(&el, "in", PixelFormat::I420, (64, 48), 11, true);
@@ -464,16 +477,19 @@ fn an_unopenable_scene_fails_the_state_change() {
 }
 
 /// Without the `ml` feature, `segment=ml` is refused for want of the feature; with it, for
-/// want of `model-path` (tests/ml.rs runs the model).
+/// want of the model: a `model-path` that does not exist is the only place looked at (the
+/// element never fetches; tests/ml.rs runs the model).
 #[test]
 fn the_ml_mode_without_a_model_is_refused() {
+    const MISSING: &str = "/nonexistent/selfie.tflite";
     let why = if cfg!(feature = "ml") {
-        "model-path=(unset): segment mode ml needs the selfie model's .tflite file"
+        "model-path=/nonexistent/selfie.tflite: the selfie model was not found; looked at: /nonexistent/selfie.tflite (given path) (get it with scripts/fetch-model.sh"
     } else {
-        "`ml` feature"
+        "cargo feature `ml`"
     };
     // Before start: the first build fails and so does the state change.
     let el = element("builtin:grid");
+    el.set_property("model-path", MISSING);
     el.set_property("segment", TogetherModeSegment::Ml);
     assert!(el.set_state(gst::State::Paused).is_err());
     let _ = el.set_state(gst::State::Null);
@@ -488,6 +504,8 @@ fn the_ml_mode_without_a_model_is_refused() {
     let caps = out_caps("I420");
     a.harness.set_sink_caps(caps.clone());
     a.harness.play();
+    warnings(&bus);
+    el.set_property("model-path", MISSING);
     warnings(&bus);
     el.set_property("segment", TogetherModeSegment::Ml);
     assert_eq!(
@@ -506,17 +524,16 @@ fn the_ml_mode_without_a_model_is_refused() {
     );
 }
 
-/// `auto` takes `model-path` as its fallback only in a build with the `ml` feature (where a
-/// file that does not load is refused); without it `auto` ignores the path and falls back to
-/// the background model.
+/// `auto` needs the model as `ml` does: a `model-path` that does not exist fails the state
+/// change (never a fallback to boxes or to the background model), and so does a build
+/// without the `ml` feature.
 #[test]
-fn auto_uses_model_path_only_with_the_ml_feature() {
+fn auto_without_a_model_fails_the_state_change() {
     let el = element("builtin:grid");
     el.set_property("segment", TogetherModeSegment::Auto);
     el.set_property("model-path", "/nonexistent/selfie.tflite");
-    let started = el.set_state(gst::State::Paused).is_ok();
+    assert!(el.set_state(gst::State::Paused).is_err());
     let _ = el.set_state(gst::State::Null);
-    assert_eq!(started, !cfg!(feature = "ml"));
 }
 
 /// The `participants` of every seating message on `bus`: (id, identity kind, role) per

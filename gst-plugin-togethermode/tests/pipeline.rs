@@ -129,7 +129,7 @@ fn non_live_inputs_run_to_eos_with_gst_launch_syntax() {
 fn live_sources_join_and_leave_a_playing_pipeline() {
     init();
     let pipeline = gst::parse::launch(
-        "togethermode name=m scene=builtin:grid4 \
+        "togethermode name=m scene=builtin:grid4 segment=alpha \
          ! video/x-raw,width=320,height=180,framerate=30/1 ! fakesink name=sink \
          videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=160,height=120,framerate=30/1 ! m.",
     )
@@ -197,7 +197,7 @@ fn gst_launch_refuses_unknown_enum_values() {
     assert!(err.message().contains("segment"), "{err}");
 
     let pipeline = gst::parse::launch(
-        "togethermode name=m sink_0::role=boss sink_0::identity-kind=acs \
+        "togethermode name=m segment=alpha sink_0::role=boss sink_0::identity-kind=acs \
            sink_1::role=coOrganizer sink_1::identity-kind=teamsVisitor ! fakesink \
          videotestsrc ! m.sink_0 videotestsrc ! m.sink_1",
     )

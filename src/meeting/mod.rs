@@ -4,10 +4,14 @@
 //! ```
 //! use together_mode::meeting::{Meeting, MeetingOptions};
 //! use together_mode::frame::{Frame, PixelFormat};
-//! use together_mode::{CompositorOptions, Role, Scene};
+//! use together_mode::{CompositorOptions, Role, Scene, SegmentMode};
 //!
-//! let options = MeetingOptions::default()
-//!     .with_compositor(CompositorOptions::default().with_size(320, 180));
+//! // Each room's compositor is built with these options: the default segment mode (`auto`)
+//! // needs the selfie model; this example uses the frames' own alpha.
+//! let compositor = CompositorOptions::default()
+//!     .with_size(320, 180)
+//!     .with_segment(SegmentMode::Alpha);
+//! let options = MeetingOptions::default().with_compositor(compositor);
 //! let mut meeting = Meeting::new(Scene::builtin("auditorium").unwrap(), options).unwrap();
 //! let events = meeting.subscribe();
 //! meeting.join("8:orgid:olivia", Role::Organizer).unwrap();
@@ -76,7 +80,9 @@ pub const MAX_ROOM_TEXT: usize = 256;
 /// Meeting settings: plain data with `with_*` setters.
 #[derive(Debug, Clone)]
 pub struct MeetingOptions {
-    /// Every room's compositor (output size, colour, filter, ...).
+    /// Every room's compositor (output size, colour, filter, segment mode, ...). Each room
+    /// builds its segmenters from it (`auto` by default: the selfie model is loaded when the
+    /// room is made, and a room that cannot find it is refused then).
     pub compositor: CompositorOptions,
     /// Input timing and the freeze policy.
     pub stream: StreamOptions,

@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use super::model::{ModelError, ModelSearch};
 use super::{SegmentMode, SegmentModeError, SegmenterFactory};
 
 /// What runs the selfie model's network.
@@ -73,17 +74,22 @@ pub struct BackendError {
 /// How seats are segmented: the mode and, for `ml` and `auto`, the selfie model and how it
 /// runs.
 ///
-/// `ml` runs the model from [`model`](Self::model) (required); `auto` uses it as the
-/// fallback for inputs without alpha when a model is given, else the background model (see
-/// [`SegmentMode::Auto`]). The other modes ignore the model settings. All seats of one
-/// factory share one model and one scheduler (`segment::ml::MlShared`).
+/// `ml` runs the selfie model; `auto` runs it for inputs without alpha (see
+/// [`SegmentMode::Auto`]). The model is [`model`](Self::model) when set, else the first one
+/// the search finds ([`search`](Self::search), by default [`ModelSearch::from_env`]: see
+/// [`super::model`]); none found is an error of [`factory`](Self::factory). The other modes
+/// ignore the model settings. All seats of one factory share one model and one scheduler
+/// (`segment::ml::MlShared`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SegmenterConfig {
     /// Which segmenter.
     pub mode: SegmentMode,
-    /// The selfie model's `.tflite` file, for `ml` and `auto` (`scripts/fetch-model.sh`
-    /// fetches it). Relative paths are relative to the process's working directory.
+    /// The selfie model's `.tflite` file, for `ml` and `auto`: used, and only it, when set.
+    /// Relative paths are relative to the process's working directory.
     pub model: Option<PathBuf>,
+    /// Where to look for the model when [`model`](Self::model) is unset; `None`: the
+    /// library's search, [`ModelSearch::from_env`].
+    pub search: Option<ModelSearch>,
     /// What runs the model.
     pub backend: Backend,
     /// The onnxruntime shared library for [`Backend::Ort`]; `None`: the file
@@ -101,26 +107,17 @@ pub struct SegmenterConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SegmenterConfigError {
-    /// The configuration needs the selfie model (`ml`, or `auto` with a model), but this build
-    /// has no ML segmenter.
-    #[error("segment mode {mode} with the selfie model needs a build with the `ml` feature (--features ml)")]
+    /// The configuration needs the selfie model (`ml` or `auto`), but this build has no ML
+    /// segmenter (the cargo feature `ml`, in the default features).
+    #[error("segment mode {mode} needs the selfie model, and this build has no ML segmenter (cargo feature `ml`); choose another mode, e.g. alpha")]
     MlNotBuilt {
         /// The mode asked for.
         mode: SegmentMode,
     },
-    /// `ml` without a model file.
-    #[error("segment mode ml needs the selfie model's .tflite file (scripts/fetch-model.sh)")]
-    NoModel,
-    /// The model file could not be loaded.
-    #[cfg(feature = "ml")]
-    #[error("cannot load the selfie model {path}")]
-    Model {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: super::ml::MlError,
-    },
+    /// No usable model: not found (with every place looked at), not the pinned file, or not
+    /// loadable.
+    #[error(transparent)]
+    Model(#[from] ModelError),
     /// The backend could not be set up (ort: not in this build, or its library failed to
     /// load).
     #[cfg(feature = "ml")]
@@ -161,6 +158,25 @@ impl SegmenterConfig {
         self
     }
 
+    /// With where to look for the model when no file is named.
+    pub fn with_search(mut self, search: ModelSearch) -> Self {
+        self.search = Some(search);
+        self
+    }
+
+    /// The search for the model these settings make: [`model`](Self::model) if set, then
+    /// [`search`](Self::search) or the library's default.
+    pub fn model_search(&self) -> ModelSearch {
+        let mut search = self
+            .search
+            .clone()
+            .unwrap_or_else(|| ModelSearch::from_env(None));
+        if self.model.is_some() {
+            search.explicit = self.model.clone();
+        }
+        search
+    }
+
     /// With a backend.
     pub fn with_backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
@@ -190,13 +206,9 @@ impl SegmenterConfig {
         cfg!(feature = "ml")
     }
 
-    /// Whether these settings run the selfie model: `ml`, or `auto` with a model.
+    /// Whether these settings run the selfie model: `ml` and `auto`.
     pub fn uses_model(&self) -> bool {
-        match self.mode {
-            SegmentMode::Ml => true,
-            SegmentMode::Auto => self.model.is_some(),
-            _ => false,
-        }
+        self.mode.uses_model()
     }
 
     /// The segmenters (loads the model for `ml` and `auto`).
@@ -248,7 +260,8 @@ impl SegmenterConfig {
         if !self.uses_model() {
             return Ok(None);
         }
-        let path = self.model.as_ref().ok_or(SegmenterConfigError::NoModel)?;
+        let place = self.model_search().find()?;
+        let path = &place.path;
         if self.backend == Backend::Ort {
             load_onnxruntime(self.ort_lib.as_deref()).map_err(|source| {
                 SegmenterConfigError::Backend {
@@ -260,11 +273,10 @@ impl SegmenterConfig {
         let model = match &cache.last {
             Some((cached, model)) if cached == path => model.clone(),
             _ => {
-                let model =
-                    SelfieModel::from_file(path).map_err(|source| SegmenterConfigError::Model {
-                        path: path.clone(),
-                        source,
-                    })?;
+                let model = SelfieModel::from_file(path).map_err(|source| ModelError::Load {
+                    path: path.clone(),
+                    source,
+                })?;
                 cache.last = Some((path.clone(), model.clone()));
                 model
             }
@@ -305,7 +317,7 @@ mod tests {
     #[test]
     fn modes_without_the_model_ignore_its_settings() {
         for mode in SegmentMode::ALL {
-            if mode == SegmentMode::Ml {
+            if mode.uses_model() {
                 continue;
             }
             let config = SegmenterConfig::new(mode)
@@ -316,28 +328,44 @@ mod tests {
         }
     }
 
+    /// A search that finds nothing (no file is named, the folders are empty).
+    fn nowhere() -> (std::path::PathBuf, ModelSearch) {
+        let dir = std::env::temp_dir().join(format!("tm-config-{}", std::process::id()));
+        let search = ModelSearch {
+            cache_dir: Some(dir.join("cache")),
+            models_dir: Some(dir.join("models")),
+            ..ModelSearch::default()
+        };
+        (dir, search)
+    }
+
     #[test]
-    fn ml_needs_a_model_and_the_feature() {
-        let err = SegmenterConfig::new(SegmentMode::Ml).factory().err();
-        if SegmenterConfig::ml_available() {
-            assert!(
-                matches!(err, Some(SegmenterConfigError::NoModel)),
-                "{err:?}"
-            );
-        } else {
-            assert!(
-                matches!(
-                    err,
-                    Some(SegmenterConfigError::MlNotBuilt {
-                        mode: SegmentMode::Ml
-                    })
-                ),
-                "{err:?}"
-            );
+    fn ml_and_auto_need_a_model_and_the_feature() {
+        let (_, search) = nowhere();
+        for mode in [SegmentMode::Ml, SegmentMode::Auto] {
+            let config = SegmenterConfig::new(mode).with_search(search.clone());
+            assert!(config.uses_model());
+            let err = config.factory().err();
+            if SegmenterConfig::ml_available() {
+                match err {
+                    Some(SegmenterConfigError::Model(ModelError::Missing { looked })) => {
+                        assert_eq!(looked.0, search.places(), "{mode}");
+                        let text = looked.to_string();
+                        assert!(text.contains("cache") && text.contains("models"), "{text}");
+                    }
+                    other => panic!("{mode}: {other:?}"),
+                }
+            } else {
+                assert!(
+                    matches!(err, Some(SegmenterConfigError::MlNotBuilt { mode: m }) if m == mode),
+                    "{err:?}"
+                );
+            }
         }
-        let auto = SegmenterConfig::new(SegmentMode::Auto).with_model("/nonexistent.tflite");
-        assert!(auto.uses_model());
-        let err = auto.factory().err();
+        let named = SegmenterConfig::new(SegmentMode::Auto)
+            .with_search(search)
+            .with_model("/nonexistent.tflite");
+        let err = named.factory().err();
         if SegmenterConfig::ml_available() {
             assert!(err.is_some_and(|e| e.to_string().contains("/nonexistent.tflite")));
         } else {

@@ -36,11 +36,14 @@
 //! | `alpha` | [`InputAlpha`] | frames with alpha (I420A, RGBA, BGRA) |
 //! | `chroma` | [`chroma::ChromaKey`] | a green (or other key colour) screen behind the person |
 //! | `background` | [`background::BackgroundModel`] | a static camera; the empty room in its first frames (the learning phase, see its docs) |
-//! | `ml` | the selfie model (feature `ml`) | the model file |
-//! | `auto` | [`AutoSegmenter`] | picks per seat, see [`SegmentMode::Auto`] |
+//! | `ml` | the selfie model (feature `ml`) | the model file ([`model`] finds it) |
+//! | `auto` (the default) | [`AutoSegmenter`] | the input's alpha, else the selfie model, see [`SegmentMode::Auto`] |
 //!
 //! [`SegmenterConfig`] turns a mode and the selfie model's settings (file, [`Backend`],
-//! budget) into the factory; the CLI and the GStreamer element build their segmenters with it.
+//! budget) into the factory; the compositor (`CompositorOptions::segment`), the CLI and the
+//! GStreamer element build their segmenters with it. Modes that need the model fail there,
+//! when the segmenters are built, if it cannot be found or loaded ([`model::ModelError`]),
+//! never in the middle of a tick.
 //!
 //! The classical segmenters compute a coarse mask at chroma resolution, then share one
 //! refinement ([`refine::Refiner`]: a fast guided filter guided by luma that upsamples and
@@ -55,6 +58,7 @@ pub mod foreground;
 pub mod metrics;
 #[cfg(feature = "ml")]
 pub mod ml;
+pub mod model;
 pub mod refine;
 
 use std::fmt;
@@ -154,8 +158,8 @@ impl Segmenter for InputAlpha {
 }
 
 /// `auto` for one seat: the input's own alpha if the participant's first frame carries a
-/// non-opaque alpha plane, else a fallback segmenter (the ML model, or the background
-/// model). The choice is made once, on the first frame, so a person is not handed from one
+/// non-opaque alpha plane, else a fallback segmenter (the ML model for
+/// [`SegmentMode::Auto`]). The choice is made once, on the first frame, so a person is not handed from one
 /// segmenter to another mid-stream.
 pub struct AutoSegmenter {
     fallback: Box<dyn Segmenter>,
@@ -210,7 +214,7 @@ impl Segmenter for AutoSegmenter {
 /// Makes one segmenter per seat.
 pub type SegmenterFactory = Arc<dyn Fn() -> Box<dyn Segmenter> + Send + Sync>;
 
-/// The default factory: [`InputAlpha`] (a frame's own alpha, else opaque).
+/// A factory of [`InputAlpha`] segmenters (a frame's own alpha, else opaque).
 pub fn input_alpha_factory() -> SegmenterFactory {
     Arc::new(|| Box::new(InputAlpha))
 }
@@ -235,23 +239,26 @@ pub fn auto_factory(fallback: SegmenterFactory) -> SegmenterFactory {
     Arc::new(move || Box::new(AutoSegmenter::new(fallback())))
 }
 
-/// Which segmenter to use: the `--segment` choice of the CLI.
+/// Which segmenter to use: the `--segment` choice of the CLI, `CompositorOptions::segment`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SegmentMode {
     /// Whole seats, nothing cut out.
     None,
-    /// The frame's own alpha (opaque without one). The engine's default.
-    #[default]
+    /// The frame's own alpha (opaque without one).
     Alpha,
     /// Chroma key (green screen).
     Chroma,
-    /// Learned background of a static camera.
+    /// Learned background of a static camera: the seat stays empty during its visible
+    /// learning period (see [`background::BackgroundModel`]); only when asked for, never as a
+    /// fallback.
     Background,
     /// The selfie segmentation model (feature `ml`).
     Ml,
-    /// The best one available, per seat: the input's alpha if its first frame has a
-    /// non-opaque alpha plane; otherwise `ml` if the build has the `ml` feature and a model
-    /// was loaded; otherwise `background`.
+    /// The default. Per seat: the input's alpha if its first frame has a non-opaque alpha
+    /// plane; otherwise the selfie model. It needs the model like `ml` does (a build with the
+    /// feature `ml` and a model found): without it the segmenters are refused when they are
+    /// built, never replaced by boxes or by the background model.
+    #[default]
     Auto,
 }
 
@@ -278,10 +285,14 @@ impl SegmentMode {
         }
     }
 
+    /// Whether the mode runs the selfie model (`ml` and `auto`).
+    pub fn uses_model(self) -> bool {
+        matches!(self, SegmentMode::Ml | SegmentMode::Auto)
+    }
+
     /// A factory for this mode. `ml` is the ML segmenter's factory when the build has one and
-    /// its model is loaded; `Ml` fails without it, `Auto` falls back to the background
-    /// model. Chroma and background use default options (build their factories directly
-    /// for others).
+    /// its model is loaded; `Ml` and `Auto` fail without it. Chroma and background use
+    /// default options (build their factories directly for others).
     pub fn factory(
         self,
         ml: Option<SegmenterFactory>,
@@ -292,9 +303,7 @@ impl SegmentMode {
             SegmentMode::Chroma => chroma_factory(Default::default()),
             SegmentMode::Background => background_factory(Default::default()),
             SegmentMode::Ml => ml.ok_or(SegmentModeError::MlUnavailable)?,
-            SegmentMode::Auto => {
-                auto_factory(ml.unwrap_or_else(|| background_factory(Default::default())))
-            }
+            SegmentMode::Auto => auto_factory(ml.ok_or(SegmentModeError::MlUnavailable)?),
         })
     }
 }
@@ -327,8 +336,9 @@ pub enum SegmentModeError {
         /// What was asked for.
         found: String,
     },
-    /// `ml` was asked for, but this build has no `ml` feature or no model was loaded.
-    #[error("the ml segmenter is not available: build with --features ml and load a model")]
+    /// `ml` or `auto` was asked for, but this build has no `ml` feature or no model was
+    /// loaded.
+    #[error("the ml segmenter is not available: build with the feature `ml` and load a model")]
     MlUnavailable,
 }
 
@@ -349,16 +359,23 @@ mod tests {
     }
 
     #[test]
-    fn ml_needs_a_model_and_auto_does_not() {
-        assert_eq!(
-            SegmentMode::Ml.factory(None).err(),
-            Some(SegmentModeError::MlUnavailable)
-        );
+    fn ml_and_auto_need_a_model_and_never_fall_back() {
+        assert_eq!(SegmentMode::default(), SegmentMode::Auto);
         for m in SegmentMode::ALL {
-            if m != SegmentMode::Ml {
+            if m.uses_model() {
+                assert_eq!(
+                    m.factory(None).err(),
+                    Some(SegmentModeError::MlUnavailable),
+                    "{m}"
+                );
+            } else {
                 assert!(m.factory(None).is_ok(), "{m}");
             }
         }
+        assert_eq!(
+            SegmentMode::ALL.iter().filter(|m| m.uses_model()).count(),
+            2
+        );
     }
 
     fn input<'a>(y: &'a [u8], c: &'a [u8], a: Option<&'a [u8]>) -> SegmentInput<'a> {

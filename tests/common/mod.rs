@@ -4,6 +4,8 @@
 //! - [`require_ffmpeg`]: whether FFmpeg can run (skips loudly outside CI, fails under `CI`);
 //!   [`ffmpeg`]: one FFmpeg run that must succeed;
 //! - [`y4m_frames`]: the size and frame count of a Y4M stream;
+//! - [`require_model`], [`require_files`]: the selfie model and ML references (skip loudly
+//!   outside CI, fail under `CI`);
 //! - [`rng`]: the seeded generator for test data ([`fastrand`]);
 //! - [`alloc`]: the counting global allocator of the memory tests;
 //! - [`solid`]: a frame of one colour, in any pixel format;
@@ -28,10 +30,14 @@ use together_mode::frame::{convert, Frame, PixelFormat};
 use together_mode::io::Y4mReader;
 
 /// The `together` binary of this package (cargo builds it for the integration tests when the
-/// feature `cli` is on).
+/// feature `cli` is on). Its npm (`TOGETHER_MODE_NPM`) is a command that does not exist, so a
+/// test never fetches the selfie model into the user's cache by accident; the tests of that
+/// fetch set their own.
 #[cfg(feature = "cli")]
 pub fn together() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_together"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_together"));
+    c.env("TOGETHER_MODE_NPM", "/nonexistent/together-mode-test-npm");
+    c
 }
 
 /// Runs the `together` binary with `args` and checks that it failed cleanly: exit status 1
@@ -127,4 +133,44 @@ pub fn solid(format: PixelFormat, w: u32, h: u32, [y, u, v]: [u8; 3]) -> Frame {
     let mut out = Frame::new(format, w, h).unwrap();
     convert(&f.as_ref(), &mut out.as_mut()).unwrap();
     out
+}
+
+/// Whether the selfie model is where the library looks for it (`TOGETHER_MODE_MODEL`, the user
+/// cache, `models/`: `segment::model`), so that tests of the default segment mode (`auto`) can
+/// build engines. Outside CI a missing model skips the calling test with a loud line; under
+/// `CI` (which `.ci/run` exports, after `scripts/ml-setup.sh`) it fails the test.
+#[cfg(feature = "ml")]
+pub fn require_model() -> bool {
+    match together_mode::segment::model::ModelSearch::from_env(None).find() {
+        Ok(_) => true,
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the selfie model is required under CI: {e}"
+            );
+            eprintln!("SKIPPED: {e}");
+            false
+        }
+    }
+}
+
+/// Whether every file of `paths` exists (the model and MediaPipe's references that
+/// `scripts/ml-setup.sh` makes). Outside CI a missing file skips the calling test with a loud
+/// line; under `CI` it fails the test.
+pub fn require_files(paths: &[&std::path::Path]) -> bool {
+    for p in paths {
+        if !p.exists() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} is required under CI (scripts/ml-setup.sh makes it)",
+                p.display()
+            );
+            eprintln!(
+                "SKIPPED: {} is missing (run scripts/ml-setup.sh)",
+                p.display()
+            );
+            return false;
+        }
+    }
+    true
 }

@@ -67,7 +67,7 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 const DEFAULT_SCENE: &str = "builtin:auditorium";
-const DEFAULT_SEGMENT: SegmentMode = SegmentMode::Alpha;
+const DEFAULT_SEGMENT: SegmentMode = SegmentMode::Auto;
 const DEFAULT_SEAT_OPACITY: f64 = 1.0;
 /// [`together_mode::seating::DEFAULT_SCENE_SIZE`] as the `scene-size` property spells it.
 const DEFAULT_SCENE_SIZE: &str = "1280x720";
@@ -89,7 +89,8 @@ enum BuildError {
         #[source]
         source: SceneError,
     },
-    /// `segment` and `model-path` make no segmenters.
+    /// `segment` and `model-path` make no segmenters (for `ml` and `auto`: no usable model;
+    /// the library's error says where it looked and how to get it).
     #[error("segment={mode}, model-path={}", model_path.as_deref().unwrap_or("(unset)"))]
     Segmenter {
         mode: SegmentMode,
@@ -114,14 +115,14 @@ fn open_scene(spec: &str) -> Result<Scene, BuildError> {
 }
 
 /// The segmenters for the settings' `segment` and `model-path`, through the library's
-/// [`SegmenterConfig`] (`cache` keeps the model loaded across engine rebuilds). `auto`
-/// ignores `model-path` in a build without the `ml` feature (the background model is its
-/// fallback there), as it did before the config existed; `ml` is refused there.
+/// [`SegmenterConfig`] (`cache` keeps the model loaded across engine rebuilds). For `ml` and
+/// `auto` the model is `model-path`, else the library's search (`TOGETHER_MODE_MODEL`, the
+/// user cache, the repository's `models/`); the element never fetches it. Without a usable
+/// model, or in a build without the `ml` feature, they are refused.
 fn segmenter(settings: &Settings, cache: &mut ModelCache) -> Result<SegmenterFactory, BuildError> {
     let mode = settings.segment;
     let mut config = SegmenterConfig::new(mode);
-    let model_used = mode != SegmentMode::Auto || SegmenterConfig::ml_available();
-    if let Some(path) = settings.model_path.as_deref().filter(|_| model_used) {
+    if let Some(path) = settings.model_path.as_deref() {
         config = config.with_model(path);
     }
     config
@@ -213,11 +214,12 @@ pub struct TogetherMode {
         get = |el: &Self| TogetherModeSegment::from(lock(&el.settings).segment),
         set = Self::set_segment,
         nick = "Segmentation",
-        blurb = "How seats are cut out (ml needs the plugin's ml feature and model-path)",
+        blurb = "How seats are cut out (auto, the default, and ml need the selfie model: model-path, TOGETHER_MODE_MODEL, the user cache or the repository's models/; scripts/fetch-model.sh fetches it)",
         mutable_playing,
         builder(TogetherModeSegment::from(DEFAULT_SEGMENT))
     )]
-    /// The selfie model's `.tflite` file for `segment=ml` (and `auto`'s fallback).
+    /// The selfie model's `.tflite` file for `segment=ml` and `auto` (unset: the library's
+    /// search).
     #[property(
         name = "model-path",
         type = Option<String>,
@@ -225,7 +227,7 @@ pub struct TogetherMode {
         get = |el: &Self| lock(&el.settings).model_path.clone(),
         set = Self::set_model_path,
         nick = "Model path",
-        blurb = "The selfie segmentation model (.tflite) for segment=ml (and auto's fallback); needs the plugin's ml feature",
+        blurb = "The selfie segmentation model (.tflite) for segment=ml and auto (unset: TOGETHER_MODE_MODEL, the user cache, the repository's models/)",
         mutable_playing
     )]
     /// Opacity of every seat (0..=1).
@@ -278,8 +280,8 @@ impl TogetherMode {
             .with_size(state.output.0, state.output.1)
             .with_color(state.color)
             .with_seat_opacity(settings.seat_opacity as f32);
-        let mut engine = Compositor::new(scene, options)?;
-        engine.set_segmenter(segmenter(settings, &mut state.model)?);
+        let segmenters = segmenter(settings, &mut state.model)?;
+        let mut engine = Compositor::with_segmenter(scene, options, segmenters)?;
         if let Some(old) = &state.engine {
             for (seat, id) in old.seating().occupied() {
                 let role = old.seating().role_of(id).unwrap_or(Role::Attendee);

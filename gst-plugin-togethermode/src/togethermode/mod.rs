@@ -9,8 +9,8 @@
 //! | property | type | default | meaning |
 //! |---|---|---|---|
 //! | `scene` | string | `builtin:auditorium` | a Teams scene folder, `builtin:NAME`, or `builtin:gridN` (the benchmark grid for N participants) |
-//! | `segment` | enum [`TogetherModeSegment`] | `alpha` | how seats are cut out: `none` (whole seats), `alpha` (the input's own alpha: RGBA/BGRA inputs), `chroma` (green screen), `background` (learned background of a static camera), `ml` (MediaPipe's selfie model from `model-path`; needs the plugin's cargo feature `ml`, refused otherwise), `auto` (per seat: the input's alpha, else `ml` when `model-path` is set and the feature built, else the background model) |
-//! | `model-path` | string | none | the selfie model's `.tflite` file (`scripts/fetch-model.sh` puts it in `models/`), read when `segment` is `ml` or `auto`; a file that does not load is refused like a bad scene |
+//! | `segment` | enum [`TogetherModeSegment`] | `auto` | how seats are cut out: `auto` (per seat: the input's alpha when it has one, else `ml`), `none` (whole seats), `alpha` (the input's own alpha: RGBA/BGRA inputs), `chroma` (green screen), `background` (learned background of a static camera; the seat stays empty while it learns), `ml` (MediaPipe's selfie model); `auto` and `ml` need the plugin's cargo feature `ml` (a default one) and the model, and are refused otherwise |
+//! | `model-path` | string | none | the selfie model's `.tflite` file for `ml` and `auto`; unset: the library's search (`TOGETHER_MODE_MODEL`, the user cache, the repository's `models/`, where `scripts/fetch-model.sh` puts it); the element never fetches it; a model that is missing or does not load is refused like a bad scene |
 //! | `seat-opacity` | double | 1.0 | opacity of every seat (0..=1) |
 //! | `scene-size` | string | `1280x720` | `WIDTHxHEIGHT` (each side 1..=16384) of the CSS-pixel box the seating map is expressed in (ACS `sceneSize`) |
 //! | `seating-map` | string, read-only | | the ACS seating map JSON: participant id → `{top, left, width, height}` |

@@ -22,8 +22,7 @@ pub enum TogetherModeSegment {
     /// [`SegmentMode::None`].
     #[enum_value(name = "None: whole seats, nothing cut out", nick = "none")]
     None,
-    /// [`SegmentMode::Alpha`], the default.
-    #[default]
+    /// [`SegmentMode::Alpha`].
     #[enum_value(
         name = "Alpha: the input's own alpha (RGBA/BGRA inputs; opaque otherwise)",
         nick = "alpha"
@@ -40,13 +39,14 @@ pub enum TogetherModeSegment {
     Background,
     /// [`SegmentMode::Ml`].
     #[enum_value(
-        name = "ML: MediaPipe's selfie model from model-path (needs the plugin's ml feature)",
+        name = "ML: MediaPipe's selfie model (model-path, else the library's search; needs the plugin's ml feature)",
         nick = "ml"
     )]
     Ml,
-    /// [`SegmentMode::Auto`].
+    /// [`SegmentMode::Auto`], the default.
+    #[default]
     #[enum_value(
-        name = "Auto: per seat the input's alpha, else ml when model-path is set, else background",
+        name = "Auto: per seat the input's alpha, else ml (the default)",
         nick = "auto"
     )]
     Auto,

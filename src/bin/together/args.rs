@@ -14,9 +14,6 @@ use together_mode::io::{FrameSink, OutputSpec};
 use together_mode::segment::{Backend, SegmentMode, SegmenterConfig};
 use together_mode::ColorSpec;
 
-/// The selfie model `--segment ml` loads without `--model` (and `auto` when it exists).
-pub const DEFAULT_MODEL: &str = "models/selfie_segmentation.tflite";
-
 /// A command-line value the parsers below refuse (clap prints the option and the value before
 /// the message, so the messages do not repeat them).
 #[derive(Debug, thiserror::Error)]
@@ -160,10 +157,11 @@ impl MlArgs {
 }
 
 /// The segmenter settings of `demo` and `render`: `--model` and the backend only with `ml`
-/// and `auto`; without `--model`, `ml` loads [`DEFAULT_MODEL`] and `auto` uses it when it
-/// exists (and the build has the ML segmenter).
+/// and `auto`. For those the model is `--model`, else the library's search
+/// (`TOGETHER_MODE_MODEL`, the user cache, `models/`), else fetched once into the user cache
+/// ([`crate::model::resolve`]).
 pub fn segmenter(mode: SegmentMode, model: Option<&Path>, ml: &MlArgs) -> Result<SegmenterConfig> {
-    let uses_model = matches!(mode, SegmentMode::Ml | SegmentMode::Auto);
+    let uses_model = mode.uses_model();
     if !uses_model && model.is_some() {
         bail!("--model is only used with --segment ml or auto");
     }
@@ -171,22 +169,15 @@ pub fn segmenter(mode: SegmentMode, model: Option<&Path>, ml: &MlArgs) -> Result
         bail!("--backend and --ort-lib are only used with --segment ml or auto");
     }
     ml.check()?;
-    let default = Path::new(DEFAULT_MODEL);
-    let model = match (mode, model) {
-        (_, Some(path)) => Some(path.to_path_buf()),
-        (SegmentMode::Ml, None) => Some(default.to_path_buf()),
-        (SegmentMode::Auto, None) if SegmenterConfig::ml_available() && default.exists() => {
-            Some(default.to_path_buf())
-        }
-        _ => None,
-    };
-    Ok(SegmenterConfig {
+    let mut config = SegmenterConfig {
         mode,
-        model,
+        model: model.map(Path::to_path_buf),
         backend: ml.backend,
         ort_lib: ml.ort_lib.clone(),
         ..SegmenterConfig::default()
-    })
+    };
+    crate::model::resolve(&mut config)?;
+    Ok(config)
 }
 
 /// A progress bar on stderr for runs of 30 frames or more.

@@ -269,8 +269,8 @@ mod ml_probe {
         use together_mode::segment::ml::input_size_for;
         use together_mode::segment::{ModelCache, SegmentMode, SegmenterConfig};
 
-        // `demo`'s and `render`'s settings for --segment ml (the model, default
-        // DEFAULT_MODEL; the backend), plus the scheduler's.
+        // `demo`'s and `render`'s settings for --segment ml (the model, found or fetched as
+        // theirs; the backend), plus the scheduler's.
         let config = SegmenterConfig {
             budget_ms: a.ml_budget_ms,
             max_input_side: a.ml_input_side,

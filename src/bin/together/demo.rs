@@ -31,12 +31,14 @@ pub struct DemoArgs {
     /// Scene folder or builtin:NAME.
     #[arg(long, default_value = "builtin:auditorium")]
     scene: String,
-    /// How people are cut out: none, alpha, chroma (the participants stand in front of a
-    /// green screen), background (the first 30 frames show their empty rooms, to learn
-    /// from), ml or auto.
+    /// How people are cut out: alpha (the default: the synthetic participants carry their
+    /// own matte as alpha, which is what auto would choose too, so the demo needs no model),
+    /// none, chroma (the participants stand in front of a green screen), background (the
+    /// first 30 frames show their empty rooms, to learn from), ml or auto.
     #[arg(long, default_value = "alpha", value_parser = args::segment_mode())]
     segment: SegmentMode,
-    /// The selfie model for --segment ml / auto (builds with --features ml).
+    /// The selfie model for --segment ml / auto. Default: $TOGETHER_MODE_MODEL, the user
+    /// cache, models/; when none holds it, it is fetched once into the user cache (npm).
     #[arg(long)]
     model: Option<PathBuf>,
     #[command(flatten)]
@@ -58,8 +60,8 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         );
     }
     let options = CompositorOptions::default().with_size(w, h);
-    let mut engine = Compositor::new(scene, options)?;
-    engine.set_segmenter(args::segmenter(a.segment, a.model.as_deref(), &a.ml)?.factory()?);
+    let segmenters = args::segmenter(a.segment, a.model.as_deref(), &a.ml)?.factory()?;
+    let mut engine = Compositor::with_segmenter(scene, options, segmenters)?;
     let backdrop = match a.segment {
         SegmentMode::Chroma => Backdrop::GreenScreen,
         _ => Backdrop::Room,

@@ -6,10 +6,11 @@
 //! together seating --scene DIR|builtin:NAME --participants N [--scene-size WxH] [--size WxH]
 //! together scenario FILE --out DIR
 //! together bench [--participants N] [--frames N] [--segment constant|opaque|alpha|ml] [--serial] ...
-//! together segment --input IMAGE --out MASK.png [--model PATH] [--raw] [--repeat N]   (--features ml)
+//! together segment --input IMAGE --out MASK.png [--model PATH] [--raw] [--repeat N]
 //! ```
 //! OUT is a .y4m file, `-` (Y4M on stdout) or a PNG pattern such as `frames/%05d.png`.
-//! MODE is none, alpha (the default), chroma, background, ml or auto (see `SegmentMode`).
+//! MODE is auto (render's default), alpha (demo's default), none, chroma, background or ml (see
+//! `SegmentMode`); ml and auto find the selfie model as `model` says.
 //!
 //! One module per command; each takes its `clap::Args` struct whole. `args` holds the value
 //! parsers and option groups several commands share.
@@ -17,6 +18,7 @@
 mod args;
 mod bench;
 mod demo;
+mod model;
 mod render;
 mod scenario;
 mod seating;
@@ -48,7 +50,8 @@ enum Command {
     /// Play a meeting timeline (scenario JSON): one Y4M per room and events.jsonl in --out.
     Scenario(scenario::ScenarioArgs),
     /// Person mask of one image (8-bit gray PNG at the input's size) with the selfie model.
-    /// Needs a build with `--features ml` and the model (scripts/fetch-model.sh).
+    /// Needs the feature `ml` (a default one) and the model (found or fetched as `render`
+    /// does).
     Segment(segment::SegmentArgs),
     /// Print the ACS seating map (JSON) for N participants.
     Seating(seating::SeatingArgs),

@@ -30,13 +30,15 @@ pub struct RenderArgs {
     /// Output frame rate.
     #[arg(long, default_value = "30", value_parser = args::fps)]
     fps: u32,
-    /// How people are cut out: none (whole frames), alpha (the inputs' own alpha),
-    /// chroma (green screen), background (a static camera; each clip's first 30 frames
-    /// must show the empty room), ml (the selfie model) or auto (per participant: its
-    /// alpha if its first frame has any, else ml if available, else background).
-    #[arg(long, default_value = "alpha", value_parser = args::segment_mode())]
+    /// How people are cut out: auto (the default: per participant, its alpha if its first
+    /// frame has any, else the selfie model), ml (the selfie model), alpha (the inputs' own
+    /// alpha), none (whole frames), chroma (green screen), background (a static camera; each
+    /// seat stays empty while it learns the room from the clip's first 30 frames, which must
+    /// show the empty room).
+    #[arg(long, default_value = "auto", value_parser = args::segment_mode())]
     segment: SegmentMode,
-    /// The selfie model for --segment ml / auto (builds with --features ml).
+    /// The selfie model for --segment ml / auto. Default: $TOGETHER_MODE_MODEL, the user
+    /// cache, models/; when none holds it, it is fetched once into the user cache (npm).
     #[arg(long)]
     model: Option<PathBuf>,
     #[command(flatten)]
@@ -88,8 +90,8 @@ pub fn run(a: &RenderArgs) -> Result<()> {
     let (w, h) = a.size;
     let scene = Scene::open(&a.scene, &SceneLimits::default())?;
     let options = CompositorOptions::default().with_size(w, h);
-    let mut engine = Compositor::new(scene, options)?;
-    engine.set_segmenter(args::segmenter(a.segment, a.model.as_deref(), &a.ml)?.factory()?);
+    let segmenters = args::segmenter(a.segment, a.model.as_deref(), &a.ml)?.factory()?;
+    let mut engine = Compositor::with_segmenter(scene, options, segmenters)?;
     let mut sources = Vec::with_capacity(a.inputs.len());
     for input in &a.inputs {
         let context = || format!("--input {:?}", input.spec);

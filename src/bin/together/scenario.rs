@@ -17,7 +17,12 @@ pub struct ScenarioArgs {
 /// Runs `together scenario`: one Y4M per room and events.jsonl in `--out`; a summary on
 /// stderr.
 pub fn run(a: &ScenarioArgs) -> Result<()> {
-    let report = together_mode::scenario::run_file(&a.file, &a.out)?;
+    let scenario = together_mode::scenario::Scenario::load(&a.file)?;
+    // The rooms find the selfie model as the library does; fetch it first if need be.
+    crate::model::resolve(&mut together_mode::segment::SegmenterConfig::new(
+        scenario.segment(),
+    ))?;
+    let report = scenario.run(&a.out)?;
     for (room, path) in &report.rooms {
         eprintln!("{room}: {}", path.display());
     }

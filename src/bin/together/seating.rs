@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use together_mode::scene::SceneLimits;
-use together_mode::{Compositor, CompositorOptions, Role, Scene};
+use together_mode::{Compositor, CompositorOptions, Role, Scene, SegmentMode};
 
 use crate::args;
 
@@ -28,7 +28,11 @@ pub struct SeatingArgs {
 pub fn run(a: &SeatingArgs) -> Result<()> {
     let (w, h) = a.size;
     let scene = Scene::open(&a.scene, &SceneLimits::default())?;
-    let mut engine = Compositor::new(scene, CompositorOptions::default().with_size(w, h))?;
+    // Seating only: no frames are drawn, so no segmenter (and no model) is needed.
+    let options = CompositorOptions::default()
+        .with_size(w, h)
+        .with_segment(SegmentMode::None);
+    let mut engine = Compositor::new(scene, options)?;
     for i in 0..a.participants {
         engine.join(&format!("8:acs:participant-{}", i + 1), Role::Attendee)?;
     }

@@ -17,7 +17,7 @@ pub struct SegmentArgs {
     #[arg(long)]
     out: PathBuf,
     /// The .tflite model. Default: models/selfie_segmentation_landscape.tflite for
-    /// landscape images (wider than 4:3), else models/selfie_segmentation.tflite.
+    /// landscape images (wider than 4:3), else the general model as `render` finds it.
     #[arg(long)]
     model: Option<PathBuf>,
     /// The model's probability, scaled to the input, without refinement.
@@ -58,7 +58,14 @@ pub fn run(a: &SegmentArgs) -> Result<()> {
     let model_path = match &a.model {
         Some(p) => p.clone(),
         None if w * 3 > h * 4 => PathBuf::from("models/selfie_segmentation_landscape.tflite"),
-        None => PathBuf::from(crate::args::DEFAULT_MODEL),
+        None => {
+            // The general model: as `render --segment ml` finds it (fetched if need be).
+            let mut config = together_mode::segment::SegmenterConfig::new(
+                together_mode::segment::SegmentMode::Ml,
+            );
+            crate::model::resolve(&mut config)?;
+            config.model.context("no selfie model")?
+        }
     };
     let model = SelfieModel::from_file(&model_path)?;
     let (mw, mh) = model.native_size();

@@ -71,6 +71,15 @@ pub enum MlError {
         /// What the file has there (a count, a type or a tensor name).
         detail: String,
     },
+    /// A well-formed model for another task: its output is not a one-channel map at its
+    /// input's size, as a selfie segmentation model's mask is.
+    #[error("not a selfie segmentation model: its output is {}x{}, not a mask of its {}x{} input", output.0, output.1, input.0, input.1)]
+    NotSelfieModel {
+        /// The input size the file declares, (width, height).
+        input: (usize, usize),
+        /// The output's size at that input, (width, height).
+        output: (usize, usize),
+    },
     /// The network cannot run at this input size (must be positive; multiples of 16 fit the
     /// selfie models' skip connections).
     #[error("the model cannot run on a {width}x{height} input")]
@@ -178,6 +187,14 @@ impl SelfieModel {
             return Err(MlError::Unsupported {
                 what: "output channels",
                 detail: net.output_channels.to_string(),
+            });
+        }
+        // Checked last, after every structural check: a well-formed network whose output is
+        // not a mask of its input (a detector, a classifier) is a model for another task.
+        if net.output_size != net.native {
+            return Err(MlError::NotSelfieModel {
+                input: (net.native[1], net.native[0]),
+                output: (net.output_size[1], net.output_size[0]),
             });
         }
         Ok(SelfieModel { net: Arc::new(net) })

@@ -148,6 +148,9 @@ pub(crate) struct Network {
     pub native: [usize; 2],
     /// Channels of the output (1 for the selfie models).
     pub output_channels: usize,
+    /// The output's `[height, width]` at the native input size (a selfie model's mask has
+    /// the input's size).
+    pub output_size: [usize; 2],
 }
 
 /// A shape `[h, w, c]` (batch 1, NHWC).
@@ -749,6 +752,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Network, MlError> {
         output,
         native,
         output_channels: 0,
+        output_size: [0, 0],
     };
     // The file's declared shapes must match our shape inference at the native size.
     let shapes = net.shapes_for(native[0], native[1])?;
@@ -761,8 +765,10 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Network, MlError> {
         }
     }
     let output_channels = shapes[output][2];
+    let output_size = [shapes[output][0], shapes[output][1]];
     Ok(Network {
         output_channels,
+        output_size,
         ..net
     })
 }
