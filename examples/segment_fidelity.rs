@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! cargo run --release --features ml --example segment_fidelity -- [--seats 9,49] [--clips close,far]
-//!     [--seat-view] [--max-period N] [--budget-ms MS] [--model FILE] [--footage DIR]
+//!     [--seat-view] [--no-track] [--max-input-side N] [--max-period N] [--budget-ms MS] [--model FILE] [--footage DIR]
 //! ```
 //!
 //! `--seat-view` runs the network on the seat's crop (the engine's behaviour before the
@@ -41,6 +41,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             "--clips" => clips = Some(value()?.split(',').map(String::from).collect()),
             "--seat-view" => options.schedule.whole_frame = false,
+            "--no-track" => options.schedule.track_motion = false,
+            "--max-input-side" => options.schedule.max_input_side = value()?.parse()?,
             "--max-period" => options.schedule.max_period = value()?.parse()?,
             "--budget-ms" => options.schedule.budget_ms = value()?.parse()?,
             "--model" => model = value()?.into(),

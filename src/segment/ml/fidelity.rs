@@ -377,6 +377,6 @@ mod tests {
         let v = iou(&moved, &shifted, 8, Rect::new(0, 0, 8, 4));
         assert!((v - 4.0 / 6.0).abs() < 1e-9, "{v}");
         // Nobody anywhere in the region: 1.
-        assert_eq!(iou(&m, &vec![0.0; 32], 8, Rect::new(6, 0, 2, 4)), 1.0);
+        assert_eq!(iou(&m, &[0.0; 32], 8, Rect::new(6, 0, 2, 4)), 1.0);
     }
 }
