@@ -204,6 +204,7 @@ fn tick(c: &mut Criterion) {
                     participant: "p",
                     pts: t,
                     color: ColorSpec::BT601_LIMITED,
+                    source: None,
                 };
                 let mut plane = PlaneMut::new(m, w, h, w).unwrap();
                 black_box(s.segment(&input, &mut plane));

@@ -82,6 +82,7 @@ fn run(s: &mut dyn Segmenter, f: &mut SeatInput, matte: &mut [u8]) -> Matte {
         participant: "bench",
         pts: 0,
         color: ColorSpec::BT601_LIMITED,
+        source: None,
     };
     let r = s.segment(&input, &mut PlaneMut::new(matte, w, h, w).expect("plane"));
     if r == Matte::Written {

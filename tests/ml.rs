@@ -261,6 +261,7 @@ fn seat_input<'a>(
         participant: "p",
         pts,
         color: ColorSpec::BT601_LIMITED,
+        source: None,
     }
 }
 

@@ -96,6 +96,7 @@ impl Seat {
             participant: "test",
             pts: 0,
             color: ColorSpec::BT601_LIMITED,
+            source: None,
         };
         let r = s.segment(
             &input,

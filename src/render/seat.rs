@@ -21,7 +21,8 @@ use super::resize::resize;
 use crate::color::ColorConvert;
 use crate::error::ComposeError;
 use crate::frame::{ColorSpec, Frame, FrameRef, PixelFormat, PlaneMut, PlaneRef};
-use crate::segment::{Matte, SeatColour, SegmentInput, Segmenter};
+use crate::geometry::Rect;
+use crate::segment::{Matte, SeatColour, SeatSource, SegmentInput, Segmenter};
 
 /// How a seat is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,7 +194,19 @@ pub(crate) fn render_seat(
             p.height,
         );
     }
-    let matte = matte(segmenter, out, input_alpha, p)?;
+    // Our scaler mirrors as it scales, so the segmenter sees mirrored planes; with
+    // fast_image_resize the seat is mirrored after the matte (in `finish`).
+    let source = SeatSource {
+        frame: *frame,
+        window: Rect::new(
+            window.x.into(),
+            window.y.into(),
+            window.width.into(),
+            window.height.into(),
+        ),
+        mirrored: p.style.mirror && matches!(p.style.scaler, SeatScaler::Fast),
+    };
+    let matte = matte(segmenter, out, input_alpha, source, p)?;
     finish(out, matte, p);
     Ok(())
 }
@@ -388,6 +401,7 @@ fn matte(
     segmenter: &mut dyn Segmenter,
     out: &mut SeatRender,
     input_alpha: Option<PlaneRef<'_>>,
+    source: SeatSource<'_>,
     p: &SeatParams<'_>,
 ) -> Result<Matte, ComposeError> {
     let (sw, sh) = (out.width, out.height);
@@ -400,6 +414,7 @@ fn matte(
         participant: p.participant,
         pts: p.pts,
         color: p.style.color,
+        source: Some(source),
     };
     let matte = segmenter.segment(&input, &mut PlaneMut::new(&mut out.a, sw, sh, sw)?);
     if matte == Matte::Written {

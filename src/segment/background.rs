@@ -398,6 +398,7 @@ mod tests {
             participant: "p",
             pts: 0,
             color: ColorSpec::BT601_LIMITED,
+            source: None,
         };
         m.segment(&input, &mut PlaneMut::new(out, W, H, W).unwrap())
     }
@@ -465,6 +466,7 @@ mod tests {
             participant: "p",
             pts: 0,
             color: ColorSpec::BT601_LIMITED,
+            source: None,
         };
         let mut small = vec![0u8; 64];
         m.segment(&input, &mut PlaneMut::new(&mut small, 8, 8, 8).unwrap());

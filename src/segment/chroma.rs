@@ -354,6 +354,7 @@ mod tests {
             participant: "p",
             pts: 0,
             color: ColorSpec::BT601_LIMITED,
+            source: None,
         }
     }
 

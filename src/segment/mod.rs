@@ -65,7 +65,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use crate::frame::{ColorSpec, PlaneMut, PlaneRef};
+use crate::frame::{ColorSpec, FrameRef, PlaneMut, PlaneRef};
+use crate::geometry::Rect;
 
 pub use config::{Backend, BackendError, ModelCache, SegmenterConfig, SegmenterConfigError};
 
@@ -86,6 +87,29 @@ pub struct SegmentInput<'a> {
     pub pts: i64,
     /// The colour tag of `y`, `u`, `v` (the output's; for RGB and key colours).
     pub color: ColorSpec,
+    /// Where the seat's pixels come from: the participant's whole frame and the window of it
+    /// the seat shows. `None` when the caller has only the seat (tests, benches); segmenters
+    /// that look past the seat's window (the ML segmenter runs its network on the whole frame,
+    /// as MediaPipe does) then fall back to the seat planes.
+    pub source: Option<SeatSource<'a>>,
+}
+
+/// A seat's source: the participant's frame as pushed and the crop window the seat shows.
+///
+/// The seat planes of a [`SegmentInput`] are `window` scaled to the seat's size (and mirrored
+/// when `mirrored`); a segmenter that works on the whole frame cuts the seat's matte from its
+/// frame-level result through this mapping: seat column `sx` of a `sw`-wide seat shows frame
+/// column `window.x + (sx + 0.5) * window.width / sw - 0.5` (or of `sw - 1 - sx` when
+/// mirrored), and likewise for rows without mirroring.
+#[derive(Debug, Clone, Copy)]
+pub struct SeatSource<'a> {
+    /// The participant's frame, in its own format and colour tag.
+    pub frame: FrameRef<'a>,
+    /// The crop window the seat shows, in the frame's luma pixels (inside the frame).
+    pub window: Rect,
+    /// Whether the seat planes are mirrored left to right relative to the frame (the matte
+    /// written must be too).
+    pub mirrored: bool,
 }
 
 /// The outcome of segmenting one seat.
@@ -387,6 +411,7 @@ mod tests {
             participant: "p",
             pts: 0,
             color: ColorSpec::BT601_LIMITED,
+            source: None,
         }
     }
 

@@ -15,6 +15,7 @@
 //! compositor share one [`MlShared`]: the model, and a scheduler that runs the network at a
 //! reduced, staggered rate under a CPU budget and tracks the last matte between runs.
 
+pub mod fidelity;
 #[cfg(feature = "ml-ort")]
 mod onnx;
 #[cfg(feature = "ml-ort")]
@@ -28,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use resample::{prob_to_matte, rgb8_to_input, yuv420_to_input, Yuv420Resampler};
-pub use schedule::{MlSegmenter, MlShared, ScheduleOptions, ScheduleStats};
+pub use schedule::{MlSegmenter, MlShared, NetworkMask, ScheduleOptions, ScheduleStats};
 pub use tract_engine::GraphRewrite;
 
 pub use super::Backend;

@@ -23,10 +23,11 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::frame::{PlaneMut, PlaneRef};
+use crate::frame::{PixelFormat, PlaneMut, PlaneRef};
+use crate::geometry::Rect;
 use crate::segment::foreground::ForegroundPull;
 use crate::segment::refine::{RefineOptions, Refiner};
-use crate::segment::{Matte, SeatColour, SegmentInput, Segmenter};
+use crate::segment::{Matte, SeatColour, SeatSource, SegmentInput, Segmenter};
 
 use super::resample::Yuv420Resampler;
 use super::{input_size_for, Backend, GraphRewrite, MlError, ModelRunner, SelfieModel};
@@ -41,9 +42,17 @@ pub struct ScheduleOptions {
     pub budget_ms: f64,
     /// Run each seat at least once every this many ticks, whatever the budget says.
     pub max_period: u32,
-    /// Longer side of the network's input (the seat's aspect, multiples of 16); at most the
-    /// seat's own size. 256 is the models' native scale.
+    /// Longer side of the network's input (multiples of 16). With `whole_frame`, the model's
+    /// native input (256x256 for the general model) shrunk to fit; otherwise the seat's aspect,
+    /// at most the seat's own size. 256 is the models' native scale.
     pub max_input_side: usize,
+    /// Run the network on the participant's whole frame stretched to the model's native
+    /// input, as MediaPipe's own pipeline does, and cut each seat's mask from that frame-level
+    /// mask (through the seat's crop window). Otherwise, and for inputs that do not say where
+    /// the seat comes from or whose frames are not I420/I420A, the network sees the seat.
+    /// On by default: the network was trained on whole frames, and on real footage the
+    /// frame-level mask follows MediaPipe's far more closely than a mask of the seat's crop.
+    pub whole_frame: bool,
     /// Track the carried matte with the seat's motion (else hold it still).
     pub track_motion: bool,
     /// Matte refinement (guided by luma) after upsampling; `None` writes the raw probability.
@@ -61,6 +70,7 @@ impl Default for ScheduleOptions {
             budget_ms: 27.0,
             max_period: 30,
             max_input_side: 256,
+            whole_frame: true,
             track_motion: true,
             refine: Some(RefineOptions::default()),
             rewrite: GraphRewrite::default(),
@@ -155,8 +165,14 @@ impl MlShared {
             coarse: Vec::new(),
             coarse_size: (0, 0),
             x_taps: Vec::new(),
+            y_taps: Vec::new(),
             prob_row: Vec::new(),
             refiner: self.options.refine.map(Refiner::new),
+            frame_size: None,
+            covers: Rect::default(),
+            mirrored: false,
+            shift: (0.0, 0.0),
+            ran: false,
         }
     }
 
@@ -285,9 +301,75 @@ pub struct MlSegmenter {
     coarse_size: (usize, usize),
     /// Per coarse column: the two probability-map columns and the weight of the second.
     x_taps: Vec<(u32, u32, f32)>,
+    /// Per coarse row, the same (whole-frame view only; the seat view computes row taps as
+    /// it goes).
+    y_taps: Vec<(u32, u32, f32)>,
     /// One probability-map row, interpolated vertically.
     prob_row: Vec<f32>,
     refiner: Option<Refiner>,
+    /// The source frame's size when the network sees the whole frame; `None`: it sees the
+    /// seat.
+    frame_size: Option<(u32, u32)>,
+    /// What the probability map covers (see [`NetworkMask::covers`]).
+    covers: Rect,
+    /// Whether the map runs right to left over `covers`.
+    mirrored: bool,
+    /// Motion the carried map is moved by on this frame, in source pixels.
+    shift: (f32, f32),
+    /// Whether the network ran on this frame.
+    ran: bool,
+}
+
+/// A seat's network mask as carried onto the current frame, before refinement: the last
+/// probability map the network made for the seat, moved by the motion tracked since. It is
+/// what the fidelity measure ([`super::fidelity`]) compares with MediaPipe's own mask.
+#[derive(Debug, Clone, Copy)]
+pub struct NetworkMask<'a> {
+    /// Person probability in `[0, 1]`, `width x height`, row-major.
+    pub prob: &'a [f32],
+    /// Width of `prob`.
+    pub width: usize,
+    /// Height of `prob`.
+    pub height: usize,
+    /// The part of the source frame the map covers, in the frame's pixels: the whole frame
+    /// when the network saw the whole frame, else the seat's crop window (in seat pixels
+    /// when the segmenter was given no [`SeatSource`]).
+    pub covers: Rect,
+    /// Whether the map runs right to left over `covers` (a mirrored seat's own view).
+    pub mirrored: bool,
+    /// The motion the map is moved by on this frame, in the same pixels as `covers`
+    /// (`(0, 0)` on frames the network ran).
+    pub shift: (f32, f32),
+    /// Whether the network ran on this frame.
+    pub ran: bool,
+}
+
+impl NetworkMask<'_> {
+    /// The probability at position `(x, y)` of the source frame (continuous coordinates: the
+    /// centre of pixel `i` is `i + 0.5`), interpolated bilinearly with half-pixel centres;
+    /// `None` outside [`covers`](Self::covers).
+    pub fn at(&self, x: f32, y: f32) -> Option<f32> {
+        let c = self.covers;
+        if c.is_empty() || self.width == 0 || self.height == 0 {
+            return None;
+        }
+        let (ox, oy) = (x - c.x as f32, y - c.y as f32);
+        if !(0.0..=c.width as f32).contains(&ox) || !(0.0..=c.height as f32).contains(&oy) {
+            return None;
+        }
+        // The map moved by the tracked motion: read it where the content came from.
+        let mut u = (ox - self.shift.0) / c.width as f32;
+        let v = (oy - self.shift.1) / c.height as f32;
+        if self.mirrored {
+            u = 1.0 - u;
+        }
+        let (x0, x1, fx) = tap_at(u * self.width as f32 - 0.5, self.width);
+        let (y0, y1, fy) = tap_at(v * self.height as f32 - 0.5, self.height);
+        let p = |yy: u32, xx: u32| self.prob[yy as usize * self.width + xx as usize];
+        let top = p(y0, x0) + (p(y0, x1) - p(y0, x0)) * fx;
+        let bot = p(y1, x0) + (p(y1, x1) - p(y1, x0)) * fx;
+        Some(top + (bot - top) * fy)
+    }
 }
 
 impl Drop for MlSegmenter {
@@ -302,10 +384,46 @@ impl MlSegmenter {
         &self.shared
     }
 
-    fn reset(&mut self, w: usize, h: usize) -> Result<(), MlError> {
-        let (iw, ih) = input_size_for(w, h, self.shared.options.max_input_side);
+    /// The seat's network mask on the current frame (after a successful
+    /// [`segment`](Segmenter::segment); `None` before the network ran).
+    pub fn network_mask(&self) -> Option<NetworkMask<'_>> {
+        let (width, height) = self.input_size?;
+        if !self.have_prob {
+            return None;
+        }
+        Some(NetworkMask {
+            prob: &self.prob,
+            width,
+            height,
+            covers: self.covers,
+            mirrored: self.mirrored,
+            shift: self.shift,
+            ran: self.ran,
+        })
+    }
+
+    /// Whether the network ran on the last frame segmented.
+    pub fn ran_this_frame(&self) -> bool {
+        self.ran
+    }
+
+    /// Whether the network sees the participant's whole frame (else the seat).
+    pub fn sees_whole_frame(&self) -> bool {
+        self.frame_size.is_some()
+    }
+
+    fn reset(&mut self, w: usize, h: usize, frame: Option<(u32, u32)>) -> Result<(), MlError> {
+        let max_side = self.shared.options.max_input_side;
+        let (iw, ih) = match frame {
+            Some(_) => {
+                let (nw, nh) = self.shared.model.native_size();
+                input_size_for(nw, nh, max_side)
+            }
+            None => input_size_for(w, h, max_side),
+        };
         drop(self.shared.plan(iw, ih)?);
         self.input_size = Some((iw, ih));
+        self.frame_size = frame;
         self.seat = (w, h);
         self.prob.clear();
         self.prob.resize(iw * ih, 0.0);
@@ -326,31 +444,58 @@ impl MlSegmenter {
         self.coarse_size = (cw, ch);
         self.coarse.clear();
         self.coarse.resize(cw * ch, 0);
-        let sx = iw as f32 / cw as f32;
         self.x_taps.clear();
-        self.x_taps.extend((0..cw).map(|ox| {
-            let (x0, x1, f) = tap(ox as isize, sx, iw);
-            (x0 as u32, x1 as u32, f)
-        }));
+        self.y_taps.clear();
+        if frame.is_some() {
+            // Computed per frame (they follow the crop window and the tracked motion).
+            self.x_taps.resize(cw, (0, 0, 0.0));
+            self.y_taps.resize(ch, (0, 0, 0.0));
+        } else {
+            let sx = iw as f32 / cw as f32;
+            self.x_taps.extend((0..cw).map(|ox| {
+                let (x0, x1, f) = tap(ox as isize, sx, iw);
+                (x0 as u32, x1 as u32, f)
+            }));
+        }
         if let Some(r) = &mut self.refiner {
             r.reset();
         }
         Ok(())
     }
 
-    fn run_model(&mut self, input: &SegmentInput<'_>) -> Result<(), MlError> {
+    fn run_model(
+        &mut self,
+        input: &SegmentInput<'_>,
+        source: Option<&SeatSource<'_>>,
+    ) -> Result<(), MlError> {
         let start = cpu_time::ThreadTime::now();
         let (iw, ih) = self.input_size.ok_or(MlError::Graph("no runner"))?;
         let mut runner = self.shared.take_runner(iw, ih)?;
-        self.resampler.convert(
-            &input.y,
-            &input.u,
-            &input.v,
-            input.color,
-            runner.input_mut(),
-            iw,
-            ih,
-        )?;
+        match source {
+            // The whole frame, stretched to the network's input (MediaPipe's
+            // ImageToTensorCalculator with keep_aspect_ratio: false).
+            Some(s) => {
+                let f = &s.frame;
+                self.resampler.convert(
+                    &f.plane(0),
+                    &f.plane(1),
+                    &f.plane(2),
+                    f.color(),
+                    runner.input_mut(),
+                    iw,
+                    ih,
+                )?
+            }
+            None => self.resampler.convert(
+                &input.y,
+                &input.u,
+                &input.v,
+                input.color,
+                runner.input_mut(),
+                iw,
+                ih,
+            )?,
+        }
         // A runner that failed is dropped, not put back.
         let out = runner.run()?;
         if out.len() != self.prob.len() {
@@ -382,8 +527,12 @@ impl MlSegmenter {
                 height: h,
             });
         }
-        if self.seat != (w, h) || self.input_size.is_none() {
-            self.reset(w, h)?;
+        let source = input
+            .source
+            .filter(|s| self.shared.options.whole_frame && whole_frame_fits(s));
+        let frame = source.map(|s| (s.frame.width(), s.frame.height()));
+        if self.seat != (w, h) || self.input_size.is_none() || self.frame_size != frame {
+            self.reset(w, h, frame)?;
         }
         self.shared.frames.fetch_add(1, Ordering::Relaxed);
         let track = self.shared.options.track_motion;
@@ -393,8 +542,9 @@ impl MlSegmenter {
         let period = u64::from(self.shared.period());
         let due = (self.tick + self.phase).is_multiple_of(period);
         self.tick += 1;
-        let (dx, dy) = if due || !self.have_prob {
-            self.run_model(input)?;
+        self.ran = due || !self.have_prob;
+        let (dx, dy) = if self.ran {
+            self.run_model(input, source.as_ref())?;
             (0, 0)
         } else if track {
             (
@@ -411,22 +561,65 @@ impl MlSegmenter {
                 expected: cw * ch,
                 found: 0,
             })?;
-        // The shift in coarse pixels (rounded half away from zero).
-        let scale = |d: isize, c: usize, s: usize| {
-            let v = d * c as isize;
-            (v + v.signum() * s as isize / 2) / s as isize
+        // Where the map sits in the source frame, and the motion in its pixels.
+        let (covers, mirrored) = match &input.source {
+            Some(s) => (s.window, s.mirrored),
+            None => (Rect::new(0, 0, w as i64, h as i64), false),
         };
-        let (cdx, cdy) = (scale(dx, cw, w), scale(dy, ch, h));
-        prob_to_matte_shifted(
-            &self.prob,
-            pw,
-            ph,
-            &self.x_taps,
-            &mut coarse,
-            cdx,
-            cdy,
-            &mut self.prob_row,
+        let (kx, ky) = (
+            covers.width as f32 / w as f32,
+            covers.height as f32 / h as f32,
         );
+        let sign = if mirrored { -1.0 } else { 1.0 };
+        self.shift = (dx as f32 * kx * sign, dy as f32 * ky);
+        if let (Some(s), Some((fw, fh))) = (&source, self.frame_size) {
+            // Cut the seat's window (moved by the motion) out of the frame-level map.
+            self.covers = Rect::new(0, 0, i64::from(fw), i64::from(fh));
+            self.mirrored = false;
+            let win = s.window;
+            let x_axis = Axis {
+                start: win.x as f32 - self.shift.0,
+                len: win.width as f32,
+                frame: fw as f32,
+                map: pw,
+            };
+            let y_axis = Axis {
+                start: win.y as f32 - self.shift.1,
+                len: win.height as f32,
+                frame: fh as f32,
+                map: ph,
+            };
+            x_axis.taps(&mut self.x_taps, s.mirrored);
+            y_axis.taps(&mut self.y_taps, false);
+            window_to_matte(
+                &self.prob,
+                pw,
+                ph,
+                &self.x_taps,
+                &self.y_taps,
+                &mut coarse,
+                &mut self.prob_row,
+            );
+        } else {
+            self.covers = covers;
+            self.mirrored = mirrored;
+            // The shift in coarse pixels (rounded half away from zero).
+            let scale = |d: isize, c: usize, s: usize| {
+                let v = d * c as isize;
+                (v + v.signum() * s as isize / 2) / s as isize
+            };
+            let (cdx, cdy) = (scale(dx, cw, w), scale(dy, ch, h));
+            prob_to_matte_shifted(
+                &self.prob,
+                pw,
+                ph,
+                &self.x_taps,
+                &mut coarse,
+                cdx,
+                cdy,
+                &mut self.prob_row,
+            );
+        }
         match &mut self.refiner {
             Some(refiner) => {
                 if !refiner.refine(&input.y, &coarse.as_ref(), matte) {
@@ -552,6 +745,90 @@ fn best_shift(reference: &[u32], cur: &[u32], range: usize) -> isize {
     best.1
 }
 
+/// Whether the network can see `source`'s whole frame: planar I420 (the resampler's input),
+/// with a non-empty crop window inside it.
+fn whole_frame_fits(source: &SeatSource<'_>) -> bool {
+    let f = &source.frame;
+    let w = source.window;
+    matches!(f.format(), PixelFormat::I420 | PixelFormat::I420A)
+        && f.width() > 0
+        && f.height() > 0
+        && !w.is_empty()
+        && w.x >= 0
+        && w.y >= 0
+        && w.right() <= i64::from(f.width())
+        && w.bottom() <= i64::from(f.height())
+}
+
+/// The bilinear taps of source position `s` (in source pixel indices; clamped to
+/// `0..=len-1`): the two indices and the weight of the second.
+fn tap_at(s: f32, len: usize) -> (u32, u32, f32) {
+    let last = len.saturating_sub(1);
+    let s = if s.is_nan() {
+        0.0
+    } else {
+        s.clamp(0.0, last as f32)
+    };
+    let i0 = (s as usize).min(last);
+    (i0 as u32, (i0 + 1).min(last) as u32, s - i0 as f32)
+}
+
+/// One axis of a seat's window in a frame-level map: the window starts at `start` and is
+/// `len` frame pixels long, in a frame `frame` pixels long whose map is `map` values long.
+struct Axis {
+    start: f32,
+    len: f32,
+    frame: f32,
+    map: usize,
+}
+
+impl Axis {
+    /// The map's taps ([`tap_at`]) of each of `taps.len()` equal cells over the window
+    /// (half-pixel centres on both grids), right to left when `mirrored`.
+    fn taps(&self, taps: &mut [(u32, u32, f32)], mirrored: bool) {
+        let n = taps.len() as f32;
+        let per_frame_pixel = self.map as f32 / self.frame;
+        for (o, t) in taps.iter_mut().enumerate() {
+            let mut u = (o as f32 + 0.5) / n;
+            if mirrored {
+                u = 1.0 - u;
+            }
+            let f = self.start + u * self.len;
+            *t = tap_at(f * per_frame_pixel - 0.5, self.map);
+        }
+    }
+}
+
+/// Samples `prob` (`pw x ph`) into `out` through per-column and per-row taps ([`tap_at`]):
+/// each output row first interpolates its two source rows over the whole width (into
+/// `row`, resized to `pw`), then picks and blends two columns per output pixel.
+fn window_to_matte(
+    prob: &[f32],
+    pw: usize,
+    ph: usize,
+    x_taps: &[(u32, u32, f32)],
+    y_taps: &[(u32, u32, f32)],
+    out: &mut PlaneMut<'_>,
+    row: &mut Vec<f32>,
+) {
+    let (w, h) = (out.width(), out.height());
+    if x_taps.len() != w || y_taps.len() != h || prob.len() != pw * ph {
+        return;
+    }
+    row.resize(pw, 0.0);
+    for (oy, &(y0, y1, fy)) in y_taps.iter().enumerate() {
+        let (y0, y1) = (y0 as usize, y1 as usize);
+        let (r0, r1) = (&prob[y0 * pw..(y0 + 1) * pw], &prob[y1 * pw..(y1 + 1) * pw]);
+        for ((v, &a), &b) in row.iter_mut().zip(r0).zip(r1) {
+            *v = a + (b - a) * fy;
+        }
+        for (d, &(x0, x1, fx)) in out.row_mut(oy).iter_mut().zip(x_taps) {
+            let (a, b) = (row[x0 as usize], row[x1 as usize]);
+            *d = ((a + (b - a) * fx) * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+        }
+    }
+}
+
 /// Bilinear taps of output index `o` (half-pixel centres, clamped to the source): the two
 /// source indices and the weight of the second.
 fn tap(o: isize, scale: f32, len: usize) -> (usize, usize, f32) {
@@ -630,6 +907,61 @@ mod tests {
         assert_eq!(period_for(49, 50.0, 0.0, 27.0, 12), 12);
         assert_eq!(period_for(0, 1.0, 0.0, 27.0, 30), 1);
         assert_eq!(period_for(49, 1.0, 0.0, f64::INFINITY, 30), 1);
+    }
+
+    #[test]
+    fn window_taps_cut_the_seat_out_of_the_frame_map() {
+        // A 32x32 frame whose map is at frame resolution, value = column + 32 * row.
+        let prob: Vec<f32> = (0..32 * 32).map(|i| i as f32 / 1024.0).collect();
+        // The window (8, 4) 16x16, sampled at 16x16: whole taps, no weights.
+        let axis = |start: f32| Axis {
+            start,
+            len: 16.0,
+            frame: 32.0,
+            map: 32,
+        };
+        let mut xt = vec![(0, 0, 0.0); 16];
+        let mut yt = vec![(0, 0, 0.0); 16];
+        for mirrored in [false, true] {
+            axis(8.0).taps(&mut xt, mirrored);
+            axis(4.0).taps(&mut yt, false);
+            let mut out = vec![0u8; 16 * 16];
+            let mut row = Vec::new();
+            window_to_matte(
+                &prob,
+                32,
+                32,
+                &xt,
+                &yt,
+                &mut PlaneMut::new(&mut out, 16, 16, 16).unwrap(),
+                &mut row,
+            );
+            for oy in 0..16 {
+                for ox in 0..16 {
+                    let sx = if mirrored { 8 + 15 - ox } else { 8 + ox };
+                    let want = (prob[(4 + oy) * 32 + sx] * 255.0 + 0.5) as u8;
+                    assert_eq!(out[oy * 16 + ox], want, "({ox},{oy}) mirrored {mirrored}");
+                }
+            }
+        }
+        // A half-resolution map (16 values for 32 frame pixels): cell o of the window's
+        // 16 cells is frame pixel 8 + o, map position (8 + o + 0.5) / 2 - 0.5.
+        let mut half = vec![(0, 0, 0.0); 16];
+        Axis {
+            map: 16,
+            ..axis(8.0)
+        }
+        .taps(&mut half, false);
+        for (o, t) in half.iter().enumerate() {
+            let s = (8.0 + o as f32 + 0.5) / 2.0 - 0.5;
+            assert_eq!((t.0, t.2), (s as u32, s - s.floor()), "{o}");
+        }
+        // Moved by the tracked motion: 3 frame pixels right reads 3 pixels further left;
+        // past the frame's edge, the edge repeats.
+        axis(8.0 - 3.0).taps(&mut xt, false);
+        assert_eq!(xt[0], (5, 6, 0.0));
+        axis(-4.0).taps(&mut xt, false);
+        assert_eq!(xt[0], (0, 1, 0.0));
     }
 
     #[test]

@@ -1,0 +1,382 @@
+//! Fidelity: how closely the scheduled network mask follows MediaPipe's own.
+//!
+//! The scheduler runs the network on a seat only every few ticks and carries the last mask
+//! forward in between, moved by the tracked motion ([`super::MlSegmenter`]); the network may
+//! also see a different image than MediaPipe's pipeline would (the seat rather than the whole
+//! frame). [`measure`] plays a clip through a real [`Compositor`] on [`Scene::grid`], every
+//! seat showing the same clip, every seat with its own [`MlSegmenter`] from one shared
+//! scheduler (so the schedule is the one the engine picks for that many seats), and compares
+//! each seat's [`NetworkMask`] on every frame, thresholded at 0.5, with MediaPipe's own mask of
+//! the same frame (computed on every frame: `scripts/fidelity-reference.py`), in the source
+//! frame's pixels:
+//!
+//! - **frame IoU**: over the whole source frame (a map that covers only the crop window
+//!   counts as "no person" outside it);
+//! - **window IoU**: over the seat's crop window only (what the seat shows).
+//!
+//! The clip is first played backwards once, unmeasured, so that the scheduler's cost
+//! averages and period settle before the measured forward pass (which starts where the
+//! backward pass ended: no jump).
+
+use std::sync::{Arc, Mutex};
+
+use crate::error::ComposeError;
+use crate::frame::{Frame, FrameRef, PlaneMut};
+use crate::geometry::Rect;
+use crate::scene::Scene;
+use crate::seating::Role;
+use crate::segment::{Matte, SeatColour, SegmentInput, Segmenter, SegmenterFactory};
+use crate::{Compositor, CompositorOptions, SceneError};
+
+use super::{MlShared, NetworkMask, ScheduleOptions, ScheduleStats, SelfieModel};
+
+/// What [`measure`] runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FidelityOptions {
+    /// Seats of [`Scene::grid`], all showing the clip.
+    pub seats: usize,
+    /// Output width.
+    pub width: u32,
+    /// Output height.
+    pub height: u32,
+    /// The scheduler's settings (the engine's defaults unless a measurement changes them).
+    pub schedule: ScheduleOptions,
+    /// Play the clip backwards once, unmeasured, before the measured pass (see the module
+    /// docs).
+    pub warm_up: bool,
+}
+
+impl FidelityOptions {
+    /// `seats` seats of `builtin:grid` at 1920x1080 with the scheduler's defaults.
+    pub fn grid(seats: usize) -> Self {
+        Self {
+            seats,
+            width: 1920,
+            height: 1080,
+            schedule: ScheduleOptions::default(),
+            warm_up: true,
+        }
+    }
+}
+
+/// The result of [`measure`] for one clip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fidelity {
+    /// Seats measured.
+    pub seats: usize,
+    /// Frames measured (per seat).
+    pub frames: usize,
+    /// Mean over seats and frames of the frame IoU.
+    pub mean: f64,
+    /// The lowest frame IoU of any seat on any frame.
+    pub worst: f64,
+    /// Mean of the window IoU.
+    pub window_mean: f64,
+    /// The lowest window IoU.
+    pub window_worst: f64,
+    /// Mean over frames of the seats' mean frame IoU, per frame (for plots).
+    pub per_frame: Vec<f64>,
+    /// Whether the network saw the whole frame (else the seat).
+    pub whole_frame: bool,
+    /// The scheduler's counters after the run (period, runs, CPU time).
+    pub stats: ScheduleStats,
+    /// Network runs during the measured pass.
+    pub measured_runs: u64,
+}
+
+/// Why [`measure`] could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum FidelityError {
+    /// The clip has no frames.
+    #[error("the clip has no frames")]
+    NoFrames,
+    /// Frames of different sizes in one clip.
+    #[error("frame {index} is {found:?}, the clip's first frame {expected:?}")]
+    FrameSize {
+        /// The frame's index.
+        index: usize,
+        /// The first frame's size.
+        expected: (u32, u32),
+        /// This frame's size.
+        found: (u32, u32),
+    },
+    /// The reference holds the wrong number of values for the clip.
+    #[error("the reference holds {found} values, expected {expected} (frames x width x height)")]
+    Reference {
+        /// `frames * width * height`.
+        expected: usize,
+        /// What it holds.
+        found: usize,
+    },
+    /// No seats asked for.
+    #[error("at least one seat is needed")]
+    NoSeats,
+    /// The grid scene could not be made.
+    #[error("grid scene")]
+    Scene(#[from] SceneError),
+    /// The compositor refused something.
+    #[error("compositor")]
+    Compose(#[from] ComposeError),
+    /// A seat produced no network mask on a frame.
+    #[error("seat {seat} has no network mask on frame {frame}")]
+    NoMask {
+        /// The seat's participant index.
+        seat: usize,
+        /// The frame.
+        frame: usize,
+    },
+}
+
+/// One seat's network mask, copied after its `segment` call.
+#[derive(Debug, Clone, Default)]
+struct Recorded {
+    prob: Vec<f32>,
+    width: usize,
+    height: usize,
+    covers: Rect,
+    mirrored: bool,
+    shift: (f32, f32),
+    ran: bool,
+    window: Rect,
+    whole_frame: bool,
+    valid: bool,
+}
+
+impl Recorded {
+    fn mask(&self) -> NetworkMask<'_> {
+        NetworkMask {
+            prob: &self.prob,
+            width: self.width,
+            height: self.height,
+            covers: self.covers,
+            mirrored: self.mirrored,
+            shift: self.shift,
+            ran: self.ran,
+        }
+    }
+}
+
+/// Where one seat's [`Recorder`] leaves its copy.
+type Slot = Arc<Mutex<Recorded>>;
+
+/// An [`super::MlSegmenter`] that copies its network mask into `slot` after every frame.
+struct Recorder {
+    inner: super::MlSegmenter,
+    slot: Slot,
+}
+
+impl Segmenter for Recorder {
+    fn segment(&mut self, input: &SegmentInput<'_>, matte: &mut PlaneMut<'_>) -> Matte {
+        let r = self.inner.segment(input, matte);
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        match self.inner.network_mask() {
+            Some(m) => {
+                slot.prob.clear();
+                slot.prob.extend_from_slice(m.prob);
+                slot.width = m.width;
+                slot.height = m.height;
+                slot.covers = m.covers;
+                slot.mirrored = m.mirrored;
+                slot.shift = m.shift;
+                slot.ran = m.ran;
+                slot.window = input.source.map_or(m.covers, |s| s.window);
+                slot.whole_frame = self.inner.sees_whole_frame();
+                slot.valid = true;
+            }
+            None => slot.valid = false,
+        }
+        r
+    }
+
+    fn decontaminate(&mut self, colour: &mut SeatColour<'_>, matte: &crate::frame::PlaneRef<'_>) {
+        self.inner.decontaminate(colour, matte);
+    }
+}
+
+/// IoU at 0.5 of `mask` against `reference` (`fw x fh`, row-major) over `region` of the
+/// frame; pixels where `mask` has no value count as "no person". 1 when neither has a
+/// person there.
+fn iou(mask: &NetworkMask<'_>, reference: &[f32], fw: usize, region: Rect) -> f64 {
+    let r = region.clip(fw as u32, (reference.len() / fw.max(1)) as u32);
+    let (mut inter, mut union) = (0u64, 0u64);
+    for y in r.y..r.bottom() {
+        let row = &reference[y as usize * fw..][..fw];
+        for x in r.x..r.right() {
+            let ours = mask
+                .at(x as f32 + 0.5, y as f32 + 0.5)
+                .is_some_and(|p| p > 0.5);
+            let theirs = row[x as usize] > 0.5;
+            inter += u64::from(ours && theirs);
+            union += u64::from(ours || theirs);
+        }
+    }
+    if union == 0 {
+        1.0
+    } else {
+        inter as f64 / union as f64
+    }
+}
+
+/// Plays `frames` through `options.seats` seats of a grid with the ML segmenter of `model`
+/// and compares every seat's network mask with `reference` (MediaPipe's probability maps of
+/// the same frames at the frames' size, row-major f32, frame after frame). See the module
+/// docs.
+pub fn measure(
+    model: &SelfieModel,
+    frames: &[Frame],
+    reference: &[f32],
+    options: &FidelityOptions,
+) -> Result<Fidelity, FidelityError> {
+    let first = frames.first().ok_or(FidelityError::NoFrames)?;
+    let (fw, fh) = (first.width(), first.height());
+    for (index, f) in frames.iter().enumerate() {
+        if (f.width(), f.height()) != (fw, fh) {
+            return Err(FidelityError::FrameSize {
+                index,
+                expected: (fw, fh),
+                found: (f.width(), f.height()),
+            });
+        }
+    }
+    let plane = fw as usize * fh as usize;
+    if reference.len() != frames.len() * plane {
+        return Err(FidelityError::Reference {
+            expected: frames.len() * plane,
+            found: reference.len(),
+        });
+    }
+    if options.seats == 0 {
+        return Err(FidelityError::NoSeats);
+    }
+    let scene = Scene::grid(options.seats, options.width, options.height)?;
+    let mut engine = Compositor::new(
+        scene,
+        CompositorOptions::default().with_size(options.width, options.height),
+    )?;
+    let shared = MlShared::new(model.clone(), options.schedule);
+    let slots: Arc<Mutex<Vec<Slot>>> = Arc::default();
+    let factory: SegmenterFactory = {
+        let (shared, slots) = (Arc::clone(&shared), Arc::clone(&slots));
+        Arc::new(move || {
+            let slot = Arc::new(Mutex::new(Recorded::default()));
+            slots
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Arc::clone(&slot));
+            Box::new(Recorder {
+                inner: shared.segmenter(),
+                slot,
+            })
+        })
+    };
+    engine.set_segmenter(factory);
+    let ids: Vec<String> = (0..options.seats).map(|i| format!("p{i}")).collect();
+    for id in &ids {
+        engine.join(id, Role::Attendee)?;
+    }
+    let mut tick = 0i64;
+    let mut show = |engine: &mut Compositor, f: &FrameRef<'_>| -> Result<(), ComposeError> {
+        for id in &ids {
+            engine.push_ref(id, f, tick)?;
+        }
+        tick += 1;
+        engine.render().map(|_| ())
+    };
+    if options.warm_up {
+        for f in frames.iter().rev() {
+            show(&mut engine, &f.as_ref())?;
+        }
+    }
+    let runs_before = shared.stats().runs;
+    let (mut sum, mut worst, mut wsum, mut wworst) = (0.0, 1.0f64, 0.0, 1.0f64);
+    let mut per_frame = Vec::with_capacity(frames.len());
+    let mut whole_frame = true;
+    let full = Rect::new(0, 0, i64::from(fw), i64::from(fh));
+    for (k, f) in frames.iter().enumerate() {
+        show(&mut engine, &f.as_ref())?;
+        let reference = &reference[k * plane..(k + 1) * plane];
+        let slots = slots.lock().unwrap_or_else(|e| e.into_inner());
+        let mut frame_sum = 0.0;
+        for (seat, slot) in slots.iter().enumerate() {
+            let rec = slot.lock().unwrap_or_else(|e| e.into_inner());
+            if !rec.valid {
+                return Err(FidelityError::NoMask { seat, frame: k });
+            }
+            whole_frame &= rec.whole_frame;
+            let m = rec.mask();
+            let (a, b) = (
+                iou(&m, reference, fw as usize, full),
+                iou(&m, reference, fw as usize, rec.window),
+            );
+            frame_sum += a;
+            sum += a;
+            wsum += b;
+            worst = worst.min(a);
+            wworst = wworst.min(b);
+        }
+        per_frame.push(frame_sum / slots.len().max(1) as f64);
+    }
+    let n = (frames.len() * options.seats) as f64;
+    let stats = shared.stats();
+    Ok(Fidelity {
+        seats: options.seats,
+        frames: frames.len(),
+        mean: sum / n,
+        worst,
+        window_mean: wsum / n,
+        window_worst: wworst,
+        per_frame,
+        whole_frame,
+        stats,
+        measured_runs: stats.runs - runs_before,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iou_counts_overlap_over_union_in_the_region() {
+        // A 4x2 map covering a 8x4 frame: left half person.
+        let prob = [1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0];
+        let m = NetworkMask {
+            prob: &prob,
+            width: 4,
+            height: 2,
+            covers: Rect::new(0, 0, 8, 4),
+            mirrored: false,
+            shift: (0.0, 0.0),
+            ran: true,
+        };
+        let mut reference = vec![0.0f32; 32];
+        for y in 0..4 {
+            for x in 0..4 {
+                reference[y * 8 + x] = 1.0;
+            }
+        }
+        assert_eq!(iou(&m, &reference, 8, Rect::new(0, 0, 8, 4)), 1.0);
+        // Theirs shifted right by 2: overlap 2 columns of 6.
+        let shifted: Vec<f32> = (0..32)
+            .map(|i| if (2..6).contains(&(i % 8)) { 1.0 } else { 0.0 })
+            .collect();
+        let v = iou(&m, &shifted, 8, Rect::new(0, 0, 8, 4));
+        assert!((v - 2.0 / 6.0).abs() < 1e-9, "{v}");
+        // Mirrored: the person is on the right.
+        let mirrored = NetworkMask {
+            mirrored: true,
+            ..m
+        };
+        assert_eq!(iou(&mirrored, &reference, 8, Rect::new(0, 0, 8, 4)), 0.0);
+        // A carried map moved by the tracked motion, 2 pixels right: its edge column repeats
+        // where the move uncovers the border, so it holds columns 0..6 against their 2..6.
+        let moved = NetworkMask {
+            shift: (2.0, 0.0),
+            ..m
+        };
+        let v = iou(&moved, &shifted, 8, Rect::new(0, 0, 8, 4));
+        assert!((v - 4.0 / 6.0).abs() < 1e-9, "{v}");
+        // Nobody anywhere in the region: 1.
+        assert_eq!(iou(&m, &[0.0; 32], 8, Rect::new(6, 0, 2, 4)), 1.0);
+    }
+}
