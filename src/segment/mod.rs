@@ -50,6 +50,7 @@
 
 pub mod background;
 pub mod chroma;
+pub mod clean;
 mod config;
 pub mod foreground;
 pub mod metrics;

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::frame::{PlaneMut, PlaneRef};
+use crate::segment::clean::{CleanOptions, MatteCleaner};
 use crate::segment::foreground::ForegroundPull;
 use crate::segment::refine::{RefineOptions, Refiner};
 use crate::segment::{Matte, SeatColour, SegmentInput, Segmenter};
@@ -48,6 +49,10 @@ pub struct ScheduleOptions {
     pub track_motion: bool,
     /// Matte refinement (guided by luma) after upsampling; `None` writes the raw probability.
     pub refine: Option<RefineOptions>,
+    /// Matte cleaning: only the person's main region is kept (on the mask before
+    /// refinement), and the matte fades at the seat's sides and top; `None` leaves the
+    /// matte as refined (see [`crate::segment::clean`]).
+    pub clean: Option<CleanOptions>,
     /// How the graph is expressed for tract.
     pub rewrite: GraphRewrite,
     /// What runs the network (tract unless asked otherwise; [`Backend::Ort`] needs the
@@ -63,6 +68,7 @@ impl Default for ScheduleOptions {
             max_input_side: 256,
             track_motion: true,
             refine: Some(RefineOptions::default()),
+            clean: Some(CleanOptions::default()),
             rewrite: GraphRewrite::default(),
             backend: Backend::default(),
         }
@@ -157,6 +163,7 @@ impl MlShared {
             x_taps: Vec::new(),
             prob_row: Vec::new(),
             refiner: self.options.refine.map(Refiner::new),
+            cleaner: self.options.clean.map(MatteCleaner::new),
         }
     }
 
@@ -288,6 +295,7 @@ pub struct MlSegmenter {
     /// One probability-map row, interpolated vertically.
     prob_row: Vec<f32>,
     refiner: Option<Refiner>,
+    cleaner: Option<MatteCleaner>,
 }
 
 impl Drop for MlSegmenter {
@@ -427,6 +435,10 @@ impl MlSegmenter {
             cdy,
             &mut self.prob_row,
         );
+        if let Some(cleaner) = &mut self.cleaner {
+            cleaner.keep_main_region(&mut coarse);
+            cleaner.limit_reach(&mut coarse);
+        }
         match &mut self.refiner {
             Some(refiner) => {
                 if !refiner.refine(&input.y, &coarse.as_ref(), matte) {
@@ -442,6 +454,9 @@ impl MlSegmenter {
                     expected: w * h,
                     found: 0,
                 })?,
+        }
+        if let Some(cleaner) = &mut self.cleaner {
+            cleaner.fade_edges(matte);
         }
         Ok(())
     }
