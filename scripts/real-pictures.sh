@@ -7,6 +7,8 @@
 #
 #   scripts/real-pictures.sh BEFORE_BIN AFTER_BIN OUTDIR [CLIP ...]
 #
+# NOT RUN YET (2026-12-04: no ml build of main was at hand; the README's pictures came from
+# tests/segment_real.rs with SEGMENT_REAL_DUMP=DIR, "before" = ScheduleOptions::clean None).
 # Needs ffmpeg, python3, models/selfie_segmentation.tflite and footage/clips/ (made by
 # scripts/make-clips.sh). Nothing it writes is committed.
 set -euo pipefail
