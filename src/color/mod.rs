@@ -201,6 +201,65 @@ fn rgb_rows_to_i420(
     .map_err(yuv_err)
 }
 
+/// Converts an RGBA or BGRA frame (any stride, a cropped view too) into packed 4:4:4 planes
+/// `y`, `u`, `v` (`width * height` bytes each) in the frame's colour tag: one chroma sample
+/// per pixel, for callers that subsample chroma themselves (weighted by alpha, for
+/// premultiplied scaling). Row by row, so a view's short last row needs no copy.
+pub(crate) fn rgb_to_yuv444(
+    src: &FrameRef<'_>,
+    y: &mut [u8],
+    u: &mut [u8],
+    v: &mut [u8],
+) -> Result<(), FrameError> {
+    let (w, h) = (src.width() as usize, src.height() as usize);
+    let f = match src.format() {
+        PixelFormat::Rgba => yuv::rgba_to_yuv444,
+        PixelFormat::Bgra => yuv::bgra_to_yuv444,
+        other => {
+            return Err(FrameError::Unsupported {
+                from: other,
+                to: PixelFormat::I420,
+            })
+        }
+    };
+    if w == 0 || [y.len(), u.len(), v.len()].iter().any(|&n| n < w * h) {
+        return Err(FrameError::BufferTooSmall {
+            expected: w * h,
+            found: y.len().min(u.len()).min(v.len()),
+        });
+    }
+    let color = src.color();
+    let p = src.plane(0);
+    for (r, ((yr, ur), vr)) in y
+        .chunks_exact_mut(w)
+        .zip(u.chunks_exact_mut(w))
+        .zip(v.chunks_exact_mut(w))
+        .take(h)
+        .enumerate()
+    {
+        let mut img = yuv::YuvPlanarImageMut {
+            y_plane: yuv::BufferStoreMut::Borrowed(yr),
+            y_stride: w as u32,
+            u_plane: yuv::BufferStoreMut::Borrowed(ur),
+            u_stride: w as u32,
+            v_plane: yuv::BufferStoreMut::Borrowed(vr),
+            v_stride: w as u32,
+            width: w as u32,
+            height: 1,
+        };
+        f(
+            &mut img,
+            p.row(r),
+            4 * w as u32,
+            yuv_range(color),
+            yuv_matrix(color),
+            yuv::YuvConversionMode::Balanced,
+        )
+        .map_err(yuv_err)?;
+    }
+    Ok(())
+}
+
 fn i420_to_rgb(src: &FrameRef<'_>, dst: &mut FrameMut<'_>) -> Result<(), FrameError> {
     let (w, h) = (src.width(), src.height());
     let color = src.color();

@@ -16,6 +16,7 @@
 mod compose;
 mod crop;
 mod layout;
+mod premul;
 mod seat;
 
 // Public for the per-kernel benches and the fuzz targets, not an API a media pipeline uses

@@ -6,7 +6,9 @@
 //!    I420 (+A): views of the frame's own planes, or the window converted when the frame is
 //!    NV12, RGBA or BGRA;
 //! 2. **scale**: each plane straight into the seat (our kernels, or fast_image_resize for
-//!    Lanczos3 and nearest), then the colour tag matched to the output's;
+//!    Lanczos3 and nearest), then the colour tag matched to the output's. A window whose
+//!    alpha is not all 255 is scaled premultiplied and divided by its scaled alpha after
+//!    (`premul.rs`), so the colour held under transparent pixels never bleeds into the edge;
 //! 3. **matte**: the segmenter writes the seat's alpha (or says it is opaque), and restores
 //!    the person's colour at the edges;
 //! 4. **finish**: opacity, dimming, mirroring, and the chroma-resolution alpha.
@@ -17,6 +19,7 @@ use super::chroma_alpha_into;
 use super::crop::CropWindow;
 use super::kernels::scale::{prefetch, scale_plane, ScalePlan, ScaleScratch, PREFETCH_ROWS};
 use super::kernels::{div255, SimdLevel};
+use super::premul::{unpremultiply, window_has_transparency, PremulScratch};
 use super::resize::resize;
 use crate::color::ColorConvert;
 use crate::error::ComposeError;
@@ -92,6 +95,10 @@ pub(crate) struct SeatScratch {
     scalers: SeatScalers,
     /// The input's own alpha (I420A, RGBA, BGRA) scaled to the seat.
     alpha_in: Vec<u8>,
+    /// A transparent input's window premultiplied by its alpha.
+    premul: PremulScratch,
+    /// A transparent input's chroma-grid alpha scaled to the seat's chroma.
+    chroma_alpha_in: Vec<u8>,
 }
 
 impl SeatScratch {
@@ -106,6 +113,8 @@ impl SeatScratch {
                 scratch: ScaleScratch::default(),
             },
             alpha_in: Vec::new(),
+            premul: PremulScratch::default(),
+            chroma_alpha_in: Vec::new(),
         }
     }
 }
@@ -181,8 +190,27 @@ pub(crate) fn render_seat(
 ) -> Result<(), ComposeError> {
     out.resize(p.width, p.height);
     let window = CropWindow::for_seat(frame, p.width, p.height);
-    let input = SeatInput::new(frame, window, p.style.color, &mut scratch.conv)?;
-    let input_alpha = scale_planes(&mut scratch.scalers, &input, out, &mut scratch.alpha_in, p)?;
+    let input = if window_has_transparency(frame, window)? {
+        let pm = scratch
+            .premul
+            .prepare(frame, window, p.style.color, p.style.level)?;
+        SeatInput {
+            planes: pm.planes,
+            alpha: Some(pm.alpha),
+            chroma_alpha: Some(pm.chroma_alpha),
+            window: window.at_origin(),
+            color: pm.color,
+        }
+    } else {
+        SeatInput::new(frame, window, p.style.color, &mut scratch.conv)?
+    };
+    let input_alpha = scale_planes(
+        &mut scratch.scalers,
+        &input,
+        out,
+        (&mut scratch.alpha_in, &mut scratch.chroma_alpha_in),
+        p,
+    )?;
     // Inputs tagged differently from the output are converted at seat resolution.
     if let Some(cc) = ColorConvert::new(input.color, p.style.color) {
         cc.apply(
@@ -217,6 +245,8 @@ struct SeatInput<'f> {
     planes: [PlaneRef<'f>; 3],
     /// The input's own alpha, if it has one.
     alpha: Option<PlaneRef<'f>>,
+    /// When `planes` are premultiplied: the alpha U and V were multiplied by (chroma grid).
+    chroma_alpha: Option<PlaneRef<'f>>,
     /// The part of `planes` the seat shows.
     window: CropWindow,
     /// The colour tag of `planes`.
@@ -242,6 +272,7 @@ impl<'f> SeatInput<'f> {
             return Ok(Self {
                 planes: [frame.plane(0), frame.plane(1), frame.plane(2)],
                 alpha: (format == PixelFormat::I420A).then(|| frame.plane(3)),
+                chroma_alpha: None,
                 window,
                 color,
             });
@@ -264,6 +295,7 @@ impl<'f> SeatInput<'f> {
         Ok(Self {
             planes: [converted.plane(0), converted.plane(1), converted.plane(2)],
             alpha: (want == PixelFormat::I420A).then(|| converted.plane(3)),
+            chroma_alpha: None,
             window: window.at_origin(),
             color,
         })
@@ -344,12 +376,14 @@ impl SeatScalers {
 }
 
 /// The scale step: Y, U, V of `input` into `out`'s planes, and its alpha, if any, into
-/// `alpha_in` (returned as a view for the segmenter).
+/// `alpha_in` (returned as a view for the segmenter). Premultiplied planes (those with a
+/// `chroma_alpha`) are divided by their scaled alpha after scaling (`chroma_alpha` scaled into
+/// `chroma_alpha_in` for U and V), so `out` holds straight colour either way.
 fn scale_planes<'a>(
     scalers: &mut SeatScalers,
     input: &SeatInput<'_>,
     out: &mut SeatRender,
-    alpha_in: &'a mut Vec<u8>,
+    (alpha_in, chroma_alpha_in): (&'a mut Vec<u8>, &mut Vec<u8>),
     p: &SeatParams<'_>,
 ) -> Result<Option<PlaneRef<'a>>, ComposeError> {
     let (sw, sh) = (out.width, out.height);
@@ -381,13 +415,26 @@ fn scale_planes<'a>(
         }
         None => None,
     };
+    let chroma_alpha = match input.chroma_alpha {
+        Some(ca) => {
+            chroma_alpha_in.resize(chroma.0 * chroma.1, 0);
+            Some((ca, Grid::Chroma, &mut chroma_alpha_in[..], chroma))
+        }
+        None => None,
+    };
     let planes = [
         (y, Grid::Luma, &mut out_y[..], luma),
         (u, Grid::Chroma, &mut out_u[..], chroma),
         (v, Grid::Chroma, &mut out_v[..], chroma),
     ];
-    for (src, grid, dst, size) in planes.into_iter().chain(alpha) {
+    for (src, grid, dst, size) in planes.into_iter().chain(alpha).chain(chroma_alpha) {
         scalers.scale(p, window, src, grid, dst, size)?;
+    }
+    if input.chroma_alpha.is_some() {
+        let [black, neutral, _] = input.color.black();
+        unpremultiply(out_y, alpha_in, black);
+        unpremultiply(out_u, chroma_alpha_in, neutral);
+        unpremultiply(out_v, chroma_alpha_in, neutral);
     }
     match input.alpha {
         Some(_) => Ok(Some(PlaneRef::packed(alpha_in, sw, sh)?)),

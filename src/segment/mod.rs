@@ -53,6 +53,7 @@
 
 pub mod background;
 pub mod chroma;
+pub mod clean;
 mod config;
 pub mod foreground;
 pub mod metrics;

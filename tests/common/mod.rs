@@ -9,7 +9,8 @@
 //! - [`rng`]: the seeded generator for test data ([`fastrand`]);
 //! - [`alloc`]: the counting global allocator of the memory tests;
 //! - [`solid`]: a frame of one colour, in any pixel format;
-//! - [`png`]: hand-built PNGs for hostile-input cases (headers that lie, missing chunks).
+//! - [`png`]: hand-built PNGs for hostile-input cases (headers that lie, missing chunks);
+//! - [`record`]: a segmenter that records the mattes another writes, and seat crops.
 #![allow(dead_code)]
 
 // A `GlobalAlloc` is an `unsafe impl`: it forwards every call to `System` (`SAFETY` comments
@@ -18,6 +19,7 @@
 pub mod alloc;
 pub mod dir;
 pub mod png;
+pub mod record;
 
 #[allow(unused_imports)] // each test crate uses some of them
 pub use dir::{is_empty_dir, tmpdir, TestDir};

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::frame::{PixelFormat, PlaneMut, PlaneRef};
 use crate::geometry::Rect;
+use crate::segment::clean::{CleanOptions, MatteCleaner};
 use crate::segment::foreground::ForegroundPull;
 use crate::segment::refine::{RefineOptions, Refiner};
 use crate::segment::{Matte, SeatColour, SeatSource, SegmentInput, Segmenter};
@@ -57,6 +58,10 @@ pub struct ScheduleOptions {
     pub track_motion: bool,
     /// Matte refinement (guided by luma) after upsampling; `None` writes the raw probability.
     pub refine: Option<RefineOptions>,
+    /// Matte cleaning: only the person's main region is kept (on the mask before
+    /// refinement), and the matte fades at the seat's sides and top; `None` leaves the
+    /// matte as refined (see [`crate::segment::clean`]).
+    pub clean: Option<CleanOptions>,
     /// How the graph is expressed for tract.
     pub rewrite: GraphRewrite,
     /// What runs the network (tract unless asked otherwise; [`Backend::Ort`] needs the
@@ -73,6 +78,7 @@ impl Default for ScheduleOptions {
             whole_frame: true,
             track_motion: true,
             refine: Some(RefineOptions::default()),
+            clean: Some(CleanOptions::default()),
             rewrite: GraphRewrite::default(),
             backend: Backend::default(),
         }
@@ -173,6 +179,7 @@ impl MlShared {
             mirrored: false,
             shift: (0.0, 0.0),
             ran: false,
+            cleaner: self.options.clean.map(MatteCleaner::new),
         }
     }
 
@@ -318,6 +325,7 @@ pub struct MlSegmenter {
     shift: (f32, f32),
     /// Whether the network ran on this frame.
     ran: bool,
+    cleaner: Option<MatteCleaner>,
 }
 
 /// A seat's network mask as carried onto the current frame, before refinement: the last
@@ -620,6 +628,10 @@ impl MlSegmenter {
                 &mut self.prob_row,
             );
         }
+        if let Some(cleaner) = &mut self.cleaner {
+            cleaner.keep_main_region(&mut coarse);
+            cleaner.limit_reach(&mut coarse);
+        }
         match &mut self.refiner {
             Some(refiner) => {
                 if !refiner.refine(&input.y, &coarse.as_ref(), matte) {
@@ -635,6 +647,9 @@ impl MlSegmenter {
                     expected: w * h,
                     found: 0,
                 })?,
+        }
+        if let Some(cleaner) = &mut self.cleaner {
+            cleaner.fade_edges(matte);
         }
         Ok(())
     }
