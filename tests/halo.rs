@@ -10,7 +10,7 @@
 use together_mode::frame::{Frame, PixelFormat, PlaneRef};
 use together_mode::segment::metrics::{halo_excess, HaloExcess};
 use together_mode::segment::{input_alpha_factory, SegmenterFactory};
-use together_mode::{Compositor, CompositorOptions, Role, Scene};
+use together_mode::{Compositor, CompositorOptions, Role, Scene, SegmentMode};
 
 mod common;
 use common::record::{luma_in, recording_with};
@@ -20,8 +20,13 @@ const OUT: (u32, u32) = (1280, 720);
 /// The scene alone at the output size (every seat empty).
 fn scene_only() -> Frame {
     let scene = Scene::open("builtin:auditorium", &Default::default()).unwrap();
-    let mut engine =
-        Compositor::new(scene, CompositorOptions::default().with_size(OUT.0, OUT.1)).unwrap();
+    let mut engine = Compositor::new(
+        scene,
+        CompositorOptions::default()
+            .with_size(OUT.0, OUT.1)
+            .with_segment(SegmentMode::Alpha),
+    )
+    .unwrap();
     engine
         .render()
         .unwrap()
@@ -39,8 +44,13 @@ fn halo_of(
     radius: usize,
 ) -> (HaloExcess, Vec<u8>, Frame) {
     let scene = Scene::open("builtin:auditorium", &Default::default()).unwrap();
-    let mut engine =
-        Compositor::new(scene, CompositorOptions::default().with_size(OUT.0, OUT.1)).unwrap();
+    let mut engine = Compositor::new(
+        scene,
+        CompositorOptions::default()
+            .with_size(OUT.0, OUT.1)
+            .with_segment(SegmentMode::Alpha),
+    )
+    .unwrap();
     let (factory, slot) = recording_with(factory, decontaminate);
     engine.set_segmenter(factory);
     let seat = engine.join("8:acs:p", Role::Attendee).unwrap();
@@ -195,8 +205,13 @@ fn opaque_alpha_takes_the_straight_path() {
     };
     let render = |f: &Frame| {
         let scene = Scene::open("builtin:auditorium", &Default::default()).unwrap();
-        let mut engine =
-            Compositor::new(scene, CompositorOptions::default().with_size(OUT.0, OUT.1)).unwrap();
+        let mut engine = Compositor::new(
+            scene,
+            CompositorOptions::default()
+                .with_size(OUT.0, OUT.1)
+                .with_segment(SegmentMode::Alpha),
+        )
+        .unwrap();
         engine.join("8:acs:p", Role::Attendee).unwrap();
         engine.push_ref("8:acs:p", &f.as_ref(), 0).unwrap();
         engine

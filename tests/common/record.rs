@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use together_mode::frame::{FrameRef, PlaneMut, PlaneRef};
+use together_mode::frame::{Frame, FrameRef, PlaneMut, PlaneRef};
 use together_mode::geometry::Rect;
 use together_mode::segment::{Matte, SeatColour, SegmentInput, Segmenter, SegmenterFactory};
 
@@ -19,6 +19,9 @@ pub struct Recorded {
     pub y: Vec<u8>,
     pub u: Vec<u8>,
     pub v: Vec<u8>,
+    /// The participant's frame, the seat's crop window in it and the mirroring, when the
+    /// compositor gave the segmenter its source (`SegmentInput::source`).
+    pub source: Option<(Frame, Rect, bool)>,
 }
 
 /// Forwards to `inner` and copies every matte it writes into `out`; skips `inner`'s colour
@@ -44,6 +47,10 @@ impl Segmenter for Recording {
                 dst.extend_from_slice(row);
             }
         }
+        out.source = input
+            .source
+            .as_ref()
+            .map(|s| (Frame::from_ref(&s.frame).unwrap(), s.window, s.mirrored));
         out.width = matte.width();
         out.height = matte.height();
         out.matte.clear();
