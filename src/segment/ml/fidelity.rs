@@ -4,7 +4,7 @@
 //! forward in between, moved by the tracked motion ([`super::MlSegmenter`]); the network may
 //! also see a different image than MediaPipe's pipeline would (the seat rather than the whole
 //! frame). [`measure`] plays a clip through a real [`Compositor`] on [`Scene::grid`], every
-//! seat showing the same clip, every seat with its own [`MlSegmenter`] from one shared
+//! seat showing the same clip, every seat with its own [`MlSegmenter`](super::MlSegmenter) from one shared
 //! scheduler (so the schedule is the one the engine picks for that many seats), and compares
 //! each seat's [`NetworkMask`] on every frame, thresholded at 0.5, with MediaPipe's own mask of
 //! the same frame (computed on every frame: `scripts/fidelity-reference.py`), in the source
