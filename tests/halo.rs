@@ -10,23 +10,16 @@
 use together_mode::frame::{Frame, PixelFormat, PlaneRef};
 use together_mode::segment::metrics::{halo_excess, HaloExcess};
 use together_mode::segment::{input_alpha_factory, SegmenterFactory};
-use together_mode::{Compositor, CompositorOptions, Role, Scene, SegmentMode};
+use together_mode::Role;
 
 mod common;
-use common::record::{luma_in, recording_with};
+use common::record::{auditorium, luma_in, recording_with};
 
 const OUT: (u32, u32) = (1280, 720);
 
 /// The scene alone at the output size (every seat empty).
 fn scene_only() -> Frame {
-    let scene = Scene::open("builtin:auditorium", &Default::default()).unwrap();
-    let mut engine = Compositor::new(
-        scene,
-        CompositorOptions::default()
-            .with_size(OUT.0, OUT.1)
-            .with_segment(SegmentMode::Alpha),
-    )
-    .unwrap();
+    let mut engine = auditorium(OUT.0, OUT.1, input_alpha_factory());
     engine
         .render()
         .unwrap()
@@ -43,16 +36,8 @@ fn halo_of(
     ticks: usize,
     radius: usize,
 ) -> (HaloExcess, Vec<u8>, Frame) {
-    let scene = Scene::open("builtin:auditorium", &Default::default()).unwrap();
-    let mut engine = Compositor::new(
-        scene,
-        CompositorOptions::default()
-            .with_size(OUT.0, OUT.1)
-            .with_segment(SegmentMode::Alpha),
-    )
-    .unwrap();
     let (factory, slot) = recording_with(factory, decontaminate);
-    engine.set_segmenter(factory);
+    let mut engine = auditorium(OUT.0, OUT.1, factory);
     let seat = engine.join("8:acs:p", Role::Attendee).unwrap();
     let rect = engine.layout().seat_rect(seat).unwrap();
     let mut out = None;
@@ -204,14 +189,7 @@ fn opaque_alpha_takes_the_straight_path() {
         f
     };
     let render = |f: &Frame| {
-        let scene = Scene::open("builtin:auditorium", &Default::default()).unwrap();
-        let mut engine = Compositor::new(
-            scene,
-            CompositorOptions::default()
-                .with_size(OUT.0, OUT.1)
-                .with_segment(SegmentMode::Alpha),
-        )
-        .unwrap();
+        let mut engine = auditorium(OUT.0, OUT.1, input_alpha_factory());
         engine.join("8:acs:p", Role::Attendee).unwrap();
         engine.push_ref("8:acs:p", &f.as_ref(), 0).unwrap();
         engine

@@ -26,10 +26,10 @@ use together_mode::io::Y4mReader;
 use together_mode::segment::metrics::{hard_edges, islands, mean_abs_diff, trail};
 use together_mode::segment::ml::{MlShared, ScheduleOptions, SelfieModel};
 use together_mode::segment::{Matte, SeatSource, SegmentInput, Segmenter};
-use together_mode::{ColorSpec, Compositor, CompositorOptions, Role, Scene, SegmentMode};
+use together_mode::{ColorSpec, Role};
 
 mod common;
-use common::record::{recording, Recorded};
+use common::record::{auditorium, recording, Recorded};
 
 /// The clips of `scripts/make-clips.sh`.
 const CLIPS: [&str; 8] = [
@@ -123,17 +123,9 @@ fn run(
     options: ScheduleOptions,
     mut reference: Option<&mut dyn Segmenter>,
 ) -> Measured {
-    let scene = Scene::open("builtin:auditorium", &Default::default()).unwrap();
-    let mut engine = Compositor::new(
-        scene,
-        CompositorOptions::default()
-            .with_size(OUT.0, OUT.1)
-            .with_segment(SegmentMode::Alpha),
-    )
-    .unwrap();
     let shared = MlShared::new(model.clone(), options);
     let (factory, slot) = recording(shared.factory());
-    engine.set_segmenter(factory);
+    let mut engine = auditorium(OUT.0, OUT.1, factory);
     let seat = engine.join("8:acs:p", Role::Attendee).unwrap();
     let rect = engine.layout().seat_rect(seat).unwrap();
     let dump = std::env::var_os("SEGMENT_REAL_DUMP").map(PathBuf::from);

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use together_mode::frame::{Frame, FrameRef, PlaneMut, PlaneRef};
 use together_mode::geometry::Rect;
 use together_mode::segment::{Matte, SeatColour, SegmentInput, Segmenter, SegmenterFactory};
+use together_mode::{Compositor, CompositorOptions, Scene};
 
 /// The last matte a [`Recording`] segmenter wrote (255s for [`Matte::Opaque`]), with its size.
 #[derive(Debug, Clone, Default)]
@@ -70,6 +71,14 @@ impl Segmenter for Recording {
             self.inner.decontaminate(colour, matte);
         }
     }
+}
+
+/// An engine on `builtin:auditorium` at `width`x`height` whose seats `factory` segments
+/// (`Compositor::with_segmenter`: no model is looked for).
+pub fn auditorium(width: u32, height: u32, factory: SegmenterFactory) -> Compositor {
+    let scene = Scene::open("builtin:auditorium", &Default::default()).unwrap();
+    let options = CompositorOptions::default().with_size(width, height);
+    Compositor::with_segmenter(scene, options, factory).unwrap()
 }
 
 /// A factory of [`Recording`] segmenters over `inner`'s, all recording into the one returned
