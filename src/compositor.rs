@@ -249,7 +249,12 @@ impl Compositor {
     /// it looked at), or when the build has no ML segmenter.
     pub fn new(scene: Scene, options: CompositorOptions) -> Result<Self, ComposeError> {
         check_size(&options)?;
-        let factory = SegmenterConfig::new(options.segment).factory()?;
+        let mut config = SegmenterConfig::new(options.segment);
+        if !options.parallel {
+            // Seats are segmented one after another: the ML budget is one thread's.
+            config = config.with_threads(1);
+        }
+        let factory = config.factory()?;
         Self::with_segmenter(scene, options, factory)
     }
 

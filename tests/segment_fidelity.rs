@@ -97,12 +97,13 @@ fn run(model: &SelfieModel, name: &str, options: &FidelityOptions) -> Fidelity {
 }
 
 /// The carphone-based clips (a real talking head, close, far, off-centre, portrait, moving)
-/// under the 9-seat schedule: mean IoU with MediaPipe at least each clip's floor. The issue's
-/// goal is 0.95 on carphone; measured 2026-12-04 (README): close 0.947-0.951, offcentre 0.956,
-/// portrait 0.968, far 0.846 (MediaPipe finds nobody there), moving 0.815; another run, at
-/// period 6-9: close 0.917, offcentre 0.945, portrait 0.954, far 0.816, moving 0.802. Close
-/// sits near the goal and moves with the schedule the machine's speed picks, so the floors are the measured
-/// means less a margin (a regression check), and how far each clip is from 0.95 is printed.
+/// under the 9-seat schedule: mean IoU with MediaPipe at least each clip's floor, and the
+/// issue's goal, 0.95 on carphone's own framing (`close`), wherever the engine segments seats on
+/// two threads or more (the scheduler's budget is per thread: on one thread its period is about
+/// twice as long, and close measured 0.917-0.951 there). Measured 2026-12-04 on 2 threads
+/// (README): close 0.972, offcentre 0.966, portrait 0.978, far 0.853 (MediaPipe finds nobody
+/// there), moving 0.841. The floors of the other clips are those figures less a margin (a
+/// regression check); how far each is from 0.95 is printed.
 #[test]
 fn carphone_clips_follow_mediapipe_under_the_nine_seat_schedule() {
     let floors = [
@@ -116,16 +117,23 @@ fn carphone_clips_follow_mediapipe_under_the_nine_seat_schedule() {
     let Some(model) = prerequisites(&clips) else {
         return;
     };
+    let options = FidelityOptions::grid(9);
+    let threads = options.schedule.threads;
+    eprintln!(
+        "ML budget: {} ms per tick per thread, {threads} threads",
+        options.schedule.budget_ms
+    );
     let mut low = Vec::new();
     for (name, floor) in floors {
-        let r = run(&model, name, &FidelityOptions::grid(9));
+        let floor = if name == "close" && threads >= 2 {
+            0.95
+        } else {
+            floor
+        };
+        let r = run(&model, name, &options);
         assert!(
             r.whole_frame,
             "{name}: the network should see the whole frame"
-        );
-        assert!(
-            r.stats.period > 1,
-            "{name}: a 9-seat grid should not run the network every tick on one budget"
         );
         eprintln!(
             "{name}: mean {:.3} (floor {floor}, goal 0.95: {})",

@@ -95,9 +95,13 @@ pub struct SegmenterConfig {
     /// The onnxruntime shared library for [`Backend::Ort`]; `None`: the file
     /// `ORT_DYLIB_PATH` names.
     pub ort_lib: Option<PathBuf>,
-    /// CPU milliseconds per tick the ML segmentation of all seats may take; `None`: the
-    /// scheduler's default (`ScheduleOptions::budget_ms`).
+    /// CPU milliseconds per tick and per thread the ML segmentation of all seats may take;
+    /// `None`: the scheduler's default (`ScheduleOptions::budget_ms`).
     pub budget_ms: Option<f64>,
+    /// Threads the seats are segmented on (the budget is per thread); `None`: the
+    /// scheduler's default (`ScheduleOptions::threads`, rayon's pool). A serial compositor
+    /// says 1.
+    pub threads: Option<usize>,
     /// Longer side of the network's input; `None`: the scheduler's default
     /// (`ScheduleOptions::max_input_side`).
     pub max_input_side: Option<usize>,
@@ -189,9 +193,15 @@ impl SegmenterConfig {
         self
     }
 
-    /// With a CPU budget per tick for the ML segmentation of all seats.
+    /// With a CPU budget per tick and per thread for the ML segmentation of all seats.
     pub fn with_budget_ms(mut self, budget_ms: f64) -> Self {
         self.budget_ms = Some(budget_ms);
+        self
+    }
+
+    /// With the number of threads the seats are segmented on (at least 1).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads.max(1));
         self
     }
 
@@ -290,6 +300,9 @@ impl SegmenterConfig {
         }
         if let Some(side) = self.max_input_side {
             options.max_input_side = side;
+        }
+        if let Some(threads) = self.threads {
+            options.threads = threads.max(1);
         }
         Ok(Some(MlShared::new(model, options)))
     }

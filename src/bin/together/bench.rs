@@ -36,8 +36,9 @@ pub struct BenchArgs {
     model: Option<PathBuf>,
     #[command(flatten)]
     ml: MlArgs,
-    /// --segment ml: CPU ms per tick ML segmentation may take, all seats together, network
-    /// runs and per-frame work (default: the library's ScheduleOptions, 27).
+    /// --segment ml: CPU ms per tick and per thread ML segmentation may take, all seats
+    /// together, network runs and per-frame work (default: the library's ScheduleOptions,
+    /// 27; times rayon's threads, or 1 thread with --serial).
     #[arg(long)]
     ml_budget_ms: Option<f64>,
     /// --segment ml: longer side of the network's input (default: the library's).
@@ -273,6 +274,7 @@ mod ml_probe {
         // theirs; the backend), plus the scheduler's.
         let config = SegmenterConfig {
             budget_ms: a.ml_budget_ms,
+            threads: a.serial.then_some(1),
             max_input_side: a.ml_input_side,
             ..crate::args::segmenter(SegmentMode::Ml, a.model.as_deref(), &a.ml)?
         };

@@ -6,7 +6,8 @@
 //! every `period` of its ticks, at a phase given by its order of arrival, so the runs are
 //! staggered evenly over the ticks; `period` is the smallest whole number that keeps the
 //! measured CPU time of ML segmentation per tick, over all active seats, within
-//! [`ScheduleOptions::budget_ms`] (bounded by [`ScheduleOptions::max_period`]): the network
+//! [`ScheduleOptions::budget_ms`] per thread times [`ScheduleOptions::threads`] (bounded by
+//! [`ScheduleOptions::max_period`]): the network
 //! runs (`seats / period` of them a tick) plus every seat's per-frame work (tracking,
 //! refinement, colour decontamination), which grows with the seats' size. So larger seats
 //! get a longer period rather than a tick that no longer fits the frame interval.
@@ -36,11 +37,18 @@ use super::{input_size_for, Backend, GraphRewrite, MlError, ModelRunner, SelfieM
 /// How the shared scheduler runs the network.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScheduleOptions {
-    /// CPU milliseconds per tick that ML segmentation may take, all seats together: the
-    /// network runs plus every seat's per-frame work (tracking, refinement, colour
-    /// decontamination). The default, 27 ms, leaves about 6 ms of a 30 fps frame interval
-    /// (33.3 ms) for compositing, so a tick stays real time on one core.
+    /// CPU milliseconds per tick and per thread that ML segmentation may take, all seats
+    /// together: the network runs plus every seat's per-frame work (tracking, refinement,
+    /// colour decontamination). The default, 27 ms, leaves about 6 ms of each thread's 30 fps
+    /// frame interval (33.3 ms) for compositing, so a tick stays real time on `threads`
+    /// cores.
     pub budget_ms: f64,
+    /// Threads the seats are segmented on (the compositor segments seats in parallel on
+    /// rayon's pool): the whole tick may take `budget_ms * threads` CPU milliseconds. The
+    /// default is the size of rayon's pool where the options are made (the global pool: one
+    /// thread per CPU unless configured otherwise); a serial compositor, or a machine shared
+    /// with other work, should say 1 or what it may use.
+    pub threads: usize,
     /// Run each seat at least once every this many ticks, whatever the budget says.
     pub max_period: u32,
     /// Longer side of the network's input (multiples of 16). With `whole_frame`, the model's
@@ -73,6 +81,7 @@ impl Default for ScheduleOptions {
     fn default() -> Self {
         Self {
             budget_ms: 27.0,
+            threads: rayon::current_num_threads().max(1),
             max_period: 30,
             max_input_side: 256,
             whole_frame: true,
@@ -205,7 +214,7 @@ impl MlShared {
             seats,
             run_ms,
             frame_ms,
-            self.options.budget_ms,
+            self.options.budget_ms * self.options.threads.max(1) as f64,
             self.options.max_period,
         )
     }
