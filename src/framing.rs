@@ -687,7 +687,7 @@ mod tests {
     fn placement_keeps_even_offsets_and_refuses_a_window_off_the_frame() {
         let frame = (640, 480);
         let seat = (100, 134);
-        for &x in &[-300.0f32, -51.3, 0.0, 17.7, 400.0] {
+        for &x in &[-250.0f32, -51.3, 0.0, 17.7, 400.0] {
             let w = FrameWindow {
                 x,
                 y: -40.5,
