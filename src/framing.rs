@@ -493,7 +493,8 @@ impl Placement {
     pub fn new(window: FrameWindow, frame: (u32, u32), seat: (usize, usize)) -> Option<Self> {
         let (fw, fh) = (frame.0 as f32, frame.1 as f32);
         let (sw, sh) = (seat.0 as f32, seat.1 as f32);
-        if !(window.width > 0.0 && window.height > 0.0) || fw < 2.0 || fh < 2.0 {
+        let positive = |v: f32| v.is_finite() && v > 0.0;
+        if !positive(window.width) || !positive(window.height) || fw < 2.0 || fh < 2.0 {
             return None;
         }
         let (kx, ky) = (sw / window.width, sh / window.height);
@@ -540,7 +541,7 @@ pub fn fixed_window(rect: Rect, frame: (u32, u32), aspect: f32) -> Option<FrameW
     let y0 = rect.y.max(0);
     let x1 = rect.right().min(i64::from(frame.0));
     let y1 = rect.bottom().min(i64::from(frame.1));
-    if x1 - x0 < 2 || y1 - y0 < 2 || !(aspect > 0.0) {
+    if x1 - x0 < 2 || y1 - y0 < 2 || aspect.is_nan() || aspect <= 0.0 {
         return None;
     }
     let (w, h) = ((x1 - x0) as f32, (y1 - y0) as f32);
