@@ -9,6 +9,12 @@ use together_mode::framing::FramingMode;
 use together_mode::segment::{Matte, PersonMap, SegmentInput, Segmenter, SegmenterFactory};
 use together_mode::{Compositor, CompositorOptions, Role, Scene, SegmentMode};
 
+mod common;
+use common::alloc::allocated_by;
+
+#[global_allocator]
+static GLOBAL: common::alloc::Counting = common::alloc::Counting;
+
 const MAP: (usize, usize) = (64, 64);
 
 /// Opaque person everywhere (matte 255), with a frame-level map of a head `head_w` map cells
@@ -180,4 +186,32 @@ fn a_fixed_crop_differs_from_the_centre_crop_and_a_participant_may_turn_framing_
         .collect();
     assert_eq!(out, centre);
     assert!(e.set_framing("nobody", None).is_err());
+}
+
+#[test]
+fn a_framed_seat_allocates_nothing_once_the_window_settled() {
+    let scene = Scene::builtin("auditorium").unwrap();
+    let options = CompositorOptions::default()
+        .with_size(640, 360)
+        .with_segment(SegmentMode::Alpha)
+        .with_parallel(false);
+    let mut e = Compositor::with_segmenter(scene, options, factory(true)).unwrap();
+    e.join("a", Role::Attendee).unwrap();
+    let f = frame();
+    // Warm-up: the first estimate, then the window settles.
+    for k in 0..40 {
+        e.push_ref("a", &f.as_ref(), k).unwrap();
+        e.render().unwrap();
+    }
+    assert!(e.framing_of("a").is_some());
+    let ((), bytes) = allocated_by(|| {
+        for k in 40..100 {
+            e.push_ref("a", &f.as_ref(), k).unwrap();
+            e.render().unwrap();
+        }
+    });
+    assert_eq!(
+        bytes, 0,
+        "a framed seat allocated {bytes} bytes in 60 ticks"
+    );
 }
