@@ -234,18 +234,22 @@ impl HeadFinder {
     /// The head of the largest region of `map` above `threshold`, or `None` when there is no
     /// region of at least 0.2 % of the map (nobody there) or the map is malformed.
     pub fn find(&mut self, map: &PersonMap<'_>, threshold: f32) -> Option<HeadEstimate> {
-        let (pw, ph) = (map.width, map.height);
+        let (mw, mh) = (map.width, map.height);
         let (fw, fh) = map.frame;
-        if pw == 0 || ph == 0 || fw == 0 || fh == 0 || map.prob.len() != pw * ph {
+        if mw == 0 || mh == 0 || fw == 0 || fh == 0 || map.prob.len() != mw * mh {
             return None;
         }
+        // Maps over 128x128 are read every other value each way (a quarter of the work; the
+        // head is still many cells wide).
+        let step = if mw * mh > 128 * 128 { 2 } else { 1 };
+        let (pw, ph) = (mw / step, mh / step);
         let n = pw * ph;
         self.labels.clear();
         self.labels.resize(n, 0);
         if self.stack.capacity() < n {
             self.stack.reserve(n - self.stack.len());
         }
-        let on = |i: usize| map.prob[i] > threshold;
+        let on = |i: usize| map.prob[(i / pw) * step * mw + (i % pw) * step] > threshold;
         // Largest 4-connected region.
         let (mut best, mut best_area, mut next) = (0u32, 0usize, 1u32);
         for start in 0..n {
@@ -288,7 +292,10 @@ impl HeadFinder {
         if best_area * 500 < n {
             return None;
         }
-        let (sx, sy) = (fw as f32 / pw as f32, fh as f32 / ph as f32);
+        let (sx, sy) = (
+            fw as f32 * step as f32 / mw as f32,
+            fh as f32 * step as f32 / mh as f32,
+        );
         // The region's rows, from its top: width in frame pixels and sum of x.
         let row = |y: usize| {
             let r = &self.labels[y * pw..(y + 1) * pw];
@@ -301,8 +308,10 @@ impl HeadFinder {
             }
             (count, sum)
         };
-        // The top: the first row at least 1 % of the map wide (a stray hair is not the top).
-        let min_count = (pw / 100).max(1);
+        // The top: the first row at least 2 % of the frame's longer side wide (and two cells):
+        // a wisp of hair is not the top, and the head's width is not measured from it.
+        let min_width = 0.02 * fw.max(fh) as f32;
+        let min_count = ((min_width / sx).ceil() as usize).max(2);
         let top = (0..ph).find(|&y| row(y).0 >= min_count)?;
         let (mut widest, mut frozen) = (0.0f32, false);
         let (mut count_sum, mut x_sum) = (0usize, 0usize);
@@ -326,7 +335,7 @@ impl HeadFinder {
         if widest <= 0.0 || count_sum == 0 {
             return None;
         }
-        let cx = (x_sum as f32 / count_sum as f32 + 0.5) * sx;
+        let cx = (x_sum as f32 / count_sum as f32) * sx + 0.5 * fw as f32 / mw as f32;
         Some(HeadEstimate {
             cx,
             top: top as f32 * sy,
@@ -605,10 +614,10 @@ mod tests {
         let head = HeadFinder::default()
             .find(&map(&prob, 256, 144, frame), 0.5)
             .unwrap();
-        // One map cell is 5 frame pixels.
-        assert!((head.cx - 900.0).abs() <= 5.0, "{head:?}");
-        assert!((head.top - 150.0).abs() <= 5.0, "{head:?}");
-        assert!((head.width - 180.0).abs() <= 10.0, "{head:?}");
+        // One map cell is 5 frame pixels; the finder reads every other one.
+        assert!((head.cx - 900.0).abs() <= 10.0, "{head:?}");
+        assert!((head.top - 150.0).abs() <= 10.0, "{head:?}");
+        assert!((head.width - 180.0).abs() <= 20.0, "{head:?}");
     }
 
     #[test]
@@ -625,7 +634,7 @@ mod tests {
             .find(&map(&prob, 256, 256, frame), 0.5)
             .unwrap();
         assert!(
-            (head.cx - 320.0).abs() <= 3.0 && (head.top - 120.0).abs() <= 3.0,
+            (head.cx - 320.0).abs() <= 5.0 && (head.top - 120.0).abs() <= 4.0,
             "{head:?}"
         );
     }
