@@ -25,11 +25,14 @@ use rayon::prelude::*;
 
 use crate::error::{ComposeError, SizeError};
 use crate::frame::{ColorSpec, Frame, FrameMut, FrameRef, PixelFormat};
+use crate::framing::{
+    fixed_window, FrameWindow, Framer, FramingMode, FramingOptions, HeadEstimate, Placement,
+};
 use crate::geometry::{check_output_size, Rect};
 use crate::render::kernels::SimdLevel;
 use crate::render::{
-    compose, prefetch_seat, render_seat, Layout, SeatParams, SeatRender, SeatScaler, SeatScratch,
-    SeatStyle,
+    compose, prefetch_seat, render_seat, render_seat_placed, Layout, SeatParams, SeatRender,
+    SeatScaler, SeatScratch, SeatStyle,
 };
 use crate::scene::Scene;
 use crate::seating::{Role, Seating, SeatingMap};
@@ -90,6 +93,12 @@ pub struct CompositorOptions {
     /// refused when it is built. For another model file or backend, build the segmenters
     /// with a [`SegmenterConfig`] and pass them to [`Compositor::with_segmenter`].
     pub segment: SegmentMode,
+    /// Which window of each participant's frame their seat shows ([`crate::framing`]): by
+    /// default ([`FramingMode::Auto`]) around the person's head for seats whose matte comes
+    /// from the ML segmenter (the frame-level person map exists there), the centre crop for
+    /// the others (inputs with their own alpha, `segment=alpha`, `none`, chroma, background).
+    /// [`Compositor::set_framing`] overrides the mode per participant.
+    pub framing: FramingOptions,
 }
 
 impl Default for CompositorOptions {
@@ -104,6 +113,7 @@ impl Default for CompositorOptions {
             filter: ScaleFilter::Bilinear,
             max_output: MAX_OUTPUT,
             segment: SegmentMode::default(),
+            framing: FramingOptions::default(),
         }
     }
 }
@@ -155,6 +165,18 @@ impl CompositorOptions {
         self
     }
 
+    /// The framing mode of participants without their own ([`FramingMode::Off`]: every seat
+    /// shows the centre crop).
+    pub fn with_framing(mut self, mode: FramingMode) -> Self {
+        self.framing.mode = mode;
+        self
+    }
+    /// All framing settings.
+    pub fn with_framing_options(mut self, framing: FramingOptions) -> Self {
+        self.framing = framing;
+        self
+    }
+
     fn opacity_u8(&self) -> u8 {
         let o = if self.seat_opacity.is_nan() {
             1.0
@@ -172,6 +194,8 @@ struct Participant {
     generation: u64,
     /// Brightness kept when dimmed ([`Compositor::set_dim`]).
     dim: Option<u8>,
+    /// The participant's own framing mode ([`Compositor::set_framing`]).
+    framing: Option<FramingMode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -191,6 +215,10 @@ struct SeatSlot {
     rendered: bool,
     /// Whether the engine's own frame shows this seat's render.
     shown: bool,
+    /// The framing window's state (per person: reset with the segmenter).
+    framer: Framer,
+    /// A framed seat's part of the frame before it is placed in the seat.
+    inner: SeatRender,
 }
 
 impl SeatSlot {
@@ -201,6 +229,8 @@ impl SeatSlot {
             key: None,
             rendered: false,
             shown: false,
+            framer: Framer::default(),
+            inner: SeatRender::new(),
         }
     }
 }
@@ -335,6 +365,7 @@ impl Compositor {
                 pts: 0,
                 generation: 0,
                 dim: None,
+                framing: None,
             },
         );
         Ok(seat)
@@ -402,6 +433,32 @@ impl Compositor {
             self.invalidate([self.seating.seat_of(id)]);
         }
         Ok(())
+    }
+
+    /// Sets a participant's own framing mode (`None`: the engine's,
+    /// [`CompositorOptions::framing`]); e.g. [`FramingMode::Off`] for someone who frames
+    /// themselves, or a [`FramingMode::Fixed`] crop. The seat re-renders on the next tick.
+    pub fn set_framing(&mut self, id: &str, mode: Option<FramingMode>) -> Result<(), ComposeError> {
+        let p = self
+            .participants
+            .get_mut(id)
+            .ok_or_else(|| ComposeError::UnknownParticipant(id.to_string()))?;
+        if p.framing != mode {
+            p.framing = mode;
+            self.invalidate([self.seating.seat_of(id)]);
+        }
+        Ok(())
+    }
+
+    /// The head the framing of `id`'s seat last found and the window the seat shows now,
+    /// both in their frame's pixels (`None`: not seated, no frame-level estimate, or nobody
+    /// found yet).
+    pub fn framing_of(&self, id: &str) -> Option<(HeadEstimate, FrameWindow)> {
+        let seat = self.seating.seat_of(id)?;
+        let rect = self.layout.seat_rect(seat)?;
+        let framer = &self.slots.get(seat)?.framer;
+        let aspect = rect.width as f32 / rect.height.max(1) as f32;
+        Some((framer.head()?, framer.window(aspect)?))
     }
 
     /// Moves a seated participant to a free seat.
@@ -560,6 +617,7 @@ impl Compositor {
         let participants = &self.participants;
         let layout = &self.layout;
         let factory = &self.factory;
+        let framing = self.options.framing;
         let style = SeatStyle {
             mirror: self.scene.mirror_participants,
             opacity: self.options.opacity_u8(),
@@ -596,6 +654,7 @@ impl Compositor {
             }
             if segmenter.as_ref().is_none_or(|(who, _)| who != id) {
                 *segmenter = Some((id.to_string(), factory()));
+                slot.framer.reset();
             }
             let Some((_, seg)) = segmenter.as_mut() else { return Ok(()) };
             // Invalid until the render succeeds; the key's string is reused, not reallocated.
@@ -618,7 +677,36 @@ impl Compositor {
                     prefetch_seat(&next.as_ref(), r.width.max(0) as usize, r.height.max(0) as usize);
                 }
             }
-            render_seat(&mut slot.scratch, &mut slot.render, seg.as_mut(), &frame.as_ref(), &sp)?;
+            // Framing: the window for this frame (advanced once per new frame), then the
+            // segmenter's map of this frame updates the estimate for the next.
+            let mode = p.framing.unwrap_or(framing.mode);
+            let fsize = (frame.width(), frame.height());
+            let aspect = w as f32 / h as f32;
+            let window = match mode {
+                FramingMode::Off => None,
+                FramingMode::Auto => slot.framer.advance(fsize, aspect, &framing),
+                FramingMode::Fixed { x, y, width, height } => fixed_window(
+                    Rect::new(x.into(), y.into(), width.into(), height.into()),
+                    fsize,
+                    aspect,
+                ),
+            };
+            match window {
+                None => render_seat(&mut slot.scratch, &mut slot.render, seg.as_mut(), &frame.as_ref(), &sp)?,
+                Some(win) => render_seat_placed(
+                    &mut slot.scratch,
+                    &mut slot.inner,
+                    &mut slot.render,
+                    seg.as_mut(),
+                    &frame.as_ref(),
+                    &sp,
+                    Placement::new(win, fsize, (w, h)),
+                    framing.bottom_fade,
+                )?,
+            }
+            if mode == FramingMode::Auto {
+                slot.framer.observe(seg.person_map(), aspect, &framing);
+            }
             slot.rendered = true;
             key.participant.clear();
             key.participant.push_str(id);

@@ -76,6 +76,7 @@ pub mod color;
 pub mod compositor;
 pub mod error;
 pub mod frame;
+pub mod framing;
 pub mod geometry;
 pub mod io;
 pub mod meeting;

@@ -30,6 +30,7 @@ use serde_json::Value;
 use crate::compositor::CompositorOptions;
 use crate::error::{FrameError, IoError, SceneError, SizeError};
 use crate::frame::{convert, Frame, PixelFormat};
+use crate::framing::{FramingMode, FramingParseError};
 use crate::geometry::check_output_size;
 use crate::io::{ClipSource, FrameSink, OutputSpec};
 use crate::meeting::{
@@ -127,6 +128,9 @@ pub enum ScenarioError {
     /// A `segment` that is not a segment mode's name.
     #[error("segment")]
     Segment(#[from] SegmentModeError),
+    /// A `framing` that is not `auto`, `off` or a crop `x,y,w,h`.
+    #[error("framing")]
+    Framing(#[from] FramingParseError),
     /// `changeSource` on a participant whose source is not synthetic.
     #[error("event {index}: {id:?} does not have a synthetic source")]
     NotSynthetic {
@@ -199,6 +203,9 @@ struct FileSpec {
     idle_timeout_ms: Option<u64>,
     /// The segment mode's name (`SegmentMode`); default `auto`.
     segment: Option<String>,
+    /// Which window of each frame the seats show (`FramingMode`: `auto`, `off` or a crop
+    /// `x,y,w,h`); default `auto`.
+    framing: Option<String>,
     participants: Vec<ParticipantJson>,
     #[serde(default)]
     events: Vec<Value>,
@@ -518,6 +525,11 @@ impl Scenario {
         self.options.compositor.segment
     }
 
+    /// The framing mode every room's seats use (the file's `framing`, default `auto`).
+    pub fn framing(&self) -> FramingMode {
+        self.options.compositor.framing.mode
+    }
+
     /// Reads and checks a scenario file; relative paths in it are relative to its folder.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
@@ -551,11 +563,16 @@ impl Scenario {
             Some(name) => name.parse::<SegmentMode>()?,
             None => SegmentMode::default(),
         };
+        let framing = match &spec.framing {
+            Some(name) => name.parse::<FramingMode>()?,
+            None => FramingMode::default(),
+        };
         let mut options = MeetingOptions::default()
             .with_compositor(
                 CompositorOptions::default()
                     .with_size(w, h)
-                    .with_segment(segment),
+                    .with_segment(segment)
+                    .with_framing(framing),
             )
             .with_stream(stream)
             .with_fps(fps, 1);

@@ -231,6 +231,31 @@ fn bad_input_fails_with_one_line_and_no_output() {
         "fps",
     );
     together_fails(
+        &["demo", "--frames", "1", "--framing", "on", "--out", out_s],
+        "framing",
+    );
+    // A fixed crop shows another window than the centre crop (framing off).
+    let mut shown = Vec::new();
+    for framing in ["off", "0,0,160,160"] {
+        let f = d.join(format!("framing-{}.y4m", shown.len()));
+        let ok = together()
+            .args([
+                "demo",
+                "--frames",
+                "1",
+                "--size",
+                "640x360",
+                "--framing",
+                framing,
+            ])
+            .args(["--out", &f.to_string_lossy()])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "--framing {framing}");
+        shown.push(std::fs::read(&f).unwrap());
+    }
+    assert_ne!(shown[0], shown[1]);
+    together_fails(
         &[
             "render",
             "--segment",

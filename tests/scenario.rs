@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use together_mode::framing::FramingMode;
 use together_mode::scenario::{Scenario, ScenarioError};
 use together_mode::SegmentMode;
 
@@ -181,6 +182,29 @@ fn schema_errors_are_typed() {
         ),
     ] {
         assert_eq!(parse(json).unwrap().segment(), mode, "{json}");
+    }
+    // `framing`: auto, off or a crop; `auto` when absent.
+    assert!(matches!(
+        parse(r#"{"ticks": 1, "framing": "on", "participants": []}"#),
+        Err(ScenarioError::Framing(_))
+    ));
+    for (json, mode) in [
+        (r#"{"ticks": 1, "participants": []}"#, FramingMode::Auto),
+        (
+            r#"{"ticks": 1, "framing": "off", "participants": []}"#,
+            FramingMode::Off,
+        ),
+        (
+            r#"{"ticks": 1, "framing": "0,10,200,300", "participants": []}"#,
+            FramingMode::Fixed {
+                x: 0,
+                y: 10,
+                width: 200,
+                height: 300,
+            },
+        ),
+    ] {
+        assert_eq!(parse(json).unwrap().framing(), mode, "{json}");
     }
     // A missing clip fails when the run opens it, with the participant named.
     let s = parse(r#"{"ticks": 1, "segment": "alpha", "participants": [{"id": "a", "source": {"clip": {"path": "/nonexistent.y4m"}}}]}"#).unwrap();

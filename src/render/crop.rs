@@ -1,8 +1,9 @@
 //! The crop-window stage: which part of a participant's frame a seat shows.
 //!
-//! Today that is the centred crop with the seat's aspect ratio. A framing step (for example
-//! head and shoulders) chooses the window here; everything after it (conversion, scaling,
-//! matte) reads only the window, so it needs no change.
+//! Without framing that is the centred crop with the seat's aspect ratio. Framing
+//! ([`crate::framing`]) places its own window (`Placement`: the part of the frame inside the
+//! framing window, rendered into its place in the seat); everything after this stage
+//! (conversion, scaling, matte) reads only the window.
 
 use super::resize::CropF;
 use crate::error::FrameError;

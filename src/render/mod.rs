@@ -32,7 +32,8 @@ pub use layout::Layout;
 
 pub(crate) use compose::compose;
 pub(crate) use seat::{
-    prefetch_seat, render_seat, SeatParams, SeatRender, SeatScaler, SeatScratch, SeatStyle,
+    prefetch_seat, render_seat, render_seat_placed, SeatParams, SeatRender, SeatScaler,
+    SeatScratch, SeatStyle,
 };
 
 use kernels::SimdLevel;

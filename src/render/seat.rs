@@ -24,6 +24,7 @@ use super::resize::resize;
 use crate::color::ColorConvert;
 use crate::error::ComposeError;
 use crate::frame::{ColorSpec, Frame, FrameRef, PixelFormat, PlaneMut, PlaneRef};
+use crate::framing::Placement;
 use crate::geometry::Rect;
 use crate::segment::{Matte, SeatColour, SeatSource, SegmentInput, Segmenter};
 
@@ -188,8 +189,111 @@ pub(crate) fn render_seat(
     frame: &FrameRef<'_>,
     p: &SeatParams<'_>,
 ) -> Result<(), ComposeError> {
+    render_window(scratch, out, segmenter, frame, p, None)
+}
+
+/// [`render_seat`] with a framing [`Placement`]: the part of the frame inside the framing
+/// window is rendered into its place in the seat (through `inner` when it does not fill the
+/// seat) and the rest of the seat is transparent; where the frame's bottom edge lies inside the
+/// seat, the matte fades out over `bottom_fade` of the seat's height above it. `None`: no part
+/// of the frame is in the window, the seat is wholly transparent.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn render_seat_placed(
+    scratch: &mut SeatScratch,
+    inner: &mut SeatRender,
+    out: &mut SeatRender,
+    segmenter: &mut dyn Segmenter,
+    frame: &FrameRef<'_>,
+    p: &SeatParams<'_>,
+    placement: Option<Placement>,
+    bottom_fade: f32,
+) -> Result<(), ComposeError> {
+    let (sw, sh) = (p.width, p.height);
+    let window = |r: Rect| CropWindow {
+        x: r.x as u32,
+        y: r.y as u32,
+        width: r.width as u32,
+        height: r.height as u32,
+    };
+    let Some(pl) = placement else {
+        out.resize(sw, sh);
+        out.a.fill(0);
+        out.ca.fill(0);
+        out.kind = SeatKind::Matte;
+        return Ok(());
+    };
+    if pl.fills((sw, sh)) {
+        return render_window(scratch, out, segmenter, frame, p, Some(window(pl.src)));
+    }
+    let (dw, dh) = (pl.dst.width as usize, pl.dst.height as usize);
+    let ip = SeatParams {
+        width: dw,
+        height: dh,
+        ..*p
+    };
+    render_window(scratch, inner, segmenter, frame, &ip, Some(window(pl.src)))?;
+    out.resize(sw, sh);
+    let black = p.style.color.black()[0];
+    out.y.fill(black);
+    out.u.fill(128);
+    out.v.fill(128);
+    out.a.fill(0);
+    let dy = pl.dst.y as usize;
+    // The inner render is already mirrored: so is its place.
+    let dx = if p.style.mirror {
+        sw - pl.dst.right() as usize
+    } else {
+        pl.dst.x as usize
+    };
+    let inner_alpha = match inner.kind {
+        SeatKind::Opaque => Some(255),
+        SeatKind::Constant(a) => Some(a),
+        SeatKind::Matte => None,
+    };
+    for r in 0..dh {
+        let o = (dy + r) * sw + dx;
+        out.y[o..o + dw].copy_from_slice(&inner.y[r * dw..(r + 1) * dw]);
+        let a = &mut out.a[o..o + dw];
+        match inner_alpha {
+            Some(v) => a.fill(v),
+            None => a.copy_from_slice(&inner.a[r * dw..(r + 1) * dw]),
+        }
+    }
+    let (scw, icw) = (sw / 2, dw / 2);
+    for r in 0..dh / 2 {
+        let o = (dy / 2 + r) * scw + dx / 2;
+        out.u[o..o + icw].copy_from_slice(&inner.u[r * icw..(r + 1) * icw]);
+        out.v[o..o + icw].copy_from_slice(&inner.v[r * icw..(r + 1) * icw]);
+    }
+    let bottom = dy + dh;
+    if bottom < sh && bottom_fade > 0.0 {
+        // The torso ends at the frame's edge inside the seat: fade it out toward the edge.
+        let n = ((bottom_fade * sh as f32).round() as usize).clamp(1, dh);
+        for i in 0..n {
+            let t = (i as f32 + 0.5) / n as f32;
+            let k = (t * t * (3.0 - 2.0 * t) * 256.0).round() as u32;
+            let o = (bottom - 1 - i) * sw + dx;
+            for a in &mut out.a[o..o + dw] {
+                *a = ((u32::from(*a) * k + 128) >> 8) as u8;
+            }
+        }
+    }
+    out.kind = SeatKind::Matte;
+    chroma_alpha_into(p.style.level, &out.a, sw, sh, &mut out.ca);
+    Ok(())
+}
+
+/// [`render_seat`] showing `window` of the frame (`None`: the centre crop).
+fn render_window(
+    scratch: &mut SeatScratch,
+    out: &mut SeatRender,
+    segmenter: &mut dyn Segmenter,
+    frame: &FrameRef<'_>,
+    p: &SeatParams<'_>,
+    window: Option<CropWindow>,
+) -> Result<(), ComposeError> {
     out.resize(p.width, p.height);
-    let window = CropWindow::for_seat(frame, p.width, p.height);
+    let window = window.unwrap_or_else(|| CropWindow::for_seat(frame, p.width, p.height));
     let input = if window_has_transparency(frame, window)? {
         let pm = scratch
             .premul

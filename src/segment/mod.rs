@@ -113,6 +113,24 @@ pub struct SeatSource<'a> {
     pub mirrored: bool,
 }
 
+/// A segmenter's person probability map of the participant's whole frame (the ML segmenter
+/// with `ScheduleOptions::whole_frame`): what framing ([`crate::framing`]) finds the head in.
+#[derive(Debug, Clone, Copy)]
+pub struct PersonMap<'a> {
+    /// Person probability in `[0, 1]`, `width x height`, row-major, stretched over the whole
+    /// frame (value `(i, j)` covers frame pixels `i * frame.0 / width ..` and likewise down).
+    pub prob: &'a [f32],
+    /// Width of `prob`.
+    pub width: usize,
+    /// Height of `prob`.
+    pub height: usize,
+    /// The source frame's size in luma pixels, `(width, height)`.
+    pub frame: (u32, u32),
+    /// Whether the map was made from the frame just segmented (else it is carried from an
+    /// earlier frame).
+    pub fresh: bool,
+}
+
 /// The outcome of segmenting one seat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Matte {
@@ -145,6 +163,12 @@ pub trait Segmenter: Send {
     /// the module docs). The default leaves the colour as it is.
     fn decontaminate(&mut self, colour: &mut SeatColour<'_>, matte: &PlaneRef<'_>) {
         let _ = (colour, matte);
+    }
+
+    /// The person probability map of the whole frame made for the last `segment` call, if
+    /// this segmenter makes one (framing finds the head in it). The default: none.
+    fn person_map(&self) -> Option<PersonMap<'_>> {
+        None
     }
 }
 
@@ -232,6 +256,14 @@ impl Segmenter for AutoSegmenter {
     fn decontaminate(&mut self, colour: &mut SeatColour<'_>, matte: &PlaneRef<'_>) {
         if self.choice == Some(false) {
             self.fallback.decontaminate(colour, matte);
+        }
+    }
+
+    fn person_map(&self) -> Option<PersonMap<'_>> {
+        if self.choice == Some(false) {
+            self.fallback.person_map()
+        } else {
+            None
         }
     }
 }

@@ -9,6 +9,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use together_mode::error::SizeError;
+use together_mode::framing::{FramingMode, FramingParseError};
 use together_mode::geometry::{check_output_size, parse_size};
 use together_mode::io::{FrameSink, OutputSpec};
 use together_mode::segment::{Backend, SegmentMode, SegmenterConfig};
@@ -107,6 +108,11 @@ pub fn aspect(s: &str) -> Result<(u32, u32), ArgError> {
         .ok_or_else(|| ArgError::Aspect {
             found: s.to_string(),
         })
+}
+
+/// `--framing`: `auto`, `off` or a fixed crop `x,y,w,h` ([`FramingMode`]'s names).
+pub fn framing_mode(s: &str) -> Result<FramingMode, FramingParseError> {
+    s.parse()
 }
 
 /// `--segment`: the library's [`SegmentMode`] names as the possible values.

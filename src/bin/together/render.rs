@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+use together_mode::framing::FramingMode;
 use together_mode::io::ClipSource;
 use together_mode::scene::SceneLimits;
 use together_mode::segment::SegmentMode;
@@ -43,6 +44,12 @@ pub struct RenderArgs {
     model: Option<PathBuf>,
     #[command(flatten)]
     ml: MlArgs,
+    /// Which window of each participant's frame their seat shows: auto (the default: around
+    /// the person's head, for seats the selfie model cuts out; the centre crop for the
+    /// others), off (the centre crop), or a fixed crop X,Y,WIDTH,HEIGHT of every input frame
+    /// (centre-cropped to the seat's aspect).
+    #[arg(long, default_value = "auto", value_name = "auto|off|X,Y,W,H", value_parser = args::framing_mode)]
+    framing: FramingMode,
     /// .y4m file, '-' for stdout, or a PNG pattern like frames/%05d.png.
     #[arg(long)]
     out: String,
@@ -89,7 +96,9 @@ fn output_len(n: u64, clip_fps: (u32, u32), out_fps: u32) -> u64 {
 pub fn run(a: &RenderArgs) -> Result<()> {
     let (w, h) = a.size;
     let scene = Scene::open(&a.scene, &SceneLimits::default())?;
-    let options = CompositorOptions::default().with_size(w, h);
+    let options = CompositorOptions::default()
+        .with_size(w, h)
+        .with_framing(a.framing);
     let segmenters = args::segmenter(a.segment, a.model.as_deref(), &a.ml)?.factory()?;
     let mut engine = Compositor::with_segmenter(scene, options, segmenters)?;
     let mut sources = Vec::with_capacity(a.inputs.len());

@@ -188,6 +188,7 @@ impl MlShared {
             mirrored: false,
             shift: (0.0, 0.0),
             ran: false,
+            track_window: None,
             cleaner: self.options.clean.map(MatteCleaner::new),
         }
     }
@@ -334,6 +335,8 @@ pub struct MlSegmenter {
     shift: (f32, f32),
     /// Whether the network ran on this frame.
     ran: bool,
+    /// The crop window motion is tracked in (whole-frame view).
+    track_window: Option<Rect>,
     cleaner: Option<MatteCleaner>,
 }
 
@@ -439,12 +442,20 @@ impl MlSegmenter {
             None => input_size_for(w, h, max_side),
         };
         drop(self.shared.plan(iw, ih)?);
+        // A frame-level map stays valid when only the seat changed (a framing window that
+        // moved): it is cut out through the new window.
+        let keep = self.have_prob
+            && frame.is_some()
+            && self.frame_size == frame
+            && self.input_size == Some((iw, ih));
         self.input_size = Some((iw, ih));
         self.frame_size = frame;
         self.seat = (w, h);
-        self.prob.clear();
-        self.prob.resize(iw * ih, 0.0);
-        self.have_prob = false;
+        if !keep {
+            self.prob.clear();
+            self.prob.resize(iw * ih, 0.0);
+            self.have_prob = false;
+        }
         for v in [&mut self.ref_rows, &mut self.cur_rows] {
             v.clear();
             v.resize(h, 0);
@@ -555,6 +566,14 @@ impl MlSegmenter {
         let track = self.shared.options.track_motion;
         if track || !self.have_prob {
             projections(&input.y, &mut self.cur_rows, &mut self.cur_cols);
+        }
+        // When the seat's window moved (framing), the seat's content moved with it: motion
+        // is tracked from this frame on, not across the move.
+        let window = source.map(|s| s.window);
+        if self.frame_size.is_some() && window != self.track_window {
+            self.track_window = window;
+            self.ref_rows.copy_from_slice(&self.cur_rows);
+            self.ref_cols.copy_from_slice(&self.cur_cols);
         }
         let period = u64::from(self.shared.period());
         let due = (self.tick + self.phase).is_multiple_of(period);
@@ -686,6 +705,18 @@ impl Segmenter for MlSegmenter {
         let ns = nanos(start.elapsed());
         self.shared
             .record_frame(&self.shared.decontaminate_cost_ns, ns);
+    }
+
+    fn person_map(&self) -> Option<crate::segment::PersonMap<'_>> {
+        let frame = self.frame_size?;
+        let (width, height) = self.input_size?;
+        self.have_prob.then_some(crate::segment::PersonMap {
+            prob: &self.prob,
+            width,
+            height,
+            frame,
+            fresh: self.ran,
+        })
     }
 }
 
