@@ -215,6 +215,17 @@ pub struct FrameWindow {
 }
 
 impl FrameWindow {
+    /// The window of `aspect` (width / height) and `height` centred on `(cx, cy)`.
+    fn around([cx, cy, height]: [f32; 3], aspect: f32) -> Self {
+        let width = height * aspect;
+        Self {
+            x: cx - width / 2.0,
+            y: cy - height / 2.0,
+            width,
+            height,
+        }
+    }
+
     /// The window's centre.
     pub fn centre(&self) -> (f32, f32) {
         (self.x + self.width / 2.0, self.y + self.height / 2.0)
@@ -438,14 +449,7 @@ impl Framer {
             self.frame = frame;
             self.reset();
         }
-        let [cx, cy, h] = self.smoother.step(options)?;
-        let w = h * aspect;
-        Some(FrameWindow {
-            x: cx - w / 2.0,
-            y: cy - h / 2.0,
-            width: w,
-            height: h,
-        })
+        Some(FrameWindow::around(self.smoother.step(options)?, aspect))
     }
 
     /// Takes in the segmenter's map of the frame just rendered (only maps the network made
@@ -469,14 +473,7 @@ impl Framer {
 
     /// The window shown now for a seat of `aspect` (width / height), without advancing it.
     pub fn window(&self, aspect: f32) -> Option<FrameWindow> {
-        let [cx, cy, h] = self.smoother.current()?;
-        let w = h * aspect;
-        Some(FrameWindow {
-            x: cx - w / 2.0,
-            y: cy - h / 2.0,
-            width: w,
-            height: h,
-        })
+        Some(FrameWindow::around(self.smoother.current()?, aspect))
     }
 
     /// The last head found, in frame pixels.

@@ -26,6 +26,7 @@ use crate::error::ComposeError;
 use crate::frame::{ColorSpec, Frame, FrameRef, PixelFormat, PlaneMut, PlaneRef};
 use crate::framing::Placement;
 use crate::geometry::Rect;
+use crate::segment::clean::ramp_weight;
 use crate::segment::{Matte, SeatColour, SeatSource, SegmentInput, Segmenter};
 
 /// How a seat is drawn.
@@ -270,8 +271,7 @@ pub(crate) fn render_seat_placed(
         // The torso ends at the frame's edge inside the seat: fade it out toward the edge.
         let n = ((bottom_fade * sh as f32).round() as usize).clamp(1, dh);
         for i in 0..n {
-            let t = (i as f32 + 0.5) / n as f32;
-            let k = (t * t * (3.0 - 2.0 * t) * 256.0).round() as u32;
+            let k = u32::from(ramp_weight(i, n));
             let o = (bottom - 1 - i) * sw + dx;
             for a in &mut out.a[o..o + dw] {
                 *a = ((u32::from(*a) * k + 128) >> 8) as u8;

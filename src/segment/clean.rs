@@ -203,7 +203,7 @@ impl MatteCleaner {
                 let over = (f32::from(dd) - reach) / reach;
                 if over > 0.0 {
                     let t = (1.0 - over).max(0.0);
-                    let k = t * t * (3.0 - 2.0 * t);
+                    let k = smoothstep(t);
                     *v = (f32::from(*v) * k + 0.5) as u8;
                 }
             }
@@ -317,10 +317,7 @@ impl MatteCleaner {
             self.ramp_for = w;
             let n = ((self.options.edge_fade * w as f32).round() as usize).clamp(1, w / 2);
             self.ramp.clear();
-            self.ramp.extend((0..n).map(|d| {
-                let t = (d as f32 + 0.5) / n as f32;
-                (t * t * (3.0 - 2.0 * t) * 256.0).round() as u16
-            }));
+            self.ramp.extend((0..n).map(|d| ramp_weight(d, n)));
         }
         let n = self.ramp.len();
         let scale = |v: &mut u8, k: u16| *v = ((u32::from(*v) * u32::from(k) + 128) >> 8) as u8;
@@ -336,6 +333,19 @@ impl MatteCleaner {
             }
         }
     }
+}
+
+/// `3t² − 2t³`: 0 at 0, 1 at 1, flat at both ends.
+fn smoothstep(t: f32) -> f32 {
+    t * t * (3.0 - 2.0 * t)
+}
+
+/// The weight, in 1/256, of the `d`-th pixel (0: the edge) of a smoothstep fade over `n`
+/// pixels toward an edge: applied as `(v * k + 128) >> 8`. The seat's side and top fades here
+/// and framing's fade above the frame's bottom edge ([`crate::render`]) share it.
+pub(crate) fn ramp_weight(d: usize, n: usize) -> u16 {
+    let t = (d as f32 + 0.5) / n as f32;
+    (smoothstep(t) * 256.0).round() as u16
 }
 
 #[cfg(test)]
