@@ -10,11 +10,14 @@
 //! half-resolution mask; 274x154 is a seat of the 49-seat ML tick (landscape input), whose
 //! coarse mask is 137x77. `refine_radius/274x154/r<R>`: the same with guided filter radius R
 //! (the default is 1).
+//! `decontaminate/274x154/p<N>`: the ML path's colour decontamination (`ForegroundPull`) with
+//! N passes on the refined matte of that seat (1: the window only, as before; 4: the default).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use together_mode::frame::{Frame, PixelFormat, PlaneMut, PlaneRef};
 use together_mode::segment::background::{BackgroundModel, BackgroundOptions};
 use together_mode::segment::chroma::{ChromaKey, ChromaKeyOptions};
+use together_mode::segment::foreground::ForegroundPull;
 use together_mode::segment::refine::{RefineOptions, Refiner};
 use together_mode::segment::{InputAlpha, Matte, SeatColour, SegmentInput, Segmenter};
 use together_mode::synth::{Backdrop, SyntheticParticipant};
@@ -194,5 +197,63 @@ fn refine_cases(
     group.finish();
 }
 
-criterion_group!(benches, segmenters, refine);
+fn decontaminate(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decontaminate");
+    let (w, h) = (274usize, 154usize);
+    group.throughput(Throughput::Elements((w * h) as u64));
+    let (frames, _) = clip(w as u32, h as u32, Backdrop::Room);
+    // The refined matte of each frame from its true matte at half resolution (soft edges, as
+    // the ML path's).
+    let mut refiner = Refiner::new(RefineOptions::default());
+    let mattes: Vec<Vec<u8>> = frames
+        .iter()
+        .map(|f| {
+            let coarse: Vec<u8> = (0..h / 2)
+                .flat_map(|y| (0..w / 2).map(move |x| (y, x)))
+                .map(|(y, x)| f.a[2 * y * w + 2 * x])
+                .collect();
+            let mut m = vec![0u8; w * h];
+            refiner.refine(
+                &PlaneRef::packed(&f.y, w, h).expect("plane"),
+                &PlaneRef::packed(&coarse, w / 2, h / 2).expect("plane"),
+                &mut PlaneMut::new(&mut m, w, h, w).expect("plane"),
+            );
+            m
+        })
+        .collect();
+    for passes in [1, 4] {
+        let mut pull = ForegroundPull::with_passes(passes);
+        let mut work = planes(
+            &Frame::new(PixelFormat::I420A, w as u32, h as u32).expect("size"),
+            0,
+        );
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let mut k = 0;
+        let id = format!("{w}x{h}/p{passes}");
+        group.bench_with_input(BenchmarkId::from_parameter(id), &passes, |b, _| {
+            b.iter(|| {
+                k = (k + 1) % frames.len();
+                for (d, s) in [
+                    (&mut work.y, &frames[k].y),
+                    (&mut work.u, &frames[k].u),
+                    (&mut work.v, &frames[k].v),
+                ] {
+                    d.copy_from_slice(s);
+                }
+                let mut colour = SeatColour {
+                    y: PlaneMut::new(&mut work.y, w, h, w).expect("plane"),
+                    u: PlaneMut::new(&mut work.u, cw, ch, cw).expect("plane"),
+                    v: PlaneMut::new(&mut work.v, cw, ch, cw).expect("plane"),
+                };
+                pull.apply(
+                    &mut colour,
+                    &PlaneRef::packed(&mattes[k], w, h).expect("plane"),
+                );
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, segmenters, refine, decontaminate);
 criterion_main!(benches);

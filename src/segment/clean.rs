@@ -40,6 +40,13 @@ pub struct CleanOptions {
     /// seat: 0.55..0.8 probability) while the person's own edges, a few pixels from the
     /// core, stay. 0 turns it off.
     pub reach: f32,
+    /// How far the final (refined) matte may reach beyond its half-covered pixels (at least
+    /// 128), as a fraction of the seat's longer side: further out it fades to 0 over the same
+    /// distance again ([`MatteCleaner::limit_tail`]). Refinement and the temporal step leave
+    /// faint matte where the person was or where the room resembles them (a railing's
+    /// stripe, a trail behind a moving head), apart from the person; this drops it. 0 turns
+    /// it off. Default 0.012, the region step's growth.
+    pub tail: f32,
 }
 
 impl Default for CleanOptions {
@@ -50,6 +57,7 @@ impl Default for CleanOptions {
             edge_fade: 0.04,
             core: 230,
             reach: 0.0,
+            tail: 0.012,
         }
     }
 }
@@ -68,6 +76,12 @@ impl CleanOptions {
     /// Sets the edge fade's width (fraction of the seat's width; 0: off).
     pub fn with_edge_fade(mut self, edge_fade: f32) -> Self {
         self.edge_fade = edge_fade;
+        self
+    }
+    /// Sets how far the final matte may reach beyond its half-covered pixels (fraction of the
+    /// longer side; 0: off).
+    pub fn with_tail(mut self, tail: f32) -> Self {
+        self.tail = tail;
         self
     }
     /// Sets the confident core's threshold and how far beyond it the mask may reach
@@ -136,12 +150,29 @@ impl MatteCleaner {
     /// 0 over the next reach. Distances are 3-4 chamfer distances (within 8 % of Euclidean).
     /// Does nothing when the reach is 0 or the mask has no core.
     pub fn limit_reach(&mut self, mask: &mut PlaneMut<'_>) {
+        let (core, reach) = (self.options.core, self.options.reach);
+        self.fade_beyond(mask, core, reach);
+    }
+
+    /// Fades the final `matte` (the seat's size) where it lies further than
+    /// [`CleanOptions::tail`] from its pixels of at least 128, as [`MatteCleaner::limit_reach`]
+    /// does from the confident core. Does nothing when the tail is 0 or nothing is at least
+    /// half covered.
+    pub fn limit_tail(&mut self, matte: &mut PlaneMut<'_>) {
+        let tail = self.options.tail;
+        self.fade_beyond(matte, 128, tail);
+    }
+
+    /// `mask` times 1 within `reach` (a fraction of the longer side, at least one pixel) of
+    /// its pixels of at least `core`, a smoothstep to 0 over the next `reach`, 0 beyond.
+    fn fade_beyond(&mut self, mask: &mut PlaneMut<'_>, core: u8, reach: f32) {
         let (w, h) = (mask.width(), mask.height());
-        if self.options.reach <= 0.0 || w == 0 || h == 0 {
+        if reach.is_nan() || reach <= 0.0 || w == 0 || h == 0 {
             return;
         }
-        self.prepare(w, h);
-        let core = self.options.core;
+        // Every value is written below; the capacity is kept across the coarse mask's and
+        // the seat's sizes (no allocation once both were seen).
+        self.dist.resize(w * h, 0);
         const FAR: u16 = u16::MAX - 8;
         let mut any = false;
         {
@@ -196,7 +227,7 @@ impl MatteCleaner {
             }
         }
         // In thirds of a pixel.
-        let reach = (self.options.reach * w.max(h) as f32 * 3.0).max(3.0);
+        let reach = (reach * w.max(h) as f32 * 3.0).max(3.0);
         for y in 0..h {
             let dist = &self.dist[y * w..][..w];
             for (v, &dd) in mask.row_mut(y).iter_mut().zip(dist) {
@@ -384,6 +415,47 @@ mod tests {
         let before = m.clone();
         run(&mut m, w, |p| c.keep_main_region(p));
         assert_eq!(m, before);
+    }
+
+    /// The final matte's tail: faint matte far from every half-covered pixel goes, the soft
+    /// edge next to the person stays; the same cleaner then handles another size without
+    /// losing that.
+    #[test]
+    fn faint_matte_far_from_the_person_fades_out() {
+        let (w, h) = (100, 50);
+        let mut m = vec![0u8; w * h];
+        for y in 10..50 {
+            for x in 20..40 {
+                m[y * w + x] = 255;
+            }
+            // A soft edge of 2 pixels, then faint matte 30 pixels away (a trail, a stripe).
+            m[y * w + 40] = 120;
+            m[y * w + 41] = 60;
+            for x in 70..80 {
+                m[y * w + x] = 60;
+            }
+        }
+        let before = m.clone();
+        // 0.012 of 100: 1.2 pixels within, faded over the next 1.2.
+        let mut c = MatteCleaner::new(CleanOptions::default());
+        run(&mut m, w, |p| c.limit_tail(p));
+        for y in 10..50 {
+            assert_eq!(&m[y * w..y * w + 41], &before[y * w..y * w + 41], "row {y}");
+            assert!(
+                m[y * w + 41] > 0,
+                "the soft edge 2 pixels out stays (faded at most)"
+            );
+            assert!(m[y * w + 70..y * w + 80].iter().all(|&v| v == 0), "row {y}");
+        }
+        // Off: nothing changes.
+        let mut off = before.clone();
+        let mut c0 = MatteCleaner::new(CleanOptions::default().with_tail(0.0));
+        run(&mut off, w, |p| c0.limit_tail(p));
+        assert_eq!(off, before);
+        // Nothing half covered: nothing to measure from, nothing changes.
+        let mut faint = vec![60u8; 30 * 10];
+        run(&mut faint, 30, |p| c.limit_tail(p));
+        assert!(faint.iter().all(|&v| v == 60));
     }
 
     #[test]

@@ -18,14 +18,35 @@ use super::SeatColour;
 const LUMA_RADIUS: usize = 2;
 /// Window radius for chroma (3x3 chroma pixels, about the luma window's extent).
 const CHROMA_RADIUS: usize = 1;
+/// Passes per plane: each fills the partly covered pixels still unfilled from the pixels in
+/// their window that are covered or were filled by an earlier pass, so the person's colour
+/// reaches 8 luma pixels (4 passes of 2; chroma: 4 of 1 chroma pixel) into a soft edge.
+/// One pass (the window alone) left the outer part of the ML matte's soft edge (refined
+/// mattes fade over several pixels) with the old room's colour: on the astronaut the dark
+/// background showed through as a rim 36 levels beyond the scene and the suit (99th
+/// percentile).
+const PASSES: usize = 4;
+
+/// A pixel's part in the fill (`Scratch::state`).
+const OTHER: u8 = 0;
+/// Covered (255), or filled by an earlier pass: a source of colour.
+const SOURCE: u8 = 1;
+/// Partly covered, not filled yet.
+const PENDING: u8 = 2;
+/// Filled by the current pass (a source from the next one).
+const FILLED: u8 = 3;
 
 /// Replaces each partly covered pixel's colour by the mean colour of the fully covered pixels
 /// near it (luma within 2 pixels, chroma within 1 chroma pixel, where chroma's coverage is
-/// the matte's 2x2 mean, rounded, as the compositor blends chroma with); pixels with no fully
-/// covered neighbour are left as they are. Does nothing if a size does not match. Keeps its
+/// the matte's 2x2 mean, rounded, as the compositor blends chroma with); partly covered
+/// pixels with no fully covered neighbour take, in up to [`PASSES`] - 1 further passes, the
+/// mean of the pixels filled before them, so the colour moves outward ring by ring; pixels
+/// that no pass reaches are left as they are. Does nothing if a size does not match. Keeps its
 /// scratch between calls (allocates only when the seat size changes).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ForegroundPull {
+    /// Passes per plane (at least 1; [`PASSES`] by default).
+    passes: usize,
     /// Chroma-resolution coverage.
     chroma_alpha: Vec<u8>,
     /// Per row of the plane being filled: horizontal window sums of masked colour and of the
@@ -35,9 +56,31 @@ pub struct ForegroundPull {
     /// One row of the mask and of the masked colour.
     mask_row: Vec<u16>,
     colour_row: Vec<u16>,
+    /// Each pixel's part in the fill ([`SOURCE`], [`PENDING`], ...).
+    state: Vec<u8>,
+}
+
+impl Default for ForegroundPull {
+    fn default() -> Self {
+        Self::with_passes(PASSES)
+    }
 }
 
 impl ForegroundPull {
+    /// A pull that makes up to `passes` passes per plane (1: the window around each pixel
+    /// only; values below 1 count as 1). The default is 4.
+    pub fn with_passes(passes: usize) -> Self {
+        Self {
+            passes: passes.max(1),
+            chroma_alpha: Vec::new(),
+            sums: Vec::new(),
+            counts: Vec::new(),
+            mask_row: Vec::new(),
+            colour_row: Vec::new(),
+            state: Vec::new(),
+        }
+    }
+
     /// Decontaminates `colour` with `matte` (seat-size, the matte the segmenter wrote).
     pub fn apply(&mut self, colour: &mut SeatColour<'_>, matte: &PlaneRef<'_>) {
         let (w, h) = (colour.y.width(), colour.y.height());
@@ -52,17 +95,21 @@ impl ForegroundPull {
             return;
         }
         let Self {
+            passes,
             chroma_alpha,
             sums,
             counts,
             mask_row,
             colour_row,
+            state,
         } = self;
         let mut scratch = Scratch {
             sums,
             counts,
             mask_row,
             colour_row,
+            state,
+            passes: *passes,
         };
         fill_from_covered(&mut colour.y, |y| matte.row(y), LUMA_RADIUS, &mut scratch);
         chroma_alpha.resize(cw * ch, 0);
@@ -92,11 +139,14 @@ struct Scratch<'a> {
     counts: &'a mut Vec<u16>,
     mask_row: &'a mut Vec<u16>,
     colour_row: &'a mut Vec<u16>,
+    state: &'a mut Vec<u8>,
+    passes: usize,
 }
 
 /// For every pixel of `plane` whose coverage (`alpha(y)`, the row's values) is neither 0
 /// nor 255: the rounded mean of the pixels with coverage 255 in the `(2r+1)²` window around
-/// it, clipped to the plane, if there are any.
+/// it, clipped to the plane, if there are any; then, for up to `s.passes` - 1 more passes, the
+/// same over the pixels covered or filled before for those still unfilled.
 fn fill_from_covered<'m>(
     plane: &mut PlaneMut<'_>,
     alpha: impl Fn(usize) -> &'m [u8],
@@ -111,52 +161,73 @@ fn fill_from_covered<'m>(
     s.counts.resize(w * h, 0);
     s.mask_row.resize(w, 0);
     s.colour_row.resize(w, 0);
+    s.state.resize(w * h, OTHER);
+    let mut pending = 0usize;
     for y in 0..h {
-        let a = &alpha(y)[..w];
-        let c = &plane.row_mut(y)[..w];
-        for ((m, v), (&a, &c)) in s
-            .mask_row
-            .iter_mut()
-            .zip(s.colour_row.iter_mut())
-            .zip(a.iter().zip(c))
-        {
-            let full = u16::from(a == 255);
-            (*m, *v) = (full, full * u16::from(c));
+        for (st, &a) in s.state[y * w..][..w].iter_mut().zip(&alpha(y)[..w]) {
+            *st = match a {
+                255 => SOURCE,
+                0 => OTHER,
+                _ => PENDING,
+            };
+            pending += usize::from(*st == PENDING);
         }
-        window_sum(&s.colour_row[..w], &mut s.sums[y * w..][..w], r);
-        window_sum(&s.mask_row[..w], &mut s.counts[y * w..][..w], r);
     }
-    for y in 0..h {
-        let a = &alpha(y)[..w];
-        // Anything to fill on this row?
-        if a.iter().all(|&v| v == 0 || v == 255) {
-            continue;
+    for _ in 0..s.passes {
+        if pending == 0 {
+            break;
         }
-        let (lo, hi) = (y.saturating_sub(r), (y + r + 1).min(h));
-        s.mask_row[..w].fill(0);
-        s.colour_row[..w].fill(0);
-        for yy in lo..hi {
-            for ((n, t), (&dn, &dt)) in s
+        for y in 0..h {
+            let c = &plane.row_mut(y)[..w];
+            for ((m, v), (&st, &c)) in s
                 .mask_row
                 .iter_mut()
                 .zip(s.colour_row.iter_mut())
-                .zip(s.counts[yy * w..][..w].iter().zip(&s.sums[yy * w..][..w]))
+                .zip(s.state[y * w..][..w].iter().zip(c))
             {
-                *n += dn;
-                *t += dt;
+                let src = u16::from(st == SOURCE);
+                (*m, *v) = (src, src * u16::from(c));
+            }
+            window_sum(&s.colour_row[..w], &mut s.sums[y * w..][..w], r);
+            window_sum(&s.mask_row[..w], &mut s.counts[y * w..][..w], r);
+        }
+        for y in 0..h {
+            let state = &mut s.state[y * w..][..w];
+            // Anything to fill on this row?
+            if !state.contains(&PENDING) {
+                continue;
+            }
+            let (lo, hi) = (y.saturating_sub(r), (y + r + 1).min(h));
+            s.mask_row[..w].fill(0);
+            s.colour_row[..w].fill(0);
+            for yy in lo..hi {
+                for ((n, t), (&dn, &dt)) in s
+                    .mask_row
+                    .iter_mut()
+                    .zip(s.colour_row.iter_mut())
+                    .zip(s.counts[yy * w..][..w].iter().zip(&s.sums[yy * w..][..w]))
+                {
+                    *n += dn;
+                    *t += dt;
+                }
+            }
+            let row = plane.row_mut(y);
+            for ((o, st), (&n, &t)) in row
+                .iter_mut()
+                .zip(state.iter_mut())
+                .zip(s.mask_row.iter().zip(s.colour_row.iter()))
+            {
+                // (t + n/2) / n, exactly: an f32 quotient of integers below 2^24 truncates to
+                // the integer quotient.
+                let fill = *st == PENDING && n > 0;
+                let q = ((f32::from(t) + f32::from(n / 2)) / f32::from(n.max(1))) as u8;
+                *o = if fill { q } else { *o };
+                *st = if fill { FILLED } else { *st };
+                pending -= usize::from(fill);
             }
         }
-        let row = plane.row_mut(y);
-        for ((o, &a), (&n, &t)) in row
-            .iter_mut()
-            .zip(a)
-            .zip(s.mask_row.iter().zip(s.colour_row.iter()))
-        {
-            // (t + n/2) / n, exactly: an f32 quotient of integers below 2^24 truncates to
-            // the integer quotient.
-            let fill = a != 0 && a != 255 && n > 0;
-            let q = ((f32::from(t) + f32::from(n / 2)) / f32::from(n.max(1))) as u8;
-            *o = if fill { q } else { *o };
+        for st in s.state[..w * h].iter_mut() {
+            *st = if *st == FILLED { SOURCE } else { *st };
         }
     }
 }
@@ -213,24 +284,32 @@ mod tests {
         let (cw, ch) = (colour.u.width(), colour.u.height());
         let fill = |plane: &mut PlaneMut<'_>, a: &dyn Fn(usize, usize) -> u8, r: usize| {
             let (pw, ph) = (plane.width(), plane.height());
-            let orig: Vec<Vec<u8>> = (0..ph).map(|y| plane.row_mut(y).to_vec()).collect();
-            for y in 0..ph {
-                for x in 0..pw {
-                    let av = a(x, y);
-                    if av == 0 || av == 255 {
-                        continue;
-                    }
-                    let (mut s, mut n) = (0u32, 0u32);
-                    for yy in y.saturating_sub(r)..(y + r + 1).min(ph) {
-                        for xx in x.saturating_sub(r)..(x + r + 1).min(pw) {
-                            if a(xx, yy) == 255 {
-                                s += u32::from(orig[yy][xx]);
-                                n += 1;
+            // Sources: covered pixels, then also those filled by an earlier pass.
+            let mut source: Vec<Vec<bool>> = (0..ph)
+                .map(|y| (0..pw).map(|x| a(x, y) == 255).collect())
+                .collect();
+            for _ in 0..PASSES {
+                let orig: Vec<Vec<u8>> = (0..ph).map(|y| plane.row_mut(y).to_vec()).collect();
+                let before = source.clone();
+                for y in 0..ph {
+                    for x in 0..pw {
+                        let av = a(x, y);
+                        if av == 0 || av == 255 || before[y][x] {
+                            continue;
+                        }
+                        let (mut s, mut n) = (0u32, 0u32);
+                        for yy in y.saturating_sub(r)..(y + r + 1).min(ph) {
+                            for xx in x.saturating_sub(r)..(x + r + 1).min(pw) {
+                                if before[yy][xx] {
+                                    s += u32::from(orig[yy][xx]);
+                                    n += 1;
+                                }
                             }
                         }
-                    }
-                    if let Some(m) = (s + n / 2).checked_div(n) {
-                        plane.row_mut(y)[x] = m as u8;
+                        if let Some(m) = (s + n / 2).checked_div(n) {
+                            plane.row_mut(y)[x] = m as u8;
+                            source[y][x] = true;
+                        }
                     }
                 }
             }
@@ -305,6 +384,52 @@ mod tests {
             if w > 30 {
                 assert!(y1 != y && u1 != u, "{w}x{h}: nothing changed");
             }
+        }
+    }
+
+    /// A soft edge wider than one window: a covered block (luma 200) at the left, then a
+    /// ramp of partial coverage over 12 pixels on luma 20 (the room). The first 8 ramp pixels
+    /// take the person's colour (4 passes of radius 2); the ones beyond are left alone.
+    #[test]
+    fn a_wide_soft_edge_is_filled_ring_by_ring() {
+        let (w, h) = (24, 6);
+        let (cw, ch) = (w / 2, h / 2);
+        let matte: Vec<u8> = (0..w * h)
+            .map(|i| match i % w {
+                x if x < 8 => 255,
+                x if x < 20 => (255 - 20 * (x - 7)) as u8,
+                _ => 0,
+            })
+            .collect();
+        let mut y: Vec<u8> = (0..w * h)
+            .map(|i| if i % w < 8 { 200 } else { 20 })
+            .collect();
+        let (mut u, mut v) = (vec![90u8; cw * ch], vec![160u8; cw * ch]);
+        for row in 0..ch {
+            for cx in 4..cw {
+                u[row * cw + cx] = 128;
+                v[row * cw + cx] = 128;
+            }
+        }
+        pull_foreground(
+            &mut SeatColour {
+                y: PlaneMut::new(&mut y, w, h, w).unwrap(),
+                u: PlaneMut::new(&mut u, cw, ch, cw).unwrap(),
+                v: PlaneMut::new(&mut v, cw, ch, cw).unwrap(),
+            },
+            &PlaneRef::packed(&matte, w, h).unwrap(),
+        );
+        for row in y.chunks_exact(w) {
+            assert!(row[..16].iter().all(|&l| l == 200), "{row:?}");
+            assert!(row[16..].iter().all(|&l| l == 20), "{row:?}");
+        }
+        // Chroma pixels 4..10 hold partial coverage: 4..8 are reached (4 passes of radius 1).
+        for row in u.chunks_exact(cw) {
+            assert!(row[..8].iter().all(|&c| c == 90), "{row:?}");
+            assert!(row[8..].iter().all(|&c| c == 128), "{row:?}");
+        }
+        for row in v.chunks_exact(cw) {
+            assert!(row[..8].iter().all(|&c| c == 160), "{row:?}");
         }
     }
 

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use together_mode::frame::{Frame, FrameRef, PlaneMut, PlaneRef};
 use together_mode::geometry::Rect;
-use together_mode::segment::{Matte, SeatColour, SegmentInput, Segmenter, SegmenterFactory};
+use together_mode::segment::{
+    Matte, PersonMap, SeatColour, SegmentInput, Segmenter, SegmenterFactory,
+};
 use together_mode::{Compositor, CompositorOptions, Scene};
 
 /// The last matte a [`Recording`] segmenter wrote (255s for [`Matte::Opaque`]), with its size.
@@ -70,6 +72,11 @@ impl Segmenter for Recording {
         if self.decontaminate {
             self.inner.decontaminate(colour, matte);
         }
+    }
+
+    /// Forwarded, so the compositor frames the seat as it would with `inner` alone.
+    fn person_map(&self) -> Option<PersonMap<'_>> {
+        self.inner.person_map()
     }
 }
 

@@ -677,6 +677,7 @@ impl MlSegmenter {
                 })?,
         }
         if let Some(cleaner) = &mut self.cleaner {
+            cleaner.limit_tail(matte);
             cleaner.fade_edges(matte);
         }
         Ok(())
