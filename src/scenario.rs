@@ -7,7 +7,8 @@
 //! ```json
 //! { "output": {"width": 640, "height": 360, "fps": 30}, "ticks": 90,
 //!   "scene": "builtin:auditorium",
-//!   "participants": [{"id": "8:orgid:olivia", "role": "organizer",
+//!   "framing": "auto",
+//!   "participants": [{"id": "8:orgid:olivia", "role": "organizer", "framing": "off",
 //!                     "source": {"synthetic": {"seed": 1}}}],
 //!   "events": [{"at": 0, "type": "join", "participant": "8:orgid:olivia"},
 //!              {"at": "100ms", "type": "start", "by": "8:orgid:olivia"}] }
@@ -18,6 +19,12 @@
 //! the meeting clock); then the meeting ticks. Every room's Y4M holds one frame per tick, from
 //! tick 0 (black while the room does not exist or its Together Mode stream is not running), so
 //! frame `k` of every file is the same moment.
+//!
+//! `framing` (top level, default `auto`) is the framing of every seat
+//! ([`FramingMode`]: `auto`, `off` or a crop `"x,y,w,h"` in the frame's pixels); a
+//! participant's own `framing` overrides it for their seat, in whichever room they are
+//! ([`Meeting::set_framing`]). A bad one is an error at load
+//! ([`ScenarioError::Framing`], or [`ScenarioError::BadFraming`] naming the participant).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -131,6 +138,15 @@ pub enum ScenarioError {
     /// A `framing` that is not `auto`, `off` or a crop `x,y,w,h`.
     #[error("framing")]
     Framing(#[from] FramingParseError),
+    /// A participant's own `framing` that is not `auto`, `off` or a crop `x,y,w,h`.
+    #[error("participant {id:?}: framing")]
+    BadFraming {
+        /// The participant's id.
+        id: String,
+        /// What was wrong with it.
+        #[source]
+        source: FramingParseError,
+    },
     /// `changeSource` on a participant whose source is not synthetic.
     #[error("event {index}: {id:?} does not have a synthetic source")]
     NotSynthetic {
@@ -248,6 +264,8 @@ struct ParticipantJson {
     kind: Option<String>,
     #[serde(default = "default_role")]
     role: String,
+    /// This participant's own framing (overrides the file's `framing`).
+    framing: Option<String>,
     source: SourceJson,
 }
 
@@ -468,6 +486,8 @@ struct ParticipantDecl {
     id: String,
     kind: IdentityKind,
     role: Role,
+    /// `None`: the file's `framing`.
+    framing: Option<FramingMode>,
     source: SourceJson,
 }
 
@@ -528,6 +548,13 @@ impl Scenario {
     /// The framing mode every room's seats use (the file's `framing`, default `auto`).
     pub fn framing(&self) -> FramingMode {
         self.options.compositor.framing.mode
+    }
+
+    /// The framing mode of participant `id`'s seat: their own `framing`, else the file's;
+    /// `None` for an undeclared participant.
+    pub fn framing_of(&self, id: &str) -> Option<FramingMode> {
+        let p = self.participants.iter().find(|p| p.id == id)?;
+        Some(p.framing.unwrap_or_else(|| self.framing()))
     }
 
     /// Reads and checks a scenario file; relative paths in it are relative to its folder.
@@ -600,6 +627,16 @@ impl Scenario {
                     kind: k.clone(),
                 })?,
             };
+            let framing =
+                match &p.framing {
+                    None => None,
+                    Some(f) => Some(f.parse::<FramingMode>().map_err(|source| {
+                        ScenarioError::BadFraming {
+                            id: p.id.clone(),
+                            source,
+                        }
+                    })?),
+                };
             if let SourceJson::Synthetic {
                 format: Some(f), ..
             } = &p.source
@@ -610,6 +647,7 @@ impl Scenario {
                 id: p.id,
                 kind,
                 role,
+                framing,
                 source: p.source,
             });
         }
@@ -846,6 +884,9 @@ impl Scenario {
                     |d| (d.kind, d.role),
                 );
                 m.join_as(participant, kind, role)?;
+                if let Some(mode) = decl.and_then(|d| d.framing) {
+                    m.set_framing(participant, Some(mode))?;
+                }
                 if *video {
                     m.set_video(participant, true)?;
                 }

@@ -41,6 +41,7 @@ use std::collections::BTreeMap;
 use crate::compositor::{Compositor, CompositorOptions};
 use crate::error::{ComposeError, FrameError, SeatingError};
 use crate::frame::{Frame, FrameRef, PixelFormat};
+use crate::framing::FramingMode;
 use crate::scene::Scene;
 use crate::seating::{Role, SeatingMap};
 
@@ -474,6 +475,8 @@ pub struct Member {
     video: bool,
     frozen: bool,
     input: InputBuffer,
+    /// The member's own framing (`None`: the compositor's).
+    framing: Option<FramingMode>,
 }
 
 impl Member {
@@ -484,6 +487,7 @@ impl Member {
             video: false,
             frozen: false,
             input: InputBuffer::new(options, now_us),
+            framing: None,
         }
     }
     /// The role.
@@ -501,6 +505,11 @@ impl Member {
     /// The input buffer.
     pub fn input(&self) -> &InputBuffer {
         &self.input
+    }
+    /// The member's own framing (`None`: the compositor's; see
+    /// [`LiveStream::set_framing`]).
+    pub fn framing(&self) -> Option<FramingMode> {
+        self.framing
     }
 }
 
@@ -706,6 +715,21 @@ impl LiveStream {
         Ok(true)
     }
 
+    /// Sets a member's own framing (`None`: the compositor's,
+    /// [`CompositorOptions::framing`]). It stays with the member: applied whenever they take a
+    /// seat, in this stream or another one they are moved to.
+    pub fn set_framing(&mut self, id: &str, mode: Option<FramingMode>) -> Result<(), LiveError> {
+        let m = self
+            .members
+            .get_mut(id)
+            .ok_or_else(|| LiveError::NotMember(id.to_string()))?;
+        m.framing = mode;
+        if self.compositor.seating().seat_of(id).is_some() {
+            self.compositor.set_framing(id, mode)?;
+        }
+        Ok(())
+    }
+
     /// Hands a member's frame to its input buffer (see [`InputBuffer::push`]).
     pub fn push(&mut self, id: &str, frame: Frame, pts: i64) -> Result<Pushed, LiveError> {
         let m = self
@@ -751,6 +775,7 @@ impl LiveStream {
             match self.compositor.join(id, m.role) {
                 Ok(_) => {
                     self.report.seating_changed = true;
+                    self.compositor.set_framing(id, m.framing)?;
                     if let Some((pts, frame)) = m.input.shown() {
                         self.compositor.push_ref(id, &frame.as_ref(), pts)?;
                     }

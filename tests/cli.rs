@@ -519,3 +519,116 @@ fn os_errors_are_printed_once() {
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// `render --input-framing ID=MODE`: one input's own framing over `--framing`.
+#[test]
+fn render_takes_a_framing_per_input() {
+    let d = tmpdir("render-input-framing");
+    let (scene, _, _) = package(&d);
+    // A still whose luma grows from left to right, for both inputs.
+    let still = d.join("ramp.png");
+    image::RgbaImage::from_fn(48, 32, |x, _| {
+        let v = (x * 5) as u8;
+        image::Rgba([v, v, v, 255])
+    })
+    .save(&still)
+    .unwrap();
+    let (a, b) = (
+        format!("a={}", still.display()),
+        format!("b={}", still.display()),
+    );
+    let scene = scene.to_string_lossy().into_owned();
+    let render = |extra: &[&str]| -> Vec<u8> {
+        let mut args = vec![
+            "render",
+            "--segment",
+            "none",
+            "--scene",
+            &scene,
+            "--input",
+            &a,
+            "--input",
+            &b,
+            "--size",
+            "64x36",
+            "--frames",
+            "1",
+            "--out",
+            "-",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    let luma = |bytes: &[u8]| {
+        let mut r = Y4mReader::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let f = r.read_frame().unwrap().unwrap();
+        // Seat 0 (a) at x 4..28, seat 1 (b) at 36..60.
+        let row = f.as_ref().plane(0).row(18).to_vec();
+        (row[4..28].to_vec(), row[36..60].to_vec())
+    };
+    let plain = luma(&render(&[]));
+    assert_eq!(plain.0, plain.1, "the same still in both seats");
+    // a shows the dark left strip of its frame; b keeps the centre crop.
+    let own = render(&["--input-framing", "a=0,0,8,32"]);
+    let (a_seat, b_seat) = luma(&own);
+    assert_ne!(a_seat, plain.0);
+    assert!(
+        a_seat.iter().max() < plain.0.iter().max(),
+        "the left strip is darker"
+    );
+    assert_eq!(b_seat, plain.1);
+    // The same picture from --framing with b's own `off`.
+    assert_eq!(
+        render(&["--framing", "0,0,8,32", "--input-framing", "b=off"]),
+        own
+    );
+    let out = d.join("bad.y4m");
+    let out_s = out.to_str().unwrap();
+    for (spec, why) in [
+        ("c=off", "\"c\""),
+        ("a=on", "framing"),
+        ("a", "ID=auto|off"),
+        ("a=1,2,3", "framing"),
+    ] {
+        together_fails(
+            &[
+                "render",
+                "--segment",
+                "none",
+                "--scene",
+                &scene,
+                "--input",
+                &a,
+                "--input",
+                &b,
+                "--input-framing",
+                spec,
+                "--out",
+                out_s,
+            ],
+            why,
+        );
+        assert!(!out.exists(), "{spec}: no output");
+    }
+    together_fails(
+        &[
+            "render",
+            "--segment",
+            "none",
+            "--scene",
+            &scene,
+            "--input",
+            &a,
+            "--input-framing",
+            "a=off",
+            "--input-framing",
+            "a=auto",
+            "--out",
+            out_s,
+        ],
+        "twice",
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -215,3 +215,52 @@ fn a_framed_seat_allocates_nothing_once_the_window_settled() {
         "a framed seat allocated {bytes} bytes in 60 ticks"
     );
 }
+
+/// Hostile fixed crops (from a property, a flag or a file) render without a panic: one wholly
+/// outside the frame or thinner than 2 pixels inside it is the centre crop, one at the edge of
+/// `u32` too; one partly outside shows the part inside (not the centre crop).
+#[test]
+fn fixed_crops_outside_the_frame_fall_back_to_the_centre_crop() {
+    let centre = render(FramingMode::Off, false, 1);
+    let fixed = |x, y, width, height| FramingMode::Fixed {
+        x,
+        y,
+        width,
+        height,
+    };
+    for mode in [
+        fixed(u32::MAX, u32::MAX, u32::MAX, u32::MAX),
+        fixed(320, 0, 100, 100),
+        fixed(0, 240, 100, 100),
+        fixed(319, 0, 100, 100),
+    ] {
+        assert_eq!(render(mode, false, 1), centre, "{mode}");
+    }
+    // The whole frame (clipped): renders.
+    let whole = render(fixed(0, 0, u32::MAX, u32::MAX), false, 1);
+    assert_eq!(whole.len(), centre.len());
+    for mode in [fixed(300, 200, 1000, 1000), fixed(10, 10, 2, 2)] {
+        assert_ne!(render(mode, false, 1), centre, "{mode}");
+    }
+}
+
+/// `set_framing` and `framing_of` on ids without a seat: an unknown id is a typed error (and
+/// no estimate), and so is one a full scene refused; a seated participant has no estimate
+/// before their first frame.
+#[test]
+fn framing_of_ids_without_a_seat() {
+    let scene = Scene::grid(1, 640, 360).unwrap();
+    let options = CompositorOptions::default()
+        .with_size(640, 360)
+        .with_segment(SegmentMode::Alpha);
+    let mut e = Compositor::with_segmenter(scene, options, factory(true)).unwrap();
+    assert!(matches!(
+        e.set_framing("nobody", Some(FramingMode::Off)),
+        Err(together_mode::error::ComposeError::UnknownParticipant(id)) if id == "nobody"
+    ));
+    assert!(e.framing_of("nobody").is_none());
+    e.join("a", Role::Attendee).unwrap();
+    assert!(e.framing_of("a").is_none(), "no frame yet");
+    assert!(e.join("b", Role::Attendee).is_err(), "one seat");
+    assert!(e.set_framing("b", None).is_err(), "not a participant");
+}

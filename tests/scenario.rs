@@ -241,3 +241,91 @@ fn the_cli_runs_a_scenario() {
         .unwrap()
         .contains("togetherModeStreamsUpdated"));
 }
+
+/// A participant's own `framing` overrides the file's, and a bad one is refused at load
+/// with the participant named.
+#[test]
+fn participants_take_their_own_framing() {
+    let json = |top: &str, own: &str| {
+        format!(
+            r#"{{"ticks": 1, {top} "participants": [
+                {{"id": "8:acs:a", {own} "source": {{"synthetic": {{"seed": 1}}}}}},
+                {{"id": "8:acs:b", "source": {{"synthetic": {{"seed": 2}}}}}}]}}"#
+        )
+    };
+    let s = parse(&json(r#""framing": "off","#, r#""framing": "4,6,100,80","#)).unwrap();
+    assert_eq!(s.framing(), FramingMode::Off);
+    assert_eq!(
+        s.framing_of("8:acs:a"),
+        Some(FramingMode::Fixed {
+            x: 4,
+            y: 6,
+            width: 100,
+            height: 80
+        })
+    );
+    assert_eq!(s.framing_of("8:acs:b"), Some(FramingMode::Off));
+    assert_eq!(s.framing_of("8:acs:nobody"), None);
+    let s = parse(&json("", r#""framing": "off","#)).unwrap();
+    assert_eq!(s.framing_of("8:acs:a"), Some(FramingMode::Off));
+    assert_eq!(s.framing_of("8:acs:b"), Some(FramingMode::Auto));
+    for bad in ["on", "", "4,6,100", "4,6,1,80"] {
+        let own = format!(r#""framing": "{bad}","#);
+        match parse(&json("", &own)) {
+            Err(ScenarioError::BadFraming { id, source }) => {
+                assert_eq!(id, "8:acs:a", "{bad:?}");
+                assert!(source.to_string().contains(&format!("{bad:?}")), "{source}");
+            }
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    // A participant's framing of another type is a schema error.
+    assert!(matches!(
+        parse(&json("", r#""framing": 3,"#)),
+        Err(ScenarioError::Json(_))
+    ));
+}
+
+/// The main room's video of a one-participant scenario with the file's `framing` `top` and
+/// the participant's own `own` (whole frames, so no model is needed).
+fn framed_run(name: &str, top: &str, own: &str) -> Vec<u8> {
+    let s = parse(&format!(
+        r#"{{"output": {{"width": 160, "height": 90, "fps": 10}}, "ticks": 2, "segment": "none",
+            {top}
+            "participants": [{{"id": "8:orgid:o", "role": "organizer", {own}
+                               "source": {{"synthetic": {{"seed": 3, "width": 96, "height": 64}}}}}}],
+            "events": [{{"type": "join", "participant": "8:orgid:o"}},
+                       {{"type": "start", "by": "8:orgid:o"}}]}}"#
+    ))
+    .unwrap();
+    let tmp = common::TestDir::new(name);
+    let out = tmp.join("out");
+    s.run(&out).unwrap();
+    std::fs::read(out.join("main.y4m")).unwrap()
+}
+
+/// The participant's own framing is what their seat shows: a crop of their own over the
+/// file's `off` changes the video, and their own `off` over the file's crop gives the file's
+/// `off` video byte for byte.
+#[test]
+fn a_participants_framing_reaches_their_seat() {
+    let off = framed_run("framing-off", r#""framing": "off","#, "");
+    let own_crop = framed_run(
+        "framing-own-crop",
+        r#""framing": "off","#,
+        r#""framing": "20,8,40,30","#,
+    );
+    let own_off = framed_run(
+        "framing-own-off",
+        r#""framing": "20,8,40,30","#,
+        r#""framing": "off","#,
+    );
+    let file_crop = framed_run("framing-file-crop", r#""framing": "20,8,40,30","#, "");
+    assert_eq!(off.len(), own_crop.len());
+    assert_ne!(off, own_crop, "the participant's crop shows");
+    assert_eq!(
+        own_crop, file_crop,
+        "the same crop, from the file or their own"
+    );
+    assert_eq!(own_off, off, "their own off beats the file's crop");
+}

@@ -519,3 +519,76 @@ fn cropped_rgba_converts_every_row() {
     let want = o.plane(0).row(0)[18];
     assert!((0..48).all(|j| o.plane(0).row(j)[18] == want));
 }
+
+/// A 64x48 I420 frame: red on the left half, green on the right.
+fn red_left_green_right() -> Frame {
+    let mut f = solid(PixelFormat::I420, 64, 48, GREEN);
+    {
+        let mut v = f.as_mut();
+        for (k, (w, h)) in [(32, 48), (16, 24), (16, 24)].into_iter().enumerate() {
+            let mut plane = v.plane_mut(k);
+            for y in 0..h {
+                plane.row_mut(y)[..w].fill(RED[k]);
+            }
+        }
+    }
+    f
+}
+
+/// A member's own framing shows in their seat, goes with them when they move to another
+/// stream, and `None` gives the stream's back; an unknown member is a typed error.
+#[test]
+fn a_members_framing_follows_them_between_streams() {
+    use together_mode::framing::FramingMode;
+    // The left half of the frame: all red.
+    let left = FramingMode::Fixed {
+        x: 0,
+        y: 0,
+        width: 32,
+        height: 48,
+    };
+    let mut a = live(1, StreamOptions::default());
+    let mut b = live(1, StreamOptions::default());
+    add(&mut a, "p", true, 0);
+    assert!(matches!(
+        a.set_framing("nobody", Some(left)),
+        Err(together_mode::stream::LiveError::NotMember(_))
+    ));
+    a.set_framing("p", Some(left)).unwrap();
+    let push = |l: &mut LiveStream, now: i64| {
+        l.push("p", red_left_green_right(), now).unwrap();
+        l.update(now).unwrap();
+        l.render().unwrap();
+    };
+    push(&mut a, 0);
+    let seat = seat_rect(&a, "p").unwrap();
+    // Inside the seat, away from its edges (the seat's own fades).
+    let inner = (
+        seat.0 + seat.2 / 4,
+        seat.1 + seat.3 / 4,
+        seat.2 / 2,
+        seat.3 / 2,
+    );
+    assert!(
+        rect_is(&a.output(), inner, RED),
+        "the left half fills the seat"
+    );
+    let m = a.remove("p").unwrap();
+    assert_eq!(m.framing(), Some(left));
+    b.insert("p", m).unwrap();
+    push(&mut b, 1);
+    assert!(
+        rect_is(&b.output(), inner, RED),
+        "still framed in the new stream"
+    );
+    // The stream's framing (centre crop): both halves show.
+    b.set_framing("p", None).unwrap();
+    push(&mut b, 2);
+    let out = b.output();
+    let (left_px, right_px) = (
+        centre(&out, (inner.0, inner.1, 2, inner.3)),
+        centre(&out, (inner.0 + inner.2 - 2, inner.1, 2, inner.3)),
+    );
+    assert_eq!(left_px, RED);
+    assert_eq!(right_px, GREEN);
+}

@@ -706,3 +706,118 @@ fn buffers_are_shared_with_the_engine_and_released_or_copied_when_split() {
     let out = a.harness.pull().unwrap();
     assert_same(&out, &caps, &render_i420(&mut lib).as_ref(), "shared again");
 }
+
+/// `framing` on the element and on a pad: read back as set, `auto` and empty by default,
+/// invalid values refused (the property keeps its value), from Rust and as gst-launch
+/// spells them.
+#[test]
+fn framing_properties_read_back_and_refuse_bad_values() {
+    let el = element("builtin:grid");
+    let _a = Input::new(&el, "a", PixelFormat::I420, (64, 48), 1, true);
+    let framing = || el.property::<String>("framing");
+    assert_eq!(framing(), "auto");
+    el.set_property("framing", "off");
+    assert_eq!(framing(), "off");
+    el.set_property("framing", " 8, 4,40,30 ");
+    assert_eq!(framing(), "8,4,40,30");
+    for bad in ["", "on", "8,4,40", "8,4,1,30", "8,4,40,30,1", "-8,4,40,30"] {
+        el.set_property("framing", bad);
+        assert_eq!(framing(), "8,4,40,30", "{bad:?}");
+    }
+    assert!(set_from_str(&el, "framing", "off"));
+    assert_eq!(framing(), "off");
+    el.set_property("framing", None::<&str>);
+    assert_eq!(framing(), "auto");
+
+    let pad = el.static_pad("sink_0").expect("sink_0");
+    let own = || pad.property::<String>("framing");
+    assert_eq!(own(), "");
+    pad.set_property("framing", "2,2,20,20");
+    assert_eq!(own(), "2,2,20,20");
+    for bad in ["auto-ish", "2,2,20", "2,2,20,1"] {
+        pad.set_property("framing", bad);
+        assert_eq!(own(), "2,2,20,20", "{bad:?}");
+    }
+    assert!(set_from_str(&pad, "framing", "off"));
+    assert_eq!(own(), "off");
+    pad.set_property("framing", "");
+    assert_eq!(own(), "");
+    pad.set_property("framing", "auto");
+    assert_eq!(own(), "auto");
+    pad.set_property("framing", None::<&str>);
+    assert_eq!(own(), "");
+}
+
+/// The element's `framing` and each pad's own reach the engine: the composite is the
+/// library's with the same framing, bit for bit, and differs from the centre crop. A fixed
+/// crop shows on any seat (these use the inputs' own alpha, where `auto` is the centre crop).
+#[test]
+fn framing_of_the_element_and_of_a_pad_reaches_the_compositor() {
+    use together_mode::framing::FramingMode;
+    let crop = FramingMode::Fixed {
+        x: 6,
+        y: 4,
+        width: 40,
+        height: 30,
+    };
+    let el = element("builtin:auditorium");
+    el.set_property("framing", "6,4,40,30");
+    let mut a = Input::new(&el, "a", PixelFormat::I420, (90, 60), 7, true);
+    let mut b = Input::new(&el, "b", PixelFormat::Rgba, (64, 48), 8, false);
+    el.static_pad("sink_1")
+        .expect("sink_1")
+        .set_property("framing", "off");
+    let mut lib = library("builtin:auditorium");
+    let mut centre = library("builtin:auditorium");
+    for l in [&mut lib, &mut centre] {
+        l.join("a", Role::Attendee).unwrap();
+        l.join("b", Role::Attendee).unwrap();
+    }
+    // The engine's framing is the element's; b has its own.
+    lib.set_framing("a", Some(crop)).unwrap();
+    lib.set_framing("b", Some(FramingMode::Off)).unwrap();
+    let caps = out_caps("I420");
+    a.harness.set_sink_caps(caps.clone());
+    a.harness.play();
+    for n in 0..2 {
+        a.push(&mut lib, n, 1);
+        b.push(&mut lib, n, 1);
+        a.mirror(&mut centre, n);
+        b.mirror(&mut centre, n);
+        let out = a.harness.pull().expect("composite");
+        assert_same(&out, &caps, &render_i420(&mut lib).as_ref(), "framed");
+        assert!(
+            differs(&out, &caps, &render_i420(&mut centre).as_ref()),
+            "frame {n}: a's crop shows"
+        );
+    }
+    // While playing: a's own framing (the centre crop) overrides the element's, b's crop.
+    el.static_pad("sink_0")
+        .expect("sink_0")
+        .set_property("framing", "off");
+    el.static_pad("sink_1")
+        .expect("sink_1")
+        .set_property("framing", "6,4,40,30");
+    lib.set_framing("a", Some(FramingMode::Off)).unwrap();
+    lib.set_framing("b", Some(crop)).unwrap();
+    for n in 2..4 {
+        a.push(&mut lib, n, 1);
+        b.push(&mut lib, n, 1);
+        a.mirror(&mut centre, n);
+        b.mirror(&mut centre, n);
+        let out = a.harness.pull().expect("composite");
+        assert_same(&out, &caps, &render_i420(&mut lib).as_ref(), "reframed");
+        assert!(differs(&out, &caps, &render_i420(&mut centre).as_ref()));
+    }
+    // Both back to the centre crop: the element's `off`, the pads' own cleared.
+    el.set_property("framing", "off");
+    for pad in ["sink_0", "sink_1"] {
+        el.static_pad(pad).unwrap().set_property("framing", "");
+    }
+    for n in 4..6 {
+        a.push(&mut centre, n, 1);
+        b.push(&mut centre, n, 1);
+        let out = a.harness.pull().expect("composite");
+        assert_same(&out, &caps, &render_i420(&mut centre).as_ref(), "centre");
+    }
+}

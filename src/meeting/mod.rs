@@ -63,6 +63,7 @@ pub use identity::{
 
 use crate::compositor::CompositorOptions;
 use crate::frame::{Frame, FrameRef};
+use crate::framing::FramingMode;
 use crate::geometry::check_output_size;
 use crate::scene::Scene;
 use crate::seating::{Role, SeatingMap, DEFAULT_SCENE_SIZE, MAX_ID_BYTES};
@@ -561,6 +562,15 @@ impl Meeting {
             });
         }
         self.flush();
+        Ok(())
+    }
+
+    /// Sets a participant's own framing (`None`: the meeting's, [`CompositorOptions::framing`]);
+    /// it follows them into breakout rooms and applies whenever they take a seat, until they
+    /// leave the meeting.
+    pub fn set_framing(&mut self, id: &str, mode: Option<FramingMode>) -> Result<(), MeetingError> {
+        let p = self.person(id)?;
+        self.rooms[p.room].stream.set_framing(id, mode)?;
         Ok(())
     }
 

@@ -44,6 +44,7 @@ use gst_video::subclass::AggregateFramesToken;
 
 use together_mode::error::{ComposeError, SceneError};
 use together_mode::frame::ColorSpec;
+use together_mode::framing::FramingMode;
 use together_mode::meeting::IdentityKind;
 use together_mode::scene::SceneLimits;
 use together_mode::segment::{
@@ -71,6 +72,8 @@ const DEFAULT_SEGMENT: SegmentMode = SegmentMode::Auto;
 const DEFAULT_SEAT_OPACITY: f64 = 1.0;
 /// [`together_mode::seating::DEFAULT_SCENE_SIZE`] as the `scene-size` property spells it.
 const DEFAULT_SCENE_SIZE: &str = "1280x720";
+/// [`FramingMode::default`] as the `framing` property spells it.
+const DEFAULT_FRAMING: &str = "auto";
 const DEFAULT_OUTPUT: (u32, u32) = (1920, 1080);
 /// World size of `builtin:gridN` scenes (the benchmark's canvas).
 const GRID_WORLD: (u32, u32) = (1920, 1080);
@@ -141,6 +144,8 @@ struct Settings {
     model_path: Option<String>,
     seat_opacity: f64,
     scene_size: (u32, u32),
+    /// The framing of pads without their own.
+    framing: FramingMode,
 }
 
 impl Default for Settings {
@@ -151,6 +156,7 @@ impl Default for Settings {
             model_path: None,
             seat_opacity: DEFAULT_SEAT_OPACITY,
             scene_size: together_mode::seating::DEFAULT_SCENE_SIZE,
+            framing: FramingMode::default(),
         }
     }
 }
@@ -259,6 +265,19 @@ pub struct TogetherMode {
         blurb = "WIDTHxHEIGHT of the CSS-pixel box the seating map is expressed in",
         mutable_playing
     )]
+    /// Which window of each participant's frame their seat shows: `auto`, `off` or a crop
+    /// `x,y,w,h` (pads may have their own).
+    #[property(
+        name = "framing",
+        type = Option<String>,
+        nullable,
+        get = |el: &Self| Some(lock(&el.settings).framing.to_string()),
+        set = Self::set_framing,
+        default = DEFAULT_FRAMING,
+        nick = "Framing",
+        blurb = "Which window of each participant's frame the seat shows: auto (around the person's head, for seats the selfie model cuts out; the centre crop for the others), off (the centre crop) or a fixed crop x,y,width,height in the frame's pixels; a pad's own framing overrides it",
+        mutable_playing
+    )]
     /// The ACS seating map JSON: participant id → `{top, left, width, height}`.
     #[property(
         name = "seating-map",
@@ -279,7 +298,8 @@ impl TogetherMode {
         let options = CompositorOptions::default()
             .with_size(state.output.0, state.output.1)
             .with_color(state.color)
-            .with_seat_opacity(settings.seat_opacity as f32);
+            .with_seat_opacity(settings.seat_opacity as f32)
+            .with_framing(settings.framing);
         let segmenters = segmenter(settings, &mut state.model)?;
         let mut engine = Compositor::with_segmenter(scene, options, segmenters)?;
         if let Some(old) = &state.engine {
@@ -323,9 +343,12 @@ impl TogetherMode {
     fn reseat_pad(&self, state: &mut State, pad: &TogetherModePad) -> Option<String> {
         let engine = state.engine.as_mut()?;
         let wanted = pad.imp().wanted();
+        let framing = pad.imp().framing();
         let mut ps = lock(&pad.imp().state);
         if let Some(joined) = &ps.joined {
             if *joined == wanted && engine.seating().seat_of(&joined.0).is_some() {
+                // The pad's own framing (a new engine starts without it).
+                let _ = engine.set_framing(&joined.0, framing);
                 return None;
             }
         }
@@ -341,6 +364,7 @@ impl TogetherMode {
                     // Keep the seat when only the identity changed.
                     let _ = engine.assign_seat(&wanted.0, old);
                 }
+                let _ = engine.set_framing(&wanted.0, framing);
                 ps.joined = Some(wanted);
                 None
             }
@@ -378,6 +402,18 @@ impl TogetherMode {
             gst::element_imp_warning!(self, gst::StreamError::Failed, ["{}", w]);
         }
         self.post_map(map);
+    }
+
+    /// Hands `pad`'s own framing (`None`: the engine's, the element's `framing`) to the
+    /// engine, if the pad is seated.
+    pub(in crate::togethermode) fn apply_framing(&self, pad: &TogetherModePad) {
+        let mut state = lock(&self.state);
+        let framing = pad.imp().framing();
+        let ps = lock(&pad.imp().state);
+        if let (Some(engine), Some((id, _))) = (state.engine.as_mut(), ps.joined.as_ref()) {
+            // Seated pads are members of the engine: this cannot fail.
+            let _ = engine.set_framing(id, framing);
+        }
     }
 
     fn map_json(&self, state: &State) -> String {
@@ -482,6 +518,23 @@ impl TogetherMode {
             s.model_path = path.filter(|p| !p.is_empty());
             matches!(s.segment, SegmentMode::Ml | SegmentMode::Auto)
         });
+    }
+
+    /// `None`: the default, `auto`; an invalid value is refused with a warning. Changing it
+    /// builds a new engine (the engine's framing is part of its options), like `segment`.
+    fn set_framing(&self, framing: Option<String>) {
+        let text = framing.unwrap_or_else(|| DEFAULT_FRAMING.to_string());
+        match text.parse::<FramingMode>() {
+            Ok(mode) => self.update(|s| {
+                let changed = s.framing != mode;
+                s.framing = mode;
+                changed
+            }),
+            Err(e) => {
+                let keep = lock(&self.settings).framing;
+                glib::g_warning!("togethermode", "{}; keeping {}", chain(&e), keep);
+            }
+        }
     }
 
     fn set_seat_opacity(&self, opacity: f64) {

@@ -13,6 +13,7 @@
 //! | `model-path` | string | none | the selfie model's `.tflite` file for `ml` and `auto`; unset: the library's search (`TOGETHER_MODE_MODEL`, the user cache, the repository's `models/`, where `scripts/fetch-model.sh` puts it); the element never fetches it; a model that is missing or does not load is refused like a bad scene |
 //! | `seat-opacity` | double | 1.0 | opacity of every seat (0..=1) |
 //! | `scene-size` | string | `1280x720` | `WIDTHxHEIGHT` (each side 1..=16384) of the CSS-pixel box the seating map is expressed in (ACS `sceneSize`) |
+//! | `framing` | string | `auto` | which window of each participant's frame their seat shows ([`FramingMode`]): `auto` (around the person's head, for seats the selfie model cuts out; the centre crop for the others, e.g. `segment=alpha`), `off` (the centre crop with the seat's aspect), or a fixed crop `x,y,width,height` of every input frame in its pixels (for people who frame themselves; centre-cropped to the seat's aspect); a pad's `framing` overrides it. An invalid value is refused with a warning and the property keeps its value; a change builds a new engine, like `segment` |
 //! | `seating-map` | string, read-only | | the ACS seating map JSON: participant id → `{top, left, width, height}` |
 //!
 //! The output size and format come from the source caps (I420 or RGBA, even sizes; default
@@ -30,6 +31,7 @@
 //! | `participant-id` | string | the pad's name | the participant's raw id (e.g. `8:acs:…`) |
 //! | `role` | enum [`TogetherModeRole`] | `attendee` | `organizer`, `co-organizer` (also accepted in the library's spelling, `coOrganizer`), `presenter` or `attendee` (privileged roles may take reserved seats) |
 //! | `identity-kind` | enum [`TogetherModeIdentityKind`] | `auto` | the ACS identity kind, as the library names it ([`IdentityKind`]): `microsoft365`, `communicationServices`, `teamsVisitor` or `other`; `auto` takes it from the id (`8:orgid:` Microsoft 365, `8:acs:` Communication Services, `8:teamsvisitor:` Teams visitor, else other). Reads back the kind in force. The library's meeting rules use the kind only for who may *start* Together Mode, which the element does not gate (its stream always runs), so the kind changes no seat; it is reported in the seating messages |
+//! | `framing` | string | empty | this participant's own framing, as the element's `framing` spells it (`auto`, `off` or `x,y,width,height`); empty: the element's. An invalid value is refused with a warning and the property keeps its value. Applied to the seat from the next output frame |
 //!
 //! # Enumerated properties
 //!
@@ -47,6 +49,7 @@
 //! error.
 //!
 //! [`IdentityKind`]: together_mode::meeting::IdentityKind
+//! [`FramingMode`]: together_mode::framing::FramingMode
 //! [`glib::Value::deserialize_with_pspec`]: gst::prelude::GstValueExt::deserialize_with_pspec
 
 use std::sync::{Mutex, MutexGuard};

@@ -4,7 +4,7 @@ use gst::glib;
 
 glib::wrapper! {
     /// A `togethermode` sink pad: one participant. Its properties (`participant-id`, `role`,
-    /// `identity-kind`) have typed accessors here; see the [module](super) for what they do.
+    /// `identity-kind`, `framing`) have typed accessors here; see the [module](super) for what they do.
     pub struct TogetherModePad(ObjectSubclass<imp::TogetherModePad>)
         @extends gst_video::VideoAggregatorPad, gst_base::AggregatorPad, gst::Pad, gst::Object;
 }
@@ -18,6 +18,7 @@ pub(super) mod imp {
     use gst_base::subclass::prelude::*;
     use gst_video::subclass::prelude::*;
 
+    use together_mode::framing::FramingMode;
     use together_mode::meeting::IdentityKind;
     use together_mode::Role;
 
@@ -32,6 +33,8 @@ pub(super) mod imp {
         role: TogetherModeRole,
         /// `Auto`: from the participant id ([`IdentityKind::from_raw_id`]).
         kind: TogetherModeIdentityKind,
+        /// `None`: the element's `framing`.
+        framing: Option<FramingMode>,
     }
 
     /// What the engine knows of a pad.
@@ -82,6 +85,18 @@ pub(super) mod imp {
             mutable_playing,
             builder(TogetherModeIdentityKind::Auto)
         )]
+        /// The participant's own framing (`auto`, `off` or a crop `x,y,w,h`); empty: the
+        /// element's.
+        #[property(
+            name = "framing",
+            type = Option<String>,
+            nullable,
+            get = |pad: &Self| Some(lock(&pad.settings).framing.map_or_else(String::new, |m| m.to_string())),
+            set = Self::set_framing,
+            nick = "Framing",
+            blurb = "Which window of this participant's frame the seat shows: auto, off or a crop x,y,width,height in the frame's pixels; empty (the default): the element's framing",
+            mutable_playing
+        )]
         settings: Mutex<PadSettings>,
         pub(in crate::togethermode) state: Mutex<PadState>,
     }
@@ -103,6 +118,40 @@ pub(super) mod imp {
                 .kind
                 .kind()
                 .unwrap_or_else(|| IdentityKind::from_raw_id(id))
+        }
+
+        /// The participant's own framing (`None`: the element's).
+        pub(in crate::togethermode) fn framing(&self) -> Option<FramingMode> {
+            lock(&self.settings).framing
+        }
+
+        /// `None` or empty: the element's framing; an invalid value is refused with a warning.
+        fn set_framing(&self, framing: Option<String>) {
+            let framing = match framing.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(text) => match text.parse::<FramingMode>() {
+                    Ok(mode) => Some(mode),
+                    Err(e) => {
+                        let keep = self.framing().map_or_else(String::new, |m| m.to_string());
+                        glib::g_warning!(
+                            "togethermode",
+                            "pad {}: {}; keeping {:?}",
+                            self.obj().name(),
+                            e,
+                            keep
+                        );
+                        return;
+                    }
+                },
+            };
+            lock(&self.settings).framing = framing;
+            if let Some(agg) = self
+                .obj()
+                .parent()
+                .and_downcast::<super::super::TogetherMode>()
+            {
+                agg.imp().apply_framing(&self.obj());
+            }
         }
 
         fn set_participant_id(&self, id: Option<String>) {

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
-use together_mode::framing::FramingMode;
+use together_mode::framing::{FramingMode, FramingParseError};
 use together_mode::io::ClipSource;
 use together_mode::scene::SceneLimits;
 use together_mode::segment::SegmentMode;
@@ -50,6 +50,10 @@ pub struct RenderArgs {
     /// (centre-cropped to the seat's aspect).
     #[arg(long, default_value = "auto", value_name = "auto|off|X,Y,W,H", value_parser = args::framing_mode)]
     framing: FramingMode,
+    /// ID=auto|off|X,Y,W,H: one input's own framing, over --framing (e.g. off for someone
+    /// who frames themselves, or a crop of their frames); repeatable, ID as in --input.
+    #[arg(long = "input-framing", value_name = "ID=MODE", value_parser = input_framing)]
+    input_framings: Vec<InputFraming>,
     /// .y4m file, '-' for stdout, or a PNG pattern like frames/%05d.png.
     #[arg(long)]
     out: String,
@@ -77,6 +81,32 @@ fn input(spec: &str) -> Result<Input, NotIdPath> {
         spec: spec.to_string(),
         id: id.to_string(),
         path: PathBuf::from(path),
+    })
+}
+
+/// One `--input-framing ID=MODE`.
+#[derive(Debug, Clone)]
+struct InputFraming {
+    id: String,
+    mode: FramingMode,
+}
+
+/// A bad `--input-framing`.
+#[derive(Debug, thiserror::Error)]
+enum BadInputFraming {
+    /// No `=`.
+    #[error("must be ID=auto|off|X,Y,W,H")]
+    NotIdMode,
+    /// The mode does not parse.
+    #[error(transparent)]
+    Mode(#[from] FramingParseError),
+}
+
+fn input_framing(spec: &str) -> Result<InputFraming, BadInputFraming> {
+    let (id, mode) = spec.split_once('=').ok_or(BadInputFraming::NotIdMode)?;
+    Ok(InputFraming {
+        id: id.to_string(),
+        mode: args::framing_mode(mode)?,
     })
 }
 
@@ -109,6 +139,15 @@ pub fn run(a: &RenderArgs) -> Result<()> {
             .join(&input.id, Role::Attendee)
             .with_context(context)?;
         sources.push((input, source));
+    }
+    for (i, f) in a.input_framings.iter().enumerate() {
+        if !a.inputs.iter().any(|input| input.id == f.id) {
+            bail!("--input-framing {}: no --input has the id {:?}", f.id, f.id);
+        }
+        if a.input_framings[..i].iter().any(|g| g.id == f.id) {
+            bail!("--input-framing {}: given twice", f.id);
+        }
+        engine.set_framing(&f.id, Some(f.mode))?;
     }
     let frames = match a.frames {
         Some(f) => f,
