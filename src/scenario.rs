@@ -206,6 +206,8 @@ struct FileSpec {
     /// Which window of each frame the seats show (`FramingMode`: `auto`, `off` or a crop
     /// `x,y,w,h`); default `auto`.
     framing: Option<String>,
+    /// autoZoom override (`CompositorOptions::auto_zoom`); absent: the scene's own flag.
+    auto_zoom: Option<bool>,
     participants: Vec<ParticipantJson>,
     #[serde(default)]
     events: Vec<Value>,
@@ -572,7 +574,8 @@ impl Scenario {
                 CompositorOptions::default()
                     .with_size(w, h)
                     .with_segment(segment)
-                    .with_framing(framing),
+                    .with_framing(framing)
+                    .with_auto_zoom(spec.auto_zoom),
             )
             .with_stream(stream)
             .with_fps(fps, 1);
