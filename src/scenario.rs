@@ -532,6 +532,12 @@ impl Scenario {
         self.options.compositor.framing.mode
     }
 
+    /// The autoZoom override every room uses (the file's `autoZoom`; `None` when absent: the
+    /// scene's own flag).
+    pub fn auto_zoom(&self) -> Option<bool> {
+        self.options.compositor.auto_zoom
+    }
+
     /// Reads and checks a scenario file; relative paths in it are relative to its folder.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
