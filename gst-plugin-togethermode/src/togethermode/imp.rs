@@ -54,8 +54,8 @@ use together_mode::{Compositor, CompositorOptions, Role, Scene};
 use super::frames::{color_spec, frame_mut, frame_ref, shared_frame, MapError};
 use super::pad::imp::PadState;
 use super::{
-    chain, grid_participants, lock, parse_scene_size, TogetherModePad, TogetherModeRole,
-    TogetherModeSegment, PARTICIPANTS_FIELD, SEATING_FIELD, SEATING_MESSAGE,
+    chain, grid_participants, lock, parse_scene_size, TogetherModeAutoZoom, TogetherModePad,
+    TogetherModeRole, TogetherModeSegment, PARTICIPANTS_FIELD, SEATING_FIELD, SEATING_MESSAGE,
 };
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -141,6 +141,7 @@ struct Settings {
     model_path: Option<String>,
     seat_opacity: f64,
     scene_size: (u32, u32),
+    auto_zoom: Option<bool>,
 }
 
 impl Default for Settings {
@@ -151,6 +152,7 @@ impl Default for Settings {
             model_path: None,
             seat_opacity: DEFAULT_SEAT_OPACITY,
             scene_size: together_mode::seating::DEFAULT_SCENE_SIZE,
+            auto_zoom: None,
         }
     }
 }
@@ -259,6 +261,17 @@ pub struct TogetherMode {
         blurb = "WIDTHxHEIGHT of the CSS-pixel box the seating map is expressed in",
         mutable_playing
     )]
+    /// autoZoom: the scene's own flag (the default), or on/off.
+    #[property(
+        name = "auto-zoom",
+        type = TogetherModeAutoZoom,
+        get = |el: &Self| TogetherModeAutoZoom::from(lock(&el.settings).auto_zoom),
+        set = Self::set_auto_zoom,
+        nick = "autoZoom",
+        blurb = "Zoom onto the occupied seats when few are taken: scene (the scene's autoZoom, false for the built-in scenes), on or off",
+        mutable_playing,
+        builder(TogetherModeAutoZoom::Scene)
+    )]
     /// The ACS seating map JSON: participant id → `{top, left, width, height}`.
     #[property(
         name = "seating-map",
@@ -279,7 +292,8 @@ impl TogetherMode {
         let options = CompositorOptions::default()
             .with_size(state.output.0, state.output.1)
             .with_color(state.color)
-            .with_seat_opacity(settings.seat_opacity as f32);
+            .with_seat_opacity(settings.seat_opacity as f32)
+            .with_auto_zoom(settings.auto_zoom);
         let segmenters = segmenter(settings, &mut state.model)?;
         let mut engine = Compositor::with_segmenter(scene, options, segmenters)?;
         if let Some(old) = &state.engine {
@@ -481,6 +495,13 @@ impl TogetherMode {
         self.update(|s| {
             s.model_path = path.filter(|p| !p.is_empty());
             matches!(s.segment, SegmentMode::Ml | SegmentMode::Auto)
+        });
+    }
+
+    fn set_auto_zoom(&self, zoom: TogetherModeAutoZoom) {
+        self.update(|s| {
+            s.auto_zoom = zoom.into();
+            true
         });
     }
 

@@ -13,6 +13,7 @@
 //! | `model-path` | string | none | the selfie model's `.tflite` file for `ml` and `auto`; unset: the library's search (`TOGETHER_MODE_MODEL`, the user cache, the repository's `models/`, where `scripts/fetch-model.sh` puts it); the element never fetches it; a model that is missing or does not load is refused like a bad scene |
 //! | `seat-opacity` | double | 1.0 | opacity of every seat (0..=1) |
 //! | `scene-size` | string | `1280x720` | `WIDTHxHEIGHT` (each side 1..=16384) of the CSS-pixel box the seating map is expressed in (ACS `sceneSize`) |
+//! | `auto-zoom` | enum [`TogetherModeAutoZoom`] | `scene` | autoZoom: `scene` (the scene's own `autoZoom`; false for the built-in scenes), `on` (when few seats are taken, the view zooms smoothly onto the occupied seats; the seating map follows the zoomed view) or `off` |
 //! | `seating-map` | string, read-only | | the ACS seating map JSON: participant id → `{top, left, width, height}` |
 //!
 //! The output size and format come from the source caps (I420 or RGBA, even sizes; default
@@ -61,7 +62,9 @@ mod pad;
 mod props;
 
 pub use pad::TogetherModePad;
-pub use props::{TogetherModeIdentityKind, TogetherModeRole, TogetherModeSegment};
+pub use props::{
+    TogetherModeAutoZoom, TogetherModeIdentityKind, TogetherModeRole, TogetherModeSegment,
+};
 
 /// Name of the element message posted whenever the seating map changes.
 pub const SEATING_MESSAGE: &str = "togethermode-seating";
@@ -83,6 +86,7 @@ glib::wrapper! {
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     TogetherModePad::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     TogetherModeSegment::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    TogetherModeAutoZoom::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     TogetherModeRole::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     TogetherModeIdentityKind::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
