@@ -233,3 +233,32 @@ fn the_scene_flag_is_the_default_and_the_option_overrides_it() {
     off.render().unwrap();
     assert_eq!(off.view(), off.scene().extent);
 }
+
+#[test]
+fn frames_while_the_view_moves_equal_whole_redraws() {
+    // One engine redraws what it thinks changed (render), the other composes every frame
+    // whole into a caller's buffer (render_into): while the view moves and after it has
+    // settled, the frames must be the same.
+    let (w, h) = (320, 180);
+    let mut damaged = auditorium(w, h, Some(true), 2);
+    let mut whole = auditorium(w, h, Some(true), 2);
+    let mut buf = Frame::new(PixelFormat::I420, w, h).unwrap();
+    let mut tick = |a: &mut Compositor, b: &mut Compositor, k: usize| {
+        let fa = Frame::from_ref(&a.render().unwrap()).unwrap();
+        b.render_into(&mut buf.as_mut()).unwrap();
+        assert_eq!(a.view(), b.view());
+        assert!(
+            changed_pixels(&fa.as_ref(), &buf.as_ref()).is_empty(),
+            "tick {k}"
+        );
+    };
+    tick(&mut damaged, &mut whole, 0);
+    join(&mut damaged, 2);
+    join(&mut whole, 2);
+    let start = damaged.view();
+    for k in 1..30 {
+        tick(&mut damaged, &mut whole, k);
+    }
+    assert_ne!(damaged.view(), start, "the view did not move");
+    assert_eq!(damaged.view(), damaged.zoom_target());
+}
