@@ -28,7 +28,7 @@ use crate::frame::{ColorSpec, Frame, FrameMut, FrameRef, PixelFormat};
 use crate::framing::{
     fixed_window, FrameWindow, Framer, FramingMode, FramingOptions, HeadEstimate, Placement,
 };
-use crate::geometry::{check_output_size, Rect};
+use crate::geometry::{check_output_size, Extent, Rect};
 use crate::render::kernels::SimdLevel;
 use crate::render::{
     compose, prefetch_seat, render_seat, render_seat_placed, Layout, SeatParams, SeatRender,
@@ -37,6 +37,7 @@ use crate::render::{
 use crate::scene::Scene;
 use crate::seating::{Role, Seating, SeatingMap};
 use crate::segment::{SegmentMode, Segmenter, SegmenterConfig, SegmenterFactory};
+use crate::zoom::{step_view, zoom_window};
 
 /// Largest output the compositor renders unless raised (8K UHD).
 pub const MAX_OUTPUT: (u32, u32) = (7680, 4320);
@@ -99,6 +100,10 @@ pub struct CompositorOptions {
     /// the others (inputs with their own alpha, `segment=alpha`, `none`, chroma, background).
     /// [`Compositor::set_framing`] overrides the mode per participant.
     pub framing: FramingOptions,
+    /// autoZoom ([`crate::zoom`]): `None` (the default) follows the scene's own flag
+    /// ([`Scene::auto_zoom`]); `Some(true)` or `Some(false)` overrides it. When on and few
+    /// seats are taken, the view zooms smoothly onto the occupied seats.
+    pub auto_zoom: Option<bool>,
 }
 
 impl Default for CompositorOptions {
@@ -114,6 +119,7 @@ impl Default for CompositorOptions {
             max_output: MAX_OUTPUT,
             segment: SegmentMode::default(),
             framing: FramingOptions::default(),
+            auto_zoom: None,
         }
     }
 }
@@ -174,6 +180,12 @@ impl CompositorOptions {
     /// All framing settings.
     pub fn with_framing_options(mut self, framing: FramingOptions) -> Self {
         self.framing = framing;
+        self
+    }
+
+    /// autoZoom: `None` follows the scene's `autoZoom`, `Some(on)` overrides it.
+    pub fn with_auto_zoom(mut self, auto_zoom: Option<bool>) -> Self {
+        self.auto_zoom = auto_zoom;
         self
     }
 
@@ -255,6 +267,10 @@ pub struct Compositor {
     /// `output` must be recomposed whole (new layout, or written elsewhere).
     full_redraw: bool,
     factory: SegmenterFactory,
+    /// The window of the scene the output shows now (the scene's extent unless autoZoom).
+    view: Extent,
+    /// `view` has been shown: later changes are smoothed (the first tick jumps).
+    view_shown: bool,
 }
 
 impl std::fmt::Debug for Compositor {
@@ -298,6 +314,7 @@ impl Compositor {
         check_size(&options)?;
         let layout = Layout::new(&scene, options.width, options.height, options.color)?;
         let seating = Seating::new(&scene);
+        let scene_extent = scene.extent;
         let mut output = Frame::black(
             PixelFormat::I420,
             options.width,
@@ -320,6 +337,8 @@ impl Compositor {
             damage: Vec::new(),
             full_redraw: true,
             factory,
+            view: scene_extent,
+            view_shown: false,
         })
     }
 
@@ -501,6 +520,8 @@ impl Compositor {
         self.slots = (0..scene.seats.len()).map(|_| SeatSlot::new()).collect();
         self.segmenters = (0..scene.seats.len()).map(|_| None).collect();
         self.layout = layout;
+        self.view = scene.extent;
+        self.view_shown = false;
         self.scene = scene;
         self.full_redraw = true;
         Ok(dropped)
@@ -510,7 +531,7 @@ impl Compositor {
     pub fn set_output_size(&mut self, width: u32, height: u32) -> Result<(), ComposeError> {
         let options = self.options.with_size(width, height);
         check_size(&options)?;
-        self.layout = Layout::new(&self.scene, width, height, options.color)?;
+        self.layout = Layout::with_view(&self.scene, &self.view, width, height, options.color)?;
         self.output = Frame::black(PixelFormat::I420, width, height, options.color)?;
         self.options = options;
         self.full_redraw = true;
@@ -520,13 +541,68 @@ impl Compositor {
         Ok(())
     }
 
-    /// The ACS seating map: participant id to CSS rectangle within a `scene_size` box.
+    /// The ACS seating map: participant id to CSS rectangle within a `scene_size` box. With
+    /// autoZoom, the seats are placed through the view the zoom settles on for the people
+    /// seated now ([`Compositor::zoom_target`]); while the view moves there (about half a
+    /// second after a join or a leave) the frames show them on the way.
     pub fn seating_map(&self, scene_size: (u32, u32)) -> SeatingMap {
-        self.seating.seating_map(
+        self.seating.seating_map_in_view(
             &self.scene,
+            &self.zoom_target(),
             (self.options.width, self.options.height),
             scene_size,
         )
+    }
+
+    /// Whether autoZoom is on: the options' override, else the scene's `autoZoom`.
+    pub fn auto_zoom(&self) -> bool {
+        self.options.auto_zoom.unwrap_or(self.scene.auto_zoom)
+    }
+
+    /// The window of the scene (world units) the last rendered frame showed: the scene's
+    /// extent unless autoZoom.
+    pub fn view(&self) -> Extent {
+        self.view
+    }
+
+    /// The window of the scene (world units) autoZoom settles on for the people seated now
+    /// ([`crate::zoom::zoom_window`]); the scene's extent when autoZoom is off or does not
+    /// zoom.
+    pub fn zoom_target(&self) -> Extent {
+        if !self.auto_zoom() {
+            return self.scene.extent;
+        }
+        let seats = &self.scene.seats;
+        let occupied = self
+            .seating
+            .occupied()
+            .filter_map(|(i, _)| seats.get(i).map(|s| &s.rect));
+        zoom_window(&self.scene.extent, occupied).unwrap_or(self.scene.extent)
+    }
+
+    /// Moves the view one tick toward [`Compositor::zoom_target`] (the first tick jumps);
+    /// when it moved, the layout follows and the whole frame is redrawn.
+    fn update_view(&mut self) -> Result<(), ComposeError> {
+        let target = self.zoom_target();
+        let next = if self.view_shown {
+            step_view(&self.view, &target, self.options.width)
+        } else {
+            target
+        };
+        self.view_shown = true;
+        if next == self.view {
+            return Ok(());
+        }
+        self.layout = Layout::with_view(
+            &self.scene,
+            &next,
+            self.options.width,
+            self.options.height,
+            self.options.color,
+        )?;
+        self.view = next;
+        self.full_redraw = true;
+        Ok(())
     }
 
     /// Renders one tick into the compositor's own I420 frame and returns a view of it.
@@ -536,6 +612,7 @@ impl Compositor {
     /// in front and overlapping seats stay right). A tick where nothing changed costs
     /// almost nothing.
     pub fn render(&mut self) -> Result<FrameRef<'_>, ComposeError> {
+        self.update_view()?;
         self.render_seats()?;
         self.compose_own()?;
         Ok(self.output.as_ref())
@@ -592,6 +669,7 @@ impl Compositor {
                 found: (out.width(), out.height()),
             });
         }
+        self.update_view()?;
         self.render_seats()?;
         if out.format() == PixelFormat::I420 {
             // The caller's buffer holds anything: compose it whole. The seats' new renders
@@ -641,7 +719,8 @@ impl Compositor {
             };
             let Some(rect) = layout.seat_rect(i) else { return Ok(()) };
             let (w, h) = (rect.width as usize, rect.height as usize);
-            if w < 2 || h < 2 {
+            // A seat a zoomed view leaves wholly outside the output is not drawn.
+            if w < 2 || h < 2 || rect.clip(layout.width(), layout.height()).is_empty() {
                 slot.key = None;
                 return Ok(());
             }

@@ -87,6 +87,7 @@ pub mod seating;
 pub mod segment;
 pub mod stream;
 pub mod synth;
+pub mod zoom;
 // The canonical benchmark workload: shared by `together bench`, the criterion benches and the
 // allocation tests, not an API for media pipelines.
 #[doc(hidden)]

@@ -222,6 +222,8 @@ struct FileSpec {
     /// Which window of each frame the seats show (`FramingMode`: `auto`, `off` or a crop
     /// `x,y,w,h`); default `auto`.
     framing: Option<String>,
+    /// autoZoom override (`CompositorOptions::auto_zoom`); absent: the scene's own flag.
+    auto_zoom: Option<bool>,
     participants: Vec<ParticipantJson>,
     #[serde(default)]
     events: Vec<Value>,
@@ -557,6 +559,12 @@ impl Scenario {
         Some(p.framing.unwrap_or_else(|| self.framing()))
     }
 
+    /// The autoZoom override every room uses (the file's `autoZoom`; `None` when absent: the
+    /// scene's own flag).
+    pub fn auto_zoom(&self) -> Option<bool> {
+        self.options.compositor.auto_zoom
+    }
+
     /// Reads and checks a scenario file; relative paths in it are relative to its folder.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
@@ -599,7 +607,8 @@ impl Scenario {
                 CompositorOptions::default()
                     .with_size(w, h)
                     .with_segment(segment)
-                    .with_framing(framing),
+                    .with_framing(framing)
+                    .with_auto_zoom(spec.auto_zoom),
             )
             .with_stream(stream)
             .with_fps(fps, 1);

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use crate::error::SeatingError;
-use crate::geometry::WorldToPixel;
+use crate::geometry::{Extent, WorldToPixel};
 use crate::scene::Scene;
 
 /// The box (CSS pixels) ACS shows the Together Mode stream in unless told otherwise.
@@ -301,6 +301,19 @@ impl Seating {
         output: (u32, u32),
         scene_size: (u32, u32),
     ) -> SeatingMap {
+        self.seating_map_in_view(scene, &scene.extent, output, scene_size)
+    }
+
+    /// [`Seating::seating_map`] for an output that shows the `view` window of the scene
+    /// (world units, e.g. an autoZoom view, [`crate::zoom`]) instead of its whole extent:
+    /// seat rectangles are where the compositor draws them through that view.
+    pub fn seating_map_in_view(
+        &self,
+        scene: &Scene,
+        view: &Extent,
+        output: (u32, u32),
+        scene_size: (u32, u32),
+    ) -> SeatingMap {
         let mut map = BTreeMap::new();
         let (ow, oh) = output;
         if ow == 0 || oh == 0 {
@@ -310,7 +323,7 @@ impl Seating {
         let s = (bw / f64::from(ow)).min(bh / f64::from(oh));
         let off_x = (bw - f64::from(ow) * s) / 2.0;
         let off_y = (bh - f64::from(oh) * s) / 2.0;
-        let to_pixel = WorldToPixel::new(scene.extent, ow, oh);
+        let to_pixel = WorldToPixel::new(*view, ow, oh);
         let round2 = |v: f64| (v * 100.0).round() / 100.0;
         for (seat, id) in self.occupied() {
             let Some(seat) = scene.seats.get(seat) else {

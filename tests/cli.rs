@@ -90,6 +90,49 @@ fn seating_prints_the_acs_map() {
     assert_eq!(map["8:acs:participant-2"]["left"].as_f64(), Some(840.0));
 }
 
+#[test]
+fn seating_follows_auto_zoom() {
+    let seating = |zoom: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "seating",
+            "--scene",
+            "builtin:auditorium",
+            "--participants",
+            "3",
+        ];
+        args.extend_from_slice(zoom);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let (default, off, on) = (
+        seating(&[]),
+        seating(&["--auto-zoom", "off"]),
+        seating(&["--auto-zoom", "on"]),
+    );
+    // builtin:auditorium does not zoom by itself; the override zooms onto the three.
+    assert_eq!(default, off);
+    for i in 1..=3 {
+        let id = format!("8:acs:participant-{i}");
+        let (a, b) = (&off[&id], &on[&id]);
+        let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap();
+        assert!(f(b, "width") > f(a, "width") && f(b, "height") > f(a, "height"));
+        // Inside the 1280x720 box.
+        assert!(f(b, "left") >= 0.0 && f(b, "left") + f(b, "width") <= 1280.0);
+        assert!(f(b, "top") >= 0.0 && f(b, "top") + f(b, "height") <= 720.0);
+    }
+    let o = run(&[
+        "seating",
+        "--scene",
+        "builtin:grid",
+        "--participants",
+        "1",
+        "--auto-zoom",
+        "maybe",
+    ]);
+    assert!(!o.status.success());
+}
+
 /// A scene package with one background and two seats, plus a Y4M clip and a PNG still.
 fn package(d: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let scene = d.join("scene");

@@ -2,8 +2,10 @@
 //! frames from every participant, seats re-rendered, damaged regions recomposed) make no
 //! heap allocation. A counting global allocator sees every allocation of this test binary.
 
+use together_mode::frame::Frame;
+use together_mode::synth::SyntheticParticipant;
 use together_mode::workload::{Workload, WorkloadMatte};
-use together_mode::CompositorOptions;
+use together_mode::{Compositor, CompositorOptions, Role, Scene, SegmentMode};
 
 mod common;
 use common::alloc::allocations_during;
@@ -45,9 +47,51 @@ fn allocations_per_tick_in_pool(n: usize, warm_up: usize) -> usize {
     })
 }
 
+/// Allocations of `TICKS` serial ticks of builtin:auditorium with autoZoom on and three
+/// people (a new frame from each every tick, two alternating frames as in the workload),
+/// after the view has zoomed onto them and settled.
+fn allocations_per_tick_zoomed() -> usize {
+    let options = CompositorOptions::default()
+        .with_size(640, 360)
+        .with_parallel(false)
+        .with_segment(SegmentMode::Alpha)
+        .with_auto_zoom(Some(true));
+    let scene = Scene::builtin("auditorium").unwrap();
+    let mut e = Compositor::new(scene, options).unwrap();
+    e.render().unwrap();
+    let ids: Vec<String> = (0..3).map(|i| format!("8:acs:{i}")).collect();
+    let mut spare: Vec<Option<Frame>> = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let p = SyntheticParticipant::new(i as u64, 320, 180);
+        e.join(id, Role::Attendee).unwrap();
+        e.push(id, p.frame(0), 0).unwrap();
+        spare.push(Some(p.frame(1)));
+    }
+    let mut k = 0i64;
+    let mut tick = |e: &mut Compositor| {
+        k += 1;
+        for (id, spare) in ids.iter().zip(spare.iter_mut()) {
+            if let Some(f) = spare.take() {
+                *spare = e.push(id, f, k).unwrap();
+            }
+        }
+        e.render().unwrap();
+    };
+    // The view moves from the whole scene onto the three, then settles.
+    let start = e.view();
+    for _ in 0..60 {
+        tick(&mut e);
+    }
+    assert_ne!(e.view(), start, "the view did not zoom");
+    assert_eq!(e.view(), e.zoom_target(), "the view did not settle");
+    counted(|| tick(&mut e))
+}
+
 // One test function: the counter is global, so the cases must not run concurrently.
 #[test]
 fn steady_state_ticks_do_not_allocate() {
+    let n = allocations_per_tick_zoomed();
+    assert_eq!(n, 0, "autoZoom, settled: {n} allocations in {TICKS} ticks");
     for (n, matte) in [
         (9, WorkloadMatte::Constant),
         (25, WorkloadMatte::Opaque),

@@ -206,6 +206,21 @@ fn schema_errors_are_typed() {
     ] {
         assert_eq!(parse(json).unwrap().framing(), mode, "{json}");
     }
+    // `autoZoom`: a boolean override; the scene's own flag when absent.
+    for (json, zoom) in [
+        (r#"{"ticks": 1, "participants": []}"#, None),
+        (
+            r#"{"ticks": 1, "autoZoom": true, "participants": []}"#,
+            Some(true),
+        ),
+        (
+            r#"{"ticks": 1, "autoZoom": false, "participants": []}"#,
+            Some(false),
+        ),
+    ] {
+        assert_eq!(parse(json).unwrap().auto_zoom(), zoom, "{json}");
+    }
+    assert!(parse(r#"{"ticks": 1, "autoZoom": "on", "participants": []}"#).is_err());
     // A missing clip fails when the run opens it, with the participant named.
     let s = parse(r#"{"ticks": 1, "segment": "alpha", "participants": [{"id": "a", "source": {"clip": {"path": "/nonexistent.y4m"}}}]}"#).unwrap();
     let tmp = common::TestDir::new("scenario-missing");

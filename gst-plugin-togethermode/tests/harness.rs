@@ -8,7 +8,8 @@ use common::*;
 use gst::prelude::*;
 use gst_check::Harness;
 use gsttogethermode::togethermode::{
-    TogetherMode, TogetherModeIdentityKind, TogetherModeRole, TogetherModeSegment,
+    TogetherMode, TogetherModeAutoZoom, TogetherModeIdentityKind, TogetherModeRole,
+    TogetherModeSegment,
 };
 use together_mode::frame::{ColorSpec, Frame, PixelFormat};
 use together_mode::segment::input_alpha_factory;
@@ -164,6 +165,61 @@ fn composites_match_the_library_bit_exact_for_every_input_format() {
             "frame {n}: the participants are visible"
         );
     }
+}
+
+#[test]
+fn auto_zoom_on_matches_the_library_and_its_seating_map() {
+    init();
+    let el = gst::ElementFactory::make("togethermode")
+        .property("scene", "builtin:auditorium")
+        .property("segment", TogetherModeSegment::Alpha)
+        .property("auto-zoom", TogetherModeAutoZoom::On)
+        .build()
+        .expect("togethermode is registered");
+    assert_eq!(
+        el.property::<TogetherModeAutoZoom>("auto-zoom"),
+        TogetherModeAutoZoom::On
+    );
+    let scene = Scene::open("builtin:auditorium", &Default::default()).expect("scene");
+    let mut lib = Compositor::with_segmenter(
+        scene,
+        CompositorOptions::default()
+            .with_size(OUT_W, OUT_H)
+            .with_color(ColorSpec::BT601_LIMITED)
+            .with_auto_zoom(Some(true)),
+        input_alpha_factory(),
+    )
+    .expect("compositor");
+    let mut inputs = vec![
+        Input::new(&el, "8:acs:a", PixelFormat::I420, (64, 48), 1, true),
+        Input::new(&el, "8:acs:b", PixelFormat::I420, (64, 48), 2, false),
+    ];
+    for inp in &inputs {
+        lib.join(&inp.id, Role::Attendee).expect("join");
+    }
+    let caps = out_caps("I420");
+    inputs[0].harness.set_sink_caps(caps.clone());
+    inputs[0].harness.play();
+    for n in 0..3 {
+        for inp in &mut inputs {
+            inp.push(&mut lib, n, 1);
+        }
+        let out = inputs[0].harness.pull().expect("composite");
+        let expected = render_i420(&mut lib);
+        assert_same(&out, &caps, &expected.as_ref(), &format!("frame {n}"));
+    }
+    // The library zoomed, and the element's seating map is the zoomed one.
+    assert_ne!(lib.view(), lib.scene().extent);
+    assert_eq!(
+        el.property::<String>("seating-map"),
+        lib.seating_map((1280, 720)).to_json()
+    );
+    assert!(set_from_str(&el, "auto-zoom", "scene"));
+    assert_eq!(
+        el.property::<TogetherModeAutoZoom>("auto-zoom"),
+        TogetherModeAutoZoom::Scene
+    );
+    assert!(!set_from_str(&el, "auto-zoom", "yes"));
 }
 
 #[test]

@@ -11,8 +11,8 @@ use super::kernels::{div255, SimdLevel};
 use super::resize::{resize, CropF};
 use crate::error::ComposeError;
 use crate::frame::{ColorSpec, Frame, PixelFormat, PlaneRef};
-use crate::geometry::{Rect, WorldToPixel};
-use crate::scene::{Layer, Scene, Sprite};
+use crate::geometry::{Extent, Rect, WorldRect, WorldToPixel};
+use crate::scene::{check_extent, Layer, Scene, Sprite};
 
 /// A scene sprite prepared for one output size: the visible part, premultiplied YUV + A.
 #[derive(Debug, Clone)]
@@ -63,16 +63,46 @@ impl Layout {
         height: u32,
         color: ColorSpec,
     ) -> Result<Self, ComposeError> {
+        Self::with_view(scene, &scene.extent, width, height, color)
+    }
+
+    /// Places the `view` window of `scene` (world units, e.g. an autoZoom view,
+    /// [`crate::zoom`]) at `width x height`: `view` maps onto the whole output, sprites and
+    /// seats outside it are cut off.
+    pub fn with_view(
+        scene: &Scene,
+        view: &Extent,
+        width: u32,
+        height: u32,
+        color: ColorSpec,
+    ) -> Result<Self, ComposeError> {
         // Scenes built in code skip the loader's checks: no pixel size may come from a
         // non-finite, negative or out-of-extent number.
         scene.check_geometry()?;
-        let map = WorldToPixel::new(scene.extent, width, height);
-        // Seats lie inside the extent, so clipping only trims rounding (in degenerate extents
-        // one ulp of world can be many pixels): a seat never renders larger than the output.
+        check_extent(view)?;
+        let map = WorldToPixel::new(*view, width, height);
+        // Seats lie inside the extent, so clipping to it only trims rounding (in degenerate
+        // extents one ulp of world can be many pixels). Through the whole extent that is the
+        // output: a seat never renders larger than it. Through a smaller view (autoZoom) a seat
+        // the output's edge cuts keeps its size (composing cuts it), within one output size
+        // around the output.
+        let (w, h) = (i64::from(width), i64::from(height));
+        let bounds = if *view == scene.extent {
+            Rect::new(0, 0, w, h)
+        } else {
+            let e = &scene.extent;
+            map.rect_even(&WorldRect {
+                cx: e.left + e.width / 2.0,
+                cy: e.top + e.height / 2.0,
+                width: e.width,
+                height: e.height,
+            })
+            .intersect(&Rect::new(-w, -h, 3 * w, 3 * h))
+        };
         let seat_rects: Vec<Rect> = scene
             .seats
             .iter()
-            .map(|s| map.rect_even(&s.rect).clip(width, height))
+            .map(|s| map.rect_even(&s.rect).intersect(&bounds))
             .collect();
         let mut resizer = fr::Resizer::new();
         let mut layers = Vec::new();
@@ -115,7 +145,8 @@ impl Layout {
     pub fn height(&self) -> u32 {
         self.height
     }
-    /// The pixel rectangle of seat `i` (even, inside the output).
+    /// The pixel rectangle of seat `i` (even; inside the output, unless an autoZoom view cuts
+    /// the seat at the output's edge: then it extends past it and only its inside is drawn).
     pub fn seat_rect(&self, i: usize) -> Option<Rect> {
         self.seat_rects.get(i).copied()
     }

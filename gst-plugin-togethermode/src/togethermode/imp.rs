@@ -55,8 +55,8 @@ use together_mode::{Compositor, CompositorOptions, Role, Scene};
 use super::frames::{color_spec, frame_mut, frame_ref, shared_frame, MapError};
 use super::pad::imp::PadState;
 use super::{
-    chain, grid_participants, lock, parse_scene_size, TogetherModePad, TogetherModeRole,
-    TogetherModeSegment, PARTICIPANTS_FIELD, SEATING_FIELD, SEATING_MESSAGE,
+    chain, grid_participants, lock, parse_scene_size, TogetherModeAutoZoom, TogetherModePad,
+    TogetherModeRole, TogetherModeSegment, PARTICIPANTS_FIELD, SEATING_FIELD, SEATING_MESSAGE,
 };
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -146,6 +146,7 @@ struct Settings {
     scene_size: (u32, u32),
     /// The framing of pads without their own.
     framing: FramingMode,
+    auto_zoom: Option<bool>,
 }
 
 impl Default for Settings {
@@ -157,6 +158,7 @@ impl Default for Settings {
             seat_opacity: DEFAULT_SEAT_OPACITY,
             scene_size: together_mode::seating::DEFAULT_SCENE_SIZE,
             framing: FramingMode::default(),
+            auto_zoom: None,
         }
     }
 }
@@ -278,6 +280,17 @@ pub struct TogetherMode {
         blurb = "Which window of each participant's frame the seat shows: auto (around the person's head, for seats the selfie model cuts out; the centre crop for the others), off (the centre crop) or a fixed crop x,y,width,height in the frame's pixels; a pad's own framing overrides it",
         mutable_playing
     )]
+    /// autoZoom: the scene's own flag (the default), or on/off.
+    #[property(
+        name = "auto-zoom",
+        type = TogetherModeAutoZoom,
+        get = |el: &Self| TogetherModeAutoZoom::from(lock(&el.settings).auto_zoom),
+        set = Self::set_auto_zoom,
+        nick = "autoZoom",
+        blurb = "Zoom onto the occupied seats when few are taken: scene (the scene's autoZoom, false for the built-in scenes), on or off",
+        mutable_playing,
+        builder(TogetherModeAutoZoom::Scene)
+    )]
     /// The ACS seating map JSON: participant id → `{top, left, width, height}`.
     #[property(
         name = "seating-map",
@@ -299,7 +312,8 @@ impl TogetherMode {
             .with_size(state.output.0, state.output.1)
             .with_color(state.color)
             .with_seat_opacity(settings.seat_opacity as f32)
-            .with_framing(settings.framing);
+            .with_framing(settings.framing)
+            .with_auto_zoom(settings.auto_zoom);
         let segmenters = segmenter(settings, &mut state.model)?;
         let mut engine = Compositor::with_segmenter(scene, options, segmenters)?;
         if let Some(old) = &state.engine {
@@ -535,6 +549,13 @@ impl TogetherMode {
                 glib::g_warning!("togethermode", "{}; keeping {}", chain(&e), keep);
             }
         }
+    }
+
+    fn set_auto_zoom(&self, zoom: TogetherModeAutoZoom) {
+        self.update(|s| {
+            s.auto_zoom = zoom.into();
+            true
+        });
     }
 
     fn set_seat_opacity(&self, opacity: f64) {

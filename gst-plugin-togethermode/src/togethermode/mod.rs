@@ -14,6 +14,7 @@
 //! | `seat-opacity` | double | 1.0 | opacity of every seat (0..=1) |
 //! | `scene-size` | string | `1280x720` | `WIDTHxHEIGHT` (each side 1..=16384) of the CSS-pixel box the seating map is expressed in (ACS `sceneSize`) |
 //! | `framing` | string | `auto` | which window of each participant's frame their seat shows ([`FramingMode`]): `auto` (around the person's head, for seats the selfie model cuts out; the centre crop for the others, e.g. `segment=alpha`), `off` (the centre crop with the seat's aspect), or a fixed crop `x,y,width,height` of every input frame in its pixels (for people who frame themselves; centre-cropped to the seat's aspect); a pad's `framing` overrides it. An invalid value is refused with a warning and the property keeps its value; a change builds a new engine, like `segment` |
+//! | `auto-zoom` | enum [`TogetherModeAutoZoom`] | `scene` | autoZoom: `scene` (the scene's own `autoZoom`; false for the built-in scenes), `on` (when few seats are taken, the view zooms smoothly onto the occupied seats; the seating map follows the zoomed view) or `off` |
 //! | `seating-map` | string, read-only | | the ACS seating map JSON: participant id → `{top, left, width, height}` |
 //!
 //! The output size and format come from the source caps (I420 or RGBA, even sizes; default
@@ -64,7 +65,9 @@ mod pad;
 mod props;
 
 pub use pad::TogetherModePad;
-pub use props::{TogetherModeIdentityKind, TogetherModeRole, TogetherModeSegment};
+pub use props::{
+    TogetherModeAutoZoom, TogetherModeIdentityKind, TogetherModeRole, TogetherModeSegment,
+};
 
 /// Name of the element message posted whenever the seating map changes.
 pub const SEATING_MESSAGE: &str = "togethermode-seating";
@@ -86,6 +89,7 @@ glib::wrapper! {
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     TogetherModePad::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     TogetherModeSegment::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    TogetherModeAutoZoom::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     TogetherModeRole::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     TogetherModeIdentityKind::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(

@@ -78,6 +78,43 @@ impl From<SegmentMode> for TogetherModeSegment {
     }
 }
 
+/// The `auto-zoom` property: autoZoom as the scene says, or overridden
+/// ([`CompositorOptions::auto_zoom`](together_mode::CompositorOptions::auto_zoom)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, glib::Enum)]
+#[enum_type(name = "GstTogetherModeAutoZoom")]
+pub enum TogetherModeAutoZoom {
+    /// The scene's own `autoZoom` (false for the built-in scenes), the default.
+    #[default]
+    #[enum_value(name = "Scene: the scene's autoZoom (the default)", nick = "scene")]
+    Scene,
+    /// Zoom onto the occupied seats when few are taken.
+    #[enum_value(name = "On: zoom onto the occupied seats", nick = "on")]
+    On,
+    /// Always the whole scene.
+    #[enum_value(name = "Off: the whole scene", nick = "off")]
+    Off,
+}
+
+impl From<TogetherModeAutoZoom> for Option<bool> {
+    fn from(z: TogetherModeAutoZoom) -> Self {
+        match z {
+            TogetherModeAutoZoom::Scene => None,
+            TogetherModeAutoZoom::On => Some(true),
+            TogetherModeAutoZoom::Off => Some(false),
+        }
+    }
+}
+
+impl From<Option<bool>> for TogetherModeAutoZoom {
+    fn from(z: Option<bool>) -> Self {
+        match z {
+            None => TogetherModeAutoZoom::Scene,
+            Some(true) => TogetherModeAutoZoom::On,
+            Some(false) => TogetherModeAutoZoom::Off,
+        }
+    }
+}
+
 /// The pad's `role` property: the participant's [`Role`]. The nicks are the element's
 /// spellings (`co-organizer`), the names the library's
 /// ([`role_name`](together_mode::meeting::role_name): `coOrganizer`); both are accepted.
@@ -255,6 +292,19 @@ mod tests {
             TogetherModeSegment::from(SegmentMode::default())
         );
         assert_eq!(parse::<TogetherModeSegment>("no-such-mode"), None);
+    }
+
+    #[test]
+    fn auto_zoom_round_trips() {
+        for z in [None, Some(true), Some(false)] {
+            assert_eq!(Option::<bool>::from(TogetherModeAutoZoom::from(z)), z);
+        }
+        assert_eq!(Option::<bool>::from(TogetherModeAutoZoom::default()), None);
+        assert_eq!(
+            parse::<TogetherModeAutoZoom>("on"),
+            Some(TogetherModeAutoZoom::On.into_glib())
+        );
+        assert_eq!(parse::<TogetherModeAutoZoom>("yes"), None);
     }
 
     #[test]

@@ -115,6 +115,11 @@ pub fn framing_mode(s: &str) -> Result<FramingMode, FramingParseError> {
     s.parse()
 }
 
+/// `--auto-zoom`: `on` or `off` (overrides the scene's `autoZoom`; absent: the scene's).
+pub fn auto_zoom() -> impl TypedValueParser<Value = bool> {
+    PossibleValuesParser::new(["on", "off"]).map(|s| s == "on")
+}
+
 /// `--segment`: the library's [`SegmentMode`] names as the possible values.
 pub fn segment_mode() -> impl TypedValueParser<Value = SegmentMode> {
     PossibleValuesParser::new(SegmentMode::ALL.map(|m| PossibleValue::new(m.name())))

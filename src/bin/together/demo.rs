@@ -50,6 +50,10 @@ pub struct DemoArgs {
     /// (centre-cropped to the seat's aspect).
     #[arg(long, default_value = "auto", value_name = "auto|off|X,Y,W,H", value_parser = args::framing_mode)]
     framing: FramingMode,
+    /// autoZoom: on (zoom onto the occupied seats when few are taken) or off; default: the
+    /// scene's own `autoZoom` (false for the built-in scenes).
+    #[arg(long, value_name = "on|off", value_parser = args::auto_zoom())]
+    auto_zoom: Option<bool>,
     /// .y4m file, '-' for stdout, or a PNG pattern like frames/%05d.png.
     #[arg(long)]
     out: String,
@@ -68,7 +72,8 @@ pub fn run(a: &DemoArgs) -> Result<()> {
     }
     let options = CompositorOptions::default()
         .with_size(w, h)
-        .with_framing(a.framing);
+        .with_framing(a.framing)
+        .with_auto_zoom(a.auto_zoom);
     let segmenters = args::segmenter(a.segment, a.model.as_deref(), &a.ml)?.factory()?;
     let mut engine = Compositor::with_segmenter(scene, options, segmenters)?;
     let backdrop = match a.segment {

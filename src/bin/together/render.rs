@@ -54,6 +54,10 @@ pub struct RenderArgs {
     /// who frames themselves, or a crop of their frames); repeatable, ID as in --input.
     #[arg(long = "input-framing", value_name = "ID=MODE", value_parser = input_framing)]
     input_framings: Vec<InputFraming>,
+    /// autoZoom: on (zoom onto the occupied seats when few are taken) or off; default: the
+    /// scene's own `autoZoom` (false for the built-in scenes).
+    #[arg(long, value_name = "on|off", value_parser = args::auto_zoom())]
+    auto_zoom: Option<bool>,
     /// .y4m file, '-' for stdout, or a PNG pattern like frames/%05d.png.
     #[arg(long)]
     out: String,
@@ -128,7 +132,8 @@ pub fn run(a: &RenderArgs) -> Result<()> {
     let scene = Scene::open(&a.scene, &SceneLimits::default())?;
     let options = CompositorOptions::default()
         .with_size(w, h)
-        .with_framing(a.framing);
+        .with_framing(a.framing)
+        .with_auto_zoom(a.auto_zoom);
     let segmenters = args::segmenter(a.segment, a.model.as_deref(), &a.ml)?.factory()?;
     let mut engine = Compositor::with_segmenter(scene, options, segmenters)?;
     let mut sources = Vec::with_capacity(a.inputs.len());

@@ -22,6 +22,10 @@ pub struct SeatingArgs {
     /// Output (stream) size.
     #[arg(long, value_name = "WxH", default_value = "1920x1080", value_parser = args::output_size)]
     size: (u32, u32),
+    /// autoZoom: on (zoom onto the occupied seats when few are taken) or off; default: the
+    /// scene's own `autoZoom` (false for the built-in scenes).
+    #[arg(long, value_name = "on|off", value_parser = args::auto_zoom())]
+    auto_zoom: Option<bool>,
 }
 
 /// Runs `together seating`.
@@ -31,7 +35,8 @@ pub fn run(a: &SeatingArgs) -> Result<()> {
     // Seating only: no frames are drawn, so no segmenter (and no model) is needed.
     let options = CompositorOptions::default()
         .with_size(w, h)
-        .with_segment(SegmentMode::None);
+        .with_segment(SegmentMode::None)
+        .with_auto_zoom(a.auto_zoom);
     let mut engine = Compositor::new(scene, options)?;
     for i in 0..a.participants {
         engine.join(&format!("8:acs:participant-{}", i + 1), Role::Attendee)?;
