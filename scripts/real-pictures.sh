@@ -3,7 +3,7 @@
 # clip of scripts/make-clips.sh with one `together` build twice, as the engine drew it before
 # issue 15 (`--segment alpha`, the old default: an opaque camera frame is a box) and with the
 # defaults (the selfie model, cleaned and refined matte), and writes one PNG per clip into
-# OUTDIR: the seat and its surroundings at 0 s (top) and 3 s (bottom), before on the left,
+# OUTDIR: the seat and its surroundings at 0 s (top) and 3 s (bottom: frame 89, the clips' last), before on the left,
 # after on the right (pixels doubled).
 #
 #   scripts/real-pictures.sh [BIN [OUTDIR [CLIP ...]]]
@@ -43,13 +43,13 @@ for clip in "${clips[@]}"; do
     seg=()
     [[ $which == before ]] && seg=(--segment alpha)
     "$bin" render --scene builtin:auditorium --input "8:acs:$clip=$src" --size "$size" \
-      --frames 91 "${seg[@]}" --out "$work/$which.y4m" 2>/dev/null
-    for t in 0 90; do
+      --frames 90 "${seg[@]}" --out "$work/$which.y4m" 2>/dev/null
+    for t in 0 89; do
       ff -i "$work/$which.y4m" -vf "select=eq(n\,$t),crop=$cw:$ch:$cx:$cy,scale=iw*2:ih*2:flags=neighbor" \
         -frames:v 1 "$work/$which-$t.png"
     done
   done
-  ff -i "$work/before-0.png" -i "$work/after-0.png" -i "$work/before-90.png" -i "$work/after-90.png" \
+  ff -i "$work/before-0.png" -i "$work/after-0.png" -i "$work/before-89.png" -i "$work/after-89.png" \
     -filter_complex "[0][1]hstack=2[t];[2][3]hstack=2[b];[t][b]vstack=2" "$out/$clip.png"
   echo "real-pictures: $out/$clip.png" >&2
 done
