@@ -115,3 +115,57 @@ fn framing_finds_the_heads_of_real_people_and_holds_still() {
         );
     }
 }
+
+/// Cameras that deliver NV12, RGBA or BGRA (opaque) are framed as I420 ones are: the network
+/// sees their whole frame (converted to I420 on the ticks it runs), so the off-centre man,
+/// outside the centre crop, is found in each, at the same place.
+#[test]
+fn every_camera_format_is_framed() {
+    use together_mode::frame::PixelFormat;
+    let model = root().join("models/selfie_segmentation.tflite");
+    let clip = root().join("footage/clips/offcentre.y4m");
+    if !(model.exists() && clip.exists()) {
+        let msg = "missing the model or footage/clips/offcentre.y4m (run scripts/fetch-model.sh and scripts/make-clips.sh)";
+        assert!(std::env::var_os("CI").is_none(), "{msg}");
+        eprintln!("skipped: {msg}");
+        return;
+    }
+    let shared = MlShared::new(
+        SelfieModel::from_file(&model).unwrap(),
+        ScheduleOptions::default(),
+    );
+    let mut engine = auditorium(1280, 720, shared.factory());
+    let formats = [
+        ("i420", PixelFormat::I420),
+        ("nv12", PixelFormat::Nv12),
+        ("rgba", PixelFormat::Rgba),
+        ("bgra", PixelFormat::Bgra),
+    ];
+    for (id, _) in formats {
+        engine.join(id, Role::Attendee).unwrap();
+    }
+    let mut r = Y4mReader::new(BufReader::new(File::open(&clip).unwrap())).unwrap();
+    for k in 0..20 {
+        let f = r.read_frame().unwrap().unwrap();
+        for (id, format) in formats {
+            engine
+                .push(id, f.as_ref().to_frame(format).unwrap(), k)
+                .unwrap();
+        }
+        engine.render().unwrap();
+    }
+    let (reference, _) = engine
+        .framing_of("i420")
+        .expect("i420: the off-centre man is found");
+    for (id, _) in &formats[1..] {
+        let (head, _) = engine
+            .framing_of(id)
+            .unwrap_or_else(|| panic!("{id}: no head found (the network saw only the seat)"));
+        eprintln!("{id}: head {head:?}; i420 {reference:?}");
+        assert!(
+            (head.cx - reference.cx).abs() <= 0.03 * 480.0
+                && (head.height / reference.height - 1.0).abs() <= 0.1,
+            "{id}: {head:?} vs i420 {reference:?}"
+        );
+    }
+}

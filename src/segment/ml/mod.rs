@@ -98,6 +98,9 @@ pub enum MlError {
         /// Values it holds.
         found: usize,
     },
+    /// The participant's frame could not be converted to I420 for the network.
+    #[error("cannot convert the participant's frame for the network")]
+    Frame(#[source] crate::error::FrameError),
     /// The inference engine (tract or onnxruntime) refused the graph or failed to run it; its
     /// message.
     #[error("inference engine: {0}")]

@@ -24,7 +24,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::frame::{PixelFormat, PlaneMut, PlaneRef};
+use crate::frame::{Frame, PixelFormat, PlaneMut, PlaneRef};
 use crate::geometry::Rect;
 use crate::segment::clean::{CleanOptions, MatteCleaner};
 use crate::segment::foreground::ForegroundPull;
@@ -190,6 +190,7 @@ impl MlShared {
             ran: false,
             track_window: None,
             cleaner: self.options.clean.map(MatteCleaner::new),
+            whole_i420: None,
         }
     }
 
@@ -338,6 +339,9 @@ pub struct MlSegmenter {
     /// The crop window motion is tracked in (whole-frame view).
     track_window: Option<Rect>,
     cleaner: Option<MatteCleaner>,
+    /// The source frame as I420, for sources in another format (NV12, RGBA, BGRA): converted
+    /// on the ticks the network runs (reallocated only when the frame's size changes).
+    whole_i420: Option<Frame>,
 }
 
 /// A seat's network mask as carried onto the current frame, before refinement: the last
@@ -503,7 +507,21 @@ impl MlSegmenter {
             // The whole frame, stretched to the network's input (MediaPipe's
             // ImageToTensorCalculator with keep_aspect_ratio: false).
             Some(s) => {
-                let f = &s.frame;
+                let converted;
+                let f = if matches!(s.frame.format(), PixelFormat::I420 | PixelFormat::I420A) {
+                    &s.frame
+                } else {
+                    let (fw, fh) = (s.frame.width(), s.frame.height());
+                    let scratch = match &mut self.whole_i420 {
+                        Some(f) if (f.width(), f.height()) == (fw, fh) => f,
+                        slot => slot
+                            .insert(Frame::new(PixelFormat::I420, fw, fh).map_err(MlError::Frame)?),
+                    };
+                    crate::color::convert(&s.frame, &mut scratch.as_mut())
+                        .map_err(MlError::Frame)?;
+                    converted = scratch.as_ref();
+                    &converted
+                };
                 self.resampler.convert(
                     &f.plane(0),
                     &f.plane(1),
@@ -801,13 +819,12 @@ fn best_shift(reference: &[u32], cur: &[u32], range: usize) -> isize {
     best.1
 }
 
-/// Whether the network can see `source`'s whole frame: planar I420 (the resampler's input),
-/// with a non-empty crop window inside it.
+/// Whether the network can see `source`'s whole frame: a non-empty crop window inside it
+/// (frames not in I420 are converted to it when the network runs).
 fn whole_frame_fits(source: &SeatSource<'_>) -> bool {
     let f = &source.frame;
     let w = source.window;
-    matches!(f.format(), PixelFormat::I420 | PixelFormat::I420A)
-        && f.width() > 0
+    f.width() > 0
         && f.height() > 0
         && !w.is_empty()
         && w.x >= 0
