@@ -11,7 +11,13 @@ centre (fraction of the seat's width), and whether the face box reaches the seat
 offset (target <= 0.10).
 
     models/.venv/bin/python scripts/measure-framing.py target/framing.png < report.txt
+
+With `--json` (after the file arguments) it also prints, as its last line, `JSON ` and one
+object: `seats` (per seat: `name`, `found`, and when found `height`, `offset`, `top`, `cut`,
+`score`), `found`, `spread` and `worst_offset` (null without faces); tests/framing_faces.rs
+reads it.
 """
+import json
 import re
 import sys
 
@@ -22,11 +28,13 @@ UPSCALE = 4
 
 
 def main():
-    png = sys.argv[1]
-    report = open(sys.argv[2]).read() if len(sys.argv) > 2 else sys.stdin.read()
+    args = [a for a in sys.argv[1:] if a != "--json"]
+    as_json = "--json" in sys.argv[1:]
+    png = args[0]
+    report = open(args[1]).read() if len(args) > 1 else sys.stdin.read()
     image = cv2.imread(png)
     seats = re.findall(r"^(\w+): seat=\d+ rect=(\d+),(\d+),(\d+),(\d+)", report, re.M)
-    heights, offsets, found = [], [], 0
+    heights, offsets, found, rows = [], [], 0, []
     with mp.solutions.face_detection.FaceDetection(
         model_selection=0, min_detection_confidence=0.5
     ) as det:
@@ -37,6 +45,7 @@ def main():
             res = det.process(cv2.cvtColor(big, cv2.COLOR_BGR2RGB))
             if not res.detections:
                 print(f"{name}: no face")
+                rows.append({"name": name, "found": False})
                 continue
             best = max(res.detections, key=lambda d: d.score[0])
             box = best.location_data.relative_bounding_box
@@ -44,6 +53,17 @@ def main():
             fh = box.height
             off = box.xmin + box.width / 2 - 0.5
             cut = box.ymin <= 0.0
+            rows.append(
+                {
+                    "name": name,
+                    "found": True,
+                    "height": fh,
+                    "offset": off,
+                    "top": box.ymin,
+                    "cut": cut,
+                    "score": best.score[0],
+                }
+            )
             heights.append(fh)
             offsets.append(abs(off))
             print(
@@ -56,6 +76,14 @@ def main():
         f"faces found {found}/{len(seats)}; spread {spread:.2f} (target <= 1.25);"
         f" worst offset {worst:.3f} (target <= 0.10)"
     )
+    if as_json:
+        summary = {
+            "seats": rows,
+            "found": found,
+            "spread": spread if heights else None,
+            "worst_offset": worst if offsets else None,
+        }
+        print("JSON " + json.dumps(summary))
 
 
 if __name__ == "__main__":

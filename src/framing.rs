@@ -10,8 +10,9 @@
 //!    frame ([`PersonMap`], no extra network) is thresholded; the largest connected region is
 //!    the person; its top row is the top of the head, and the head's width is the widest the
 //!    region gets in the rows just below the top (over about half a head height, before the
-//!    shoulders). The head's height is [`HEAD_ASPECT`] times its width. All in source-frame
-//!    pixels.
+//!    shoulders). The head's height is [`HEAD_ASPECT`] times its width, or less where the
+//!    region narrows to a neck above that ([`NECK_NARROWING`]: wide hair does not make a head
+//!    taller). All in source-frame pixels.
 //! 2. **Window** ([`FramingOptions::window_for`]): the seat's aspect, tall enough that the head
 //!    is [`FramingOptions::head_fraction`] of it, the head centred horizontally and its top
 //!    [`FramingOptions::headroom`] of the window's height below the window's top. The window
@@ -36,6 +37,10 @@ use crate::segment::PersonMap;
 /// A head's height as a multiple of its width (crown to chin, hair included, over the width
 /// the person's region has at the head).
 pub const HEAD_ASPECT: f32 = 1.3;
+
+/// A row of the person's region under the head narrower than this fraction of the head's
+/// width is the neck: the head ends there, however wide its hair makes it.
+pub const NECK_NARROWING: f32 = 0.8;
 
 /// Which window of the frame a seat shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -197,7 +202,8 @@ pub struct HeadEstimate {
     pub top: f32,
     /// Width of the head (the widest the region is just below its top).
     pub width: f32,
-    /// Height of the head ([`HEAD_ASPECT`] times `width`).
+    /// Height of the head ([`HEAD_ASPECT`] times `width`, or down to the neck where the
+    /// region narrows to one above that).
     pub height: f32,
 }
 
@@ -326,6 +332,9 @@ impl HeadFinder {
         let top = (0..ph).find(|&y| row(y).0 >= min_count)?;
         let (mut widest, mut frozen) = (0.0f32, false);
         let (mut count_sum, mut x_sum) = (0usize, 0usize);
+        // The narrowest row below the widest one, within the head's height (ties: the
+        // lowest): its width in frame pixels and its depth below the top.
+        let mut neck = (f32::INFINITY, 0.0f32);
         for y in top..ph {
             let (count, sum) = row(y);
             let depth = (y + 1 - top) as f32 * sy;
@@ -338,6 +347,8 @@ impl HeadFinder {
                 if depth >= 0.5 * HEAD_ASPECT * widest {
                     frozen = true;
                 }
+            } else if count as f32 * sx <= neck.0 {
+                neck = (count as f32 * sx, depth);
             }
             if frozen && depth >= HEAD_ASPECT * widest {
                 break;
@@ -346,12 +357,20 @@ impl HeadFinder {
         if widest <= 0.0 || count_sum == 0 {
             return None;
         }
+        // Hair makes a head wide, not long: where the region narrows to a neck (under
+        // NECK_NARROWING of the head's width) above where the width says the chin is, the
+        // head ends there.
+        let height = if neck.0 < NECK_NARROWING * widest {
+            neck.1.min(HEAD_ASPECT * widest)
+        } else {
+            HEAD_ASPECT * widest
+        };
         let cx = (x_sum as f32 / count_sum as f32) * sx + 0.5 * fw as f32 / mw as f32;
         Some(HeadEstimate {
             cx,
             top: top as f32 * sy,
             width: widest,
-            height: HEAD_ASPECT * widest,
+            height,
         })
     }
 }
@@ -615,6 +634,44 @@ mod tests {
         assert!((head.cx - 900.0).abs() <= 10.0, "{head:?}");
         assert!((head.top - 150.0).abs() <= 10.0, "{head:?}");
         assert!((head.width - 180.0).abs() <= 20.0, "{head:?}");
+    }
+
+    #[test]
+    fn wide_hair_does_not_make_a_head_taller_than_its_neck_says() {
+        // A head as tall as it is wide (hair out to the sides), then a neck that widens from
+        // 0.3 of the head's width into the shoulders.
+        let frame = (512, 512);
+        let (cx, top, w) = (256.0f32, 60.0f32, 120.0f32);
+        let mut prob = vec![0.0f32; 256 * 256];
+        for y in 0..256 {
+            for x in 0..256 {
+                let (fx, fy) = ((x as f32 + 0.5) * 2.0, (y as f32 + 0.5) * 2.0);
+                let (dx, dy) = ((fx - cx) / (w / 2.0), (fy - top - w / 2.0) / (w / 2.0));
+                let depth = fy - top;
+                let neck_half = w * (0.15 + 1.25 * ((depth - w) / w).clamp(0.0, 1.0));
+                if dx * dx + dy * dy <= 1.0 || (depth >= w && (fx - cx).abs() < neck_half) {
+                    prob[y * 256 + x] = 0.95;
+                }
+            }
+        }
+        let head = HeadFinder::default()
+            .find(&map(&prob, 256, 256, frame), 0.5)
+            .unwrap();
+        assert!((head.width - w).abs() <= 8.0, "{head:?}");
+        // The width alone would say 1.3 x 120 = 156.
+        assert!(
+            (0.9 * w..=1.08 * w).contains(&head.height),
+            "the head should end at the neck: {head:?}"
+        );
+        // A head that keeps its width down to its chin keeps the width's height.
+        let prob = person(256, 256, frame, 256.0, 60.0, 120.0);
+        let head = HeadFinder::default()
+            .find(&map(&prob, 256, 256, frame), 0.5)
+            .unwrap();
+        assert!(
+            (head.height - HEAD_ASPECT * head.width).abs() < 1e-3,
+            "{head:?}"
+        );
     }
 
     #[test]

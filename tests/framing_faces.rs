@@ -1,0 +1,190 @@
+//! Framing measured with a face detector on the output (issue 16, item 5): the real-footage
+//! clips close, far, offcentre, portrait and still (`scripts/make-clips.sh`) seated together in
+//! `builtin:auditorium` at 1920x1080 through the real compositor with default options (the
+//! selfie model, framing auto). After 60 frames (the framing has settled) the composite is
+//! written as a PNG and MediaPipe's face detector runs on an upscaled crop of each seat
+//! (`scripts/measure-framing.py`, mediapipe 0.10.21 in the venv of `scripts/ml-setup.sh`). It
+//! prints everything the script measures and asserts the issue's targets: a face in every seat
+//! with a person, face-height spread (largest / smallest) <= 1.25, face centres within 10 % of
+//! the seat's width of its centre, no face box reaching the seat's top edge.
+//!
+//! `far` is printed but not required: the selfie network finds nobody at that size (see
+//! tests/segment_real.rs), so its seat shows the centre crop, where the detector finds no face
+//! either (an open item of the issue). Face heights are compared across the other four.
+//!
+//! The engine's ML schedule follows measured CPU time, so this runs in optimised builds only
+//! (CI: `cargo test --release --features ml-ort --test framing_faces`); in debug builds it
+//! skips. Without the model, the clips or the venv it skips with a message, and fails under
+//! `CI`.
+#![cfg(feature = "ml")]
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use together_mode::io::{save_png, Y4mReader};
+use together_mode::{Compositor, CompositorOptions, Role, Scene};
+
+/// The clips, in joining order; `far` is the one without a face to find.
+const CLIPS: [&str; 5] = ["close", "far", "offcentre", "portrait", "still"];
+const NOBODY_FOUND: &str = "far";
+const FRAMES: i64 = 60;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether the test can run here (after saying why not).
+fn prerequisites() -> bool {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "SKIPPED: the engine's ML schedule follows measured CPU time, meaningful only in \
+             release: cargo test --release --features ml --test framing_faces"
+        );
+        return false;
+    }
+    let r = root();
+    let mut need = vec![
+        (
+            r.join("models/selfie_segmentation.tflite"),
+            "scripts/ml-setup.sh",
+        ),
+        (r.join("models/.venv/bin/python"), "scripts/ml-setup.sh"),
+    ];
+    for c in CLIPS {
+        need.push((
+            r.join(format!("footage/clips/{c}.y4m")),
+            "scripts/make-clips.sh",
+        ));
+    }
+    for (path, how) in &need {
+        if !path.exists() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} is missing (run {how})",
+                path.display()
+            );
+            eprintln!("SKIPPED: {} is missing (run {how})", path.display());
+            return false;
+        }
+    }
+    true
+}
+
+/// Renders the clips for `FRAMES` frames; writes the last composite to `png` and returns the
+/// report the measuring script reads (`NAME: seat=N rect=x,y,w,h`, one line per seat).
+fn render(png: &Path) -> String {
+    let scene = Scene::open("builtin:auditorium", &Default::default()).unwrap();
+    let options = CompositorOptions::default().with_size(1920, 1080);
+    let mut engine = Compositor::new(scene, options).unwrap();
+    let mut readers = Vec::new();
+    for name in CLIPS {
+        let path = root().join(format!("footage/clips/{name}.y4m"));
+        let reader = Y4mReader::new(BufReader::new(File::open(&path).unwrap())).unwrap();
+        readers.push((name, reader));
+        engine.join(name, Role::Attendee).unwrap();
+    }
+    for k in 0..FRAMES {
+        for (name, r) in &mut readers {
+            let f = r.read_frame().unwrap().expect("the clips have 90 frames");
+            engine.push(name, f, k).unwrap();
+        }
+        engine.render().unwrap();
+    }
+    let mut report = String::new();
+    for name in CLIPS {
+        let seat = engine.seating().seat_of(name).expect("seated");
+        let rect = engine.layout().seat_rect(seat).expect("a seat");
+        let framing = match engine.framing_of(name) {
+            Some((head, win)) => format!(
+                "head {:.3} of the window's height, offset {:+.3}",
+                head.height / win.height,
+                (head.cx - win.centre().0) / win.width
+            ),
+            None => "no head estimate (centre crop)".to_string(),
+        };
+        report.push_str(&format!(
+            "{name}: seat={seat} rect={},{},{},{} {framing}\n",
+            rect.x, rect.y, rect.width, rect.height
+        ));
+    }
+    let frame = engine.render().unwrap();
+    save_png(png, &frame).unwrap();
+    report
+}
+
+#[test]
+fn a_face_detector_finds_one_head_size_centred_and_uncut_in_every_seat() {
+    if !prerequisites() {
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let png = dir.join("framing_faces.png");
+    let report_path = dir.join("framing_faces.txt");
+    let report = render(&png);
+    eprint!("{report}");
+    std::fs::write(&report_path, &report).unwrap();
+    let out = Command::new(root().join("models/.venv/bin/python"))
+        .arg(root().join("scripts/measure-framing.py"))
+        .arg(&png)
+        .arg(&report_path)
+        .arg("--json")
+        .output()
+        .expect("the venv's python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "measure-framing.py failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let readable = stdout
+        .lines()
+        .filter(|l| !l.starts_with("JSON "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    eprintln!("{readable}");
+    let summary: serde_json::Value = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("JSON "))
+        .map(|j| serde_json::from_str(j).expect("the script's JSON parses"))
+        .expect("the script prints its JSON line");
+    let seats = summary["seats"].as_array().expect("seats");
+    assert_eq!(seats.len(), CLIPS.len(), "one measure per seat: {summary}");
+    let mut heights = Vec::new();
+    for seat in seats {
+        let name = seat["name"].as_str().unwrap();
+        let found = seat["found"].as_bool().unwrap();
+        if name == NOBODY_FOUND {
+            eprintln!("{name}: face found: {found} (not required: the network finds nobody there)");
+            continue;
+        }
+        assert!(found, "{name}: the face detector found no face in the seat");
+        let height = seat["height"].as_f64().unwrap();
+        let offset = seat["offset"].as_f64().unwrap();
+        assert!(
+            offset.abs() <= 0.10,
+            "{name}: face centre {offset:+.3} of the seat's width from its centre (target <= 0.10)"
+        );
+        assert!(
+            !seat["cut"].as_bool().unwrap(),
+            "{name}: the face reaches the seat's top edge (top {})",
+            seat["top"]
+        );
+        heights.push((name, height));
+    }
+    let (lo, hi) = heights
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(lo, hi), &(_, h)| {
+            (lo.min(h), hi.max(h))
+        });
+    let spread = hi / lo;
+    eprintln!(
+        "spread of face heights over {} seats: {spread:.3} (target <= 1.25): {heights:?}",
+        heights.len()
+    );
+    assert!(
+        spread <= 1.25,
+        "face heights spread {spread:.3} (target <= 1.25): {heights:?}"
+    );
+}
