@@ -583,3 +583,81 @@ fn freeze_policy_applies_in_the_meeting() {
     m.tick().unwrap();
     assert!(m.participant("8:acs:a").unwrap().seat.is_some());
 }
+
+#[test]
+fn reopening_a_room_past_its_end_time_clears_the_end_time() {
+    let mut m = meeting();
+    let rx = m.subscribe();
+    for (id, role) in [("8:orgid:o", Role::Organizer), ("8:acs:a", Role::Attendee)] {
+        m.join(id, role).unwrap();
+        m.set_video(id, true).unwrap();
+    }
+    m.create_room("8:orgid:o", RoomSpec::new("r", "R")).unwrap();
+    m.assign("8:orgid:o", "8:acs:a", Some("r")).unwrap();
+    let end = m.now_us() + 200_000;
+    let settings = RoomSettings {
+        room_end_time_us: Some(end),
+        disable_return_to_main_meeting: false,
+    };
+    m.set_room_settings("8:orgid:o", "r", settings).unwrap();
+    m.open_room("8:orgid:o", "r").unwrap();
+    assert_eq!(m.participant("8:acs:a").unwrap().room, "r");
+    while m.now_us() <= end {
+        m.tick().unwrap();
+    }
+    assert_eq!(m.breakout_room("r").unwrap().state, RoomState::Closed);
+    assert_eq!(m.participant("8:acs:a").unwrap().room, "main");
+
+    // Reopened after its end time: the end time is cleared (with an event), the invitee moves
+    // in and stays there through the next ticks.
+    drain(&rx);
+    m.open_room("8:orgid:o", "r").unwrap();
+    let cleared = drain(&rx).into_iter().any(|e| {
+        matches!(
+            e.kind,
+            MeetingEvent::BreakoutRoomsSettings { ref room, settings }
+                if room == "r" && settings.room_end_time_us.is_none()
+        )
+    });
+    assert!(cleared, "a settings event reports the cleared end time");
+    assert_eq!(
+        m.breakout_room("r").unwrap().settings.room_end_time_us,
+        None
+    );
+    for _ in 0..3 {
+        m.tick().unwrap();
+        assert_eq!(m.breakout_room("r").unwrap().state, RoomState::Open);
+        assert_eq!(m.participant("8:acs:a").unwrap().room, "r");
+    }
+    // A new end time applies again.
+    let end = m.now_us() + 100_000;
+    m.set_room_settings(
+        "8:orgid:o",
+        "r",
+        RoomSettings {
+            room_end_time_us: Some(end),
+            ..settings
+        },
+    )
+    .unwrap();
+    while m.now_us() <= end {
+        m.tick().unwrap();
+    }
+    assert_eq!(m.breakout_room("r").unwrap().state, RoomState::Closed);
+    // A future end time set while closed survives opening.
+    let end = m.now_us() + 500_000;
+    m.set_room_settings(
+        "8:orgid:o",
+        "r",
+        RoomSettings {
+            room_end_time_us: Some(end),
+            ..settings
+        },
+    )
+    .unwrap();
+    m.open_room("8:orgid:o", "r").unwrap();
+    assert_eq!(
+        m.breakout_room("r").unwrap().settings.room_end_time_us,
+        Some(end)
+    );
+}

@@ -871,12 +871,24 @@ impl Meeting {
     }
 
     /// Opens a breakout room (organizer, co-organizer); auto-move invitees in the meeting move
-    /// in. Opening an open room does nothing.
+    /// in. Opening an open room does nothing. An end time that has already passed is cleared
+    /// (a `breakoutRoomsSettings` event says so): the reopened room runs until it is closed or
+    /// given a new end time, instead of closing again at the next tick.
     pub fn open_room(&mut self, by: &str, thread_id: &str) -> Result<(), MeetingError> {
         self.require(by, Operation::ManageBreakoutRooms)?;
         let i = self.breakout_index(thread_id)?;
         if self.rooms[i].info.state == RoomState::Open {
             return Ok(());
+        }
+        let now = self.clock.now();
+        let settings = &mut self.rooms[i].info.settings;
+        if settings.room_end_time_us.is_some_and(|t| t <= now) {
+            settings.room_end_time_us = None;
+            let settings = *settings;
+            self.emit(MeetingEvent::BreakoutRoomsSettings {
+                room: thread_id.to_string(),
+                settings,
+            });
         }
         self.rooms[i].info.state = RoomState::Open;
         self.emit_rooms();
