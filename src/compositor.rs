@@ -487,6 +487,12 @@ impl Compositor {
         Ok(())
     }
 
+    /// Makes the free `seat` remember `id` ([`Seating::remember`]): `id` takes it when they
+    /// join, if nobody sat there in between.
+    pub fn remember_seat(&mut self, seat: usize, id: &str) {
+        self.seating.remember(seat, id);
+    }
+
     /// Who sits where, as a [`SeatLayout`] (participant id -> `seatingOrder`).
     pub fn seat_layout(&self) -> SeatLayout {
         self.seating.layout(&self.scene)

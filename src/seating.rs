@@ -224,7 +224,7 @@ impl Seating {
     }
 
     /// The free seat `id` left last, if nobody sat there since and `role` may use it.
-    fn remembered(&self, id: &str, role: Role) -> Option<usize> {
+    fn remembered_for(&self, id: &str, role: Role) -> Option<usize> {
         let seat = self.last.iter().position(|l| l.as_deref() == Some(id))?;
         self.may_take(seat, role).then_some(seat)
     }
@@ -233,6 +233,31 @@ impl Seating {
     /// for them now).
     pub fn remembered_seat(&self, id: &str) -> Option<usize> {
         self.last.iter().position(|l| l.as_deref() == Some(id))
+    }
+
+    /// `(seat, id)` of every seat that remembers who left it (nobody sat there since).
+    pub fn remembered(&self) -> impl Iterator<Item = (usize, &str)> + '_ {
+        self.last
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| l.as_deref().map(|id| (i, id)))
+    }
+
+    /// Makes the free `seat` remember `id` (as if `id` had just left it), e.g. to carry seat
+    /// memory over to a new seating. Does nothing for a taken or missing seat, or a seated
+    /// `id`.
+    pub fn remember(&mut self, seat: usize, id: &str) {
+        if !self.is_free(seat) || self.by_id.contains_key(id) {
+            return;
+        }
+        for l in &mut self.last {
+            if l.as_deref() == Some(id) {
+                *l = None;
+            }
+        }
+        if let Some(l) = self.last.get_mut(seat) {
+            *l = Some(id.to_string());
+        }
     }
 
     /// The seat `role` would get now, by the join rules.
@@ -284,7 +309,7 @@ impl Seating {
             return Err(SeatingError::AlreadySeated(id.to_string()));
         }
         let seat = self
-            .remembered(id, role)
+            .remembered_for(id, role)
             .or_else(|| self.pick(role))
             .ok_or(SeatingError::Full(self.seats.len()))?;
         self.place(id, role, seat);
@@ -735,6 +760,17 @@ mod tests {
         s.reserve(2).unwrap();
         s.leave("d");
         assert_eq!(s.join("c", Role::Attendee), Ok(0));
+        // Memory carried over to another seating.
+        s.leave("b");
+        let mut t = Seating::new(&scene);
+        for (seat, id) in s.remembered() {
+            t.remember(seat, id);
+        }
+        assert_eq!(t.remembered().collect::<Vec<_>>(), vec![(1, "b")]);
+        assert_eq!(t.join("b", Role::Attendee), Ok(1));
+        t.remember(2, "b"); // seated: ignored
+        t.remember(9, "z"); // no such seat: ignored
+        assert_eq!(t.remembered().count(), 0);
     }
 
     #[test]
