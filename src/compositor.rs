@@ -35,7 +35,7 @@ use crate::render::{
     SeatScaler, SeatScratch, SeatStyle,
 };
 use crate::scene::Scene;
-use crate::seating::{Role, Seating, SeatingMap};
+use crate::seating::{LayoutSkip, Reservation, Role, SeatLayout, Seating, SeatingMap};
 use crate::segment::{SegmentMode, Segmenter, SegmenterConfig, SegmenterFactory};
 use crate::zoom::{step_view, zoom_window};
 
@@ -478,6 +478,35 @@ impl Compositor {
         let framer = &self.slots.get(seat)?.framer;
         let aspect = rect.width as f32 / rect.height.max(1) as f32;
         Some((framer.head()?, framer.window(aspect)?))
+    }
+
+    /// Reserves seats for organizers, co-organizers and presenters ([`Reservation`]; none by
+    /// default). Nobody moves; the rule applies to later scenes too ([`Seating::set_reservation`]).
+    pub fn set_reservation(&mut self, reservation: Reservation) -> Result<(), ComposeError> {
+        self.seating.set_reservation(&self.scene, reservation)?;
+        Ok(())
+    }
+
+    /// Makes the free `seat` remember `id` ([`Seating::remember`]): `id` takes it when they
+    /// join, if nobody sat there in between.
+    pub fn remember_seat(&mut self, seat: usize, id: &str) {
+        self.seating.remember(seat, id);
+    }
+
+    /// Who sits where, as a [`SeatLayout`] (participant id -> `seatingOrder`).
+    pub fn seat_layout(&self) -> SeatLayout {
+        self.seating.layout(&self.scene)
+    }
+
+    /// Moves seated participants to the seats `layout` gives them; returns the entries skipped
+    /// ([`Seating::apply_layout`]).
+    pub fn apply_seat_layout(&mut self, layout: &SeatLayout) -> Vec<LayoutSkip> {
+        let skipped = self.seating.apply_layout(&self.scene, layout);
+        // Rare: every seat re-renders.
+        for s in &mut self.slots {
+            s.key = None;
+        }
+        skipped
     }
 
     /// Moves a seated participant to a free seat.

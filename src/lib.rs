@@ -108,6 +108,6 @@ pub use frame::{ColorSpec, Frame, FrameMut, FrameRef, PixelFormat, PlaneMut, Pla
 pub use meeting::{Meeting, MeetingOptions};
 pub use render::kernels::SimdLevel;
 pub use scene::{Scene, SceneLimits};
-pub use seating::{Role, Seating, SeatingMap};
+pub use seating::{Reservation, Role, SeatLayout, Seating, SeatingMap};
 pub use segment::{SegmentMode, Segmenter, SegmenterFactory};
 pub use stream::{FreezePolicy, LiveStream, StreamOptions};

@@ -44,7 +44,7 @@ use crate::meeting::{
     role_from_name, IdentityKind, Meeting, MeetingError, MeetingOptions, RoomSettings, RoomSpec,
 };
 use crate::scene::{Scene, SceneLimits};
-use crate::seating::Role;
+use crate::seating::{Reservation, Role, SeatLayout};
 use crate::segment::{SegmentMode, SegmentModeError};
 use crate::stream::{FreezePolicy, StreamError, StreamOptions};
 use crate::synth::SyntheticParticipant;
@@ -224,6 +224,9 @@ struct FileSpec {
     framing: Option<String>,
     /// autoZoom override (`CompositorOptions::auto_zoom`); absent: the scene's own flag.
     auto_zoom: Option<bool>,
+    /// Seats reserved for organizers, co-organizers and presenters in every room: a count
+    /// (the lowest `seatingOrder`s) or a list of seat indices; default none.
+    reserved_seats: Option<ReservedJson>,
     participants: Vec<ParticipantJson>,
     #[serde(default)]
     events: Vec<Value>,
@@ -309,6 +312,23 @@ fn default_fps() -> u32 {
     30
 }
 
+/// A reservation as the schema spells it: a count or a list of seat indices.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum ReservedJson {
+    Count(usize),
+    Seats(Vec<usize>),
+}
+
+impl ReservedJson {
+    fn reservation(&self) -> Reservation {
+        match self {
+            ReservedJson::Count(n) => Reservation::Count(*n),
+            ReservedJson::Seats(s) => Reservation::Seats(s.clone()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 enum At {
@@ -367,6 +387,16 @@ enum Action {
         by: String,
         a: String,
         b: String,
+    },
+    /// Reserves seats in `by`'s room (a count, a list of seat indices, or `[]` for none).
+    ReserveSeats {
+        by: String,
+        seats: ReservedJson,
+    },
+    /// Applies a saved seat layout (participant id -> seatingOrder) to `by`'s room.
+    ApplySeatLayout {
+        by: String,
+        layout: SeatLayout,
     },
     #[serde(rename_all = "camelCase")]
     CreateRoom {
@@ -433,7 +463,9 @@ impl Action {
             | Action::CreateRoom { by, .. }
             | Action::OpenRoom { by, .. }
             | Action::CloseRoom { by, .. }
-            | Action::RoomSettings { by, .. } => vec![by],
+            | Action::RoomSettings { by, .. }
+            | Action::ReserveSeats { by, .. }
+            | Action::ApplySeatLayout { by, .. } => vec![by],
             Action::AssignSeat {
                 by, participant, ..
             }
@@ -617,6 +649,9 @@ impl Scenario {
         }
         if let Some((sw, sh)) = spec.scene_size {
             options.scene_size = (sw, sh);
+        }
+        if let Some(r) = &spec.reserved_seats {
+            options.reservation = r.reservation();
         }
         let clock = crate::stream::OutputClock::new(fps, 1, 0)?;
 
@@ -942,6 +977,16 @@ impl Scenario {
                 seat,
             } => m.assign_seat(by, participant, *seat)?,
             Action::SwapSeats { by, a, b } => m.swap_seats(by, a, b)?,
+            Action::ReserveSeats { by, seats } => {
+                let reservation = match seats {
+                    ReservedJson::Seats(s) if s.is_empty() => Reservation::None,
+                    other => other.reservation(),
+                };
+                m.set_reservation(by, reservation)?;
+            }
+            Action::ApplySeatLayout { by, layout } => {
+                m.apply_seat_layout(by, layout)?;
+            }
             Action::CreateRoom {
                 by,
                 thread_id,

@@ -1,13 +1,16 @@
 //! Seat assignment and the ACS seating map.
 //!
 //! Participants get the first free seat in the scene's `seatingOrder`; seats can be reserved
-//! for organizers, co-organizers and presenters. Seats are stable: nobody moves when others
-//! join or leave; only [`Seating::assign`], [`Seating::swap`] and [`Seating::change_scene`]
-//! move people.
+//! for organizers, co-organizers and presenters ([`Reservation`]). Seats are stable: nobody
+//! moves when others join or leave; only [`Seating::assign`], [`Seating::swap`] and
+//! [`Seating::change_scene`] move people. Seats are remembered: a participant who leaves and
+//! joins again takes their old seat if nobody sat in it since (and their role may use it).
+//! A [`SeatLayout`] (participant id -> `seatingOrder`) saves who sits where for a later
+//! meeting.
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::SeatingError;
 use crate::geometry::{Extent, WorldToPixel};
@@ -39,6 +42,74 @@ impl Role {
     }
 }
 
+/// Which seats are reserved for organizers, co-organizers and presenters.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Reservation {
+    /// No seat is reserved (the default: join-order seating).
+    #[default]
+    None,
+    /// The `n` seats first in the scene's seating order (the lowest `seatingOrder`s, ties in
+    /// file order); all of them when the scene has fewer. This is what a Teams app manifest's
+    /// `seatsReservedForOrganizersOrPresenters` count reserves.
+    Count(usize),
+    /// These seat indices (into the scene's `seats`, counting from 0).
+    Seats(Vec<usize>),
+}
+
+/// A [`Reservation`] that does not parse ([`Reservation::from_str`](std::str::FromStr)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("reserved seats must be a count N or seats:I,J,... (seat indices), got {0:?}")]
+pub struct ReservationParseError(pub String);
+
+impl std::str::FromStr for Reservation {
+    type Err = ReservationParseError;
+
+    /// `none` (or empty), a count `N`, or `seats:I,J,...` (seat indices).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ReservationParseError(s.chars().take(64).collect());
+        let t = s.trim();
+        if t.is_empty() || t == "none" {
+            return Ok(Reservation::None);
+        }
+        if let Some(list) = t.strip_prefix("seats:") {
+            let seats = list
+                .split(',')
+                .map(|x| x.trim().parse::<usize>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| bad())?;
+            return Ok(Reservation::Seats(seats));
+        }
+        t.parse::<usize>()
+            .map(Reservation::Count)
+            .map_err(|_| bad())
+    }
+}
+
+impl Reservation {
+    /// The reserved flag per seat of `scene` (seat indices the scene lacks are skipped).
+    fn flags(&self, scene: &Scene) -> Vec<bool> {
+        let mut flags = vec![false; scene.seats.len()];
+        match self {
+            Reservation::None => {}
+            Reservation::Count(n) => {
+                for seat in scene.seat_order().into_iter().take(*n) {
+                    if let Some(f) = flags.get_mut(seat) {
+                        *f = true;
+                    }
+                }
+            }
+            Reservation::Seats(seats) => {
+                for &seat in seats {
+                    if let Some(f) = flags.get_mut(seat) {
+                        *f = true;
+                    }
+                }
+            }
+        }
+        flags
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Occupant {
     id: String,
@@ -56,6 +127,10 @@ pub struct Seating {
     order: Vec<usize>,
     /// Participant id -> seat index.
     by_id: HashMap<String, usize>,
+    /// Per seat index, who left it last, while nobody has sat there since (seat memory).
+    last: Vec<Option<String>>,
+    /// The reservation rule set with [`Seating::set_reservation`], re-applied on scene changes.
+    reservation: Reservation,
 }
 
 impl Seating {
@@ -67,7 +142,42 @@ impl Seating {
             reserved: vec![false; n],
             order: scene.seat_order(),
             by_id: HashMap::new(),
+            last: vec![None; n],
+            reservation: Reservation::None,
         }
+    }
+
+    /// Replaces every seat's reservation with `reservation`; nobody moves (an attendee already
+    /// in a seat that becomes reserved stays). The rule is kept: [`Seating::change_scene`]
+    /// applies it to the new scene. A seat index the scene lacks is refused
+    /// ([`SeatingError::NoSuchSeat`]) and nothing changes.
+    pub fn set_reservation(
+        &mut self,
+        scene: &Scene,
+        reservation: Reservation,
+    ) -> Result<(), SeatingError> {
+        if let Reservation::Seats(seats) = &reservation {
+            for &seat in seats {
+                self.check_seat(seat)?;
+            }
+        }
+        self.reserved = reservation.flags(scene);
+        self.reserved.resize(self.seats.len(), false);
+        self.reservation = reservation;
+        Ok(())
+    }
+
+    /// The reservation rule last set with [`Seating::set_reservation`].
+    pub fn reservation(&self) -> &Reservation {
+        &self.reservation
+    }
+
+    /// The reserved seat indices, in index order.
+    pub fn reserved_seats(&self) -> impl Iterator<Item = usize> + '_ {
+        self.reserved
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &r)| r.then_some(i))
     }
 
     fn check_seat(&self, seat: usize) -> Result<(), SeatingError> {
@@ -108,6 +218,48 @@ impl Seating {
         matches!(self.seats.get(seat), Some(None))
     }
 
+    /// Whether `role` may sit in `seat` (free, and not reserved unless privileged).
+    fn may_take(&self, seat: usize, role: Role) -> bool {
+        self.is_free(seat) && (role.is_privileged() || !self.is_reserved(seat))
+    }
+
+    /// The free seat `id` left last, if nobody sat there since and `role` may use it.
+    fn remembered_for(&self, id: &str, role: Role) -> Option<usize> {
+        let seat = self.last.iter().position(|l| l.as_deref() == Some(id))?;
+        self.may_take(seat, role).then_some(seat)
+    }
+
+    /// The seat `id` left last, while nobody has sat there since (whether or not it is free
+    /// for them now).
+    pub fn remembered_seat(&self, id: &str) -> Option<usize> {
+        self.last.iter().position(|l| l.as_deref() == Some(id))
+    }
+
+    /// `(seat, id)` of every seat that remembers who left it (nobody sat there since).
+    pub fn remembered(&self) -> impl Iterator<Item = (usize, &str)> + '_ {
+        self.last
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| l.as_deref().map(|id| (i, id)))
+    }
+
+    /// Makes the free `seat` remember `id` (as if `id` had just left it), e.g. to carry seat
+    /// memory over to a new seating. Does nothing for a taken or missing seat, or a seated
+    /// `id`.
+    pub fn remember(&mut self, seat: usize, id: &str) {
+        if !self.is_free(seat) || self.by_id.contains_key(id) {
+            return;
+        }
+        for l in &mut self.last {
+            if l.as_deref() == Some(id) {
+                *l = None;
+            }
+        }
+        if let Some(l) = self.last.get_mut(seat) {
+            *l = Some(id.to_string());
+        }
+    }
+
     /// The seat `role` would get now, by the join rules.
     fn pick(&self, role: Role) -> Option<usize> {
         let free = |reserved: bool| {
@@ -124,6 +276,15 @@ impl Seating {
     }
 
     fn place(&mut self, id: &str, role: Role, seat: usize) {
+        // The seat's memory is spent, and so is any memory of `id` elsewhere.
+        for l in &mut self.last {
+            if l.as_deref() == Some(id) {
+                *l = None;
+            }
+        }
+        if let Some(l) = self.last.get_mut(seat) {
+            *l = None;
+        }
         if let Some(slot) = self.seats.get_mut(seat) {
             *slot = Some(Occupant {
                 id: id.to_string(),
@@ -133,9 +294,11 @@ impl Seating {
         }
     }
 
-    /// Seats `id` in the first free seat (in seating order) its role may use: privileged
+    /// Seats `id`: in the seat they left last if nobody sat there since and their role may
+    /// use it; else in the first free seat (in seating order) its role may use: privileged
     /// roles take a free reserved seat first, else the first free unreserved one; others
-    /// only unreserved seats. Returns the seat index.
+    /// only unreserved seats (when only reserved seats are free, [`SeatingError::Full`]: they
+    /// wait). Returns the seat index.
     pub fn join(&mut self, id: &str, role: Role) -> Result<usize, SeatingError> {
         if id.is_empty() || id.len() > MAX_ID_BYTES {
             // Keep the error small for hostile ids.
@@ -146,17 +309,25 @@ impl Seating {
             return Err(SeatingError::AlreadySeated(id.to_string()));
         }
         let seat = self
-            .pick(role)
+            .remembered_for(id, role)
+            .or_else(|| self.pick(role))
             .ok_or(SeatingError::Full(self.seats.len()))?;
         self.place(id, role, seat);
         Ok(seat)
     }
 
-    /// Removes `id`; returns the seat it had. Nobody else moves.
+    /// Whether a participant of `role` could be seated now.
+    pub fn has_room_for(&self, role: Role) -> bool {
+        self.pick(role).is_some()
+    }
+
+    /// Removes `id`; returns the seat it had. Nobody else moves. The seat remembers `id`
+    /// until someone else sits there ([`Seating::join`]).
     pub fn leave(&mut self, id: &str) -> Option<usize> {
         let seat = self.by_id.remove(id)?;
-        if let Some(slot) = self.seats.get_mut(seat) {
-            *slot = None;
+        let occupant = self.seats.get_mut(seat).and_then(Option::take);
+        if let (Some(occ), Some(l)) = (occupant, self.last.get_mut(seat)) {
+            *l = Some(occ.id);
         }
         Some(seat)
     }
@@ -185,6 +356,9 @@ impl Seating {
         if let (Some(occ), Some(slot)) = (occupant, self.seats.get_mut(seat)) {
             *slot = Some(occ);
             self.by_id.insert(id.to_string(), seat);
+        }
+        if let Some(l) = self.last.get_mut(seat) {
+            *l = None;
         }
         Ok(())
     }
@@ -254,15 +428,23 @@ impl Seating {
     }
 
     /// Switches to `scene`'s seats. Everyone whose seat index exists in the new scene stays
-    /// there (even an attendee on a seat that is reserved); reservations of seat indices that
-    /// still exist are kept. The others are re-seated by the join rules with their role,
+    /// there (even an attendee on a seat that is reserved). A reservation rule set with
+    /// [`Seating::set_reservation`] is applied to the new scene (a count: its first seats in
+    /// seating order; seat indices it lacks are skipped); without one, reservations of seat
+    /// indices that still exist are kept. Seat memory of indices that still exist is kept.
+    /// The others are re-seated by the join rules with their role,
     /// privileged participants first, then in the seating order of their old seats. Returns
     /// the ids that found no seat; they are removed.
     pub fn change_scene(&mut self, scene: &Scene) -> Vec<String> {
         let n = scene.seats.len();
         let old_order = std::mem::replace(&mut self.order, scene.seat_order());
         let mut old_seats = std::mem::replace(&mut self.seats, vec![None; n]);
-        self.reserved.resize(n, false);
+        if self.reservation == Reservation::None {
+            self.reserved.resize(n, false);
+        } else {
+            self.reserved = self.reservation.flags(scene);
+        }
+        self.last.resize(n, None);
         self.by_id.clear();
 
         // Displaced occupants in old seating order.
@@ -347,6 +529,107 @@ impl Seating {
     }
 }
 
+/// A saved seat layout: participant id -> the `seatingOrder` of their seat, as JSON
+/// `{"<id>": <seatingOrder>, ...}`. Save one with [`Seating::layout`] and apply it to a later
+/// meeting with [`Seating::apply_layout`] (Teams keeps a layout across a meeting series).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SeatLayout(pub BTreeMap<String, u32>);
+
+impl SeatLayout {
+    /// The JSON object.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+    }
+
+    /// Parses the JSON object (ids to non-negative integers).
+    pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+}
+
+/// Why a [`SeatLayout`] entry was not applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LayoutSkipReason {
+    /// The participant is not seated here.
+    NotPresent,
+    /// The scene has no seat with that `seatingOrder` (or every such seat went to an earlier
+    /// entry of the layout).
+    NoSuchSeat,
+    /// The seat is reserved and the participant is an attendee (or moving them would put an
+    /// attendee in a reserved seat).
+    Reserved,
+}
+
+/// A [`SeatLayout`] entry that was skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayoutSkip {
+    /// The participant id.
+    pub participant: String,
+    /// The `seatingOrder` the layout gives them.
+    pub seating_order: u32,
+    /// Why it was skipped.
+    pub reason: LayoutSkipReason,
+}
+
+impl Seating {
+    /// Who sits where now, as a [`SeatLayout`] of `scene` (the scene this seating is for).
+    pub fn layout(&self, scene: &Scene) -> SeatLayout {
+        SeatLayout(
+            self.occupied()
+                .filter_map(|(seat, id)| {
+                    let order = scene.seats.get(seat)?.seating_order;
+                    Some((id.to_string(), order))
+                })
+                .collect(),
+        )
+    }
+
+    /// Moves seated participants to the seats `layout` gives them, in id order: to a free
+    /// seat, or swapping with whoever sits there. With several seats sharing a
+    /// `seatingOrder`, each entry takes the first (in seating order) no earlier entry took.
+    /// Ids not seated here, seats the scene lacks and moves the reservation forbids are
+    /// skipped and returned.
+    pub fn apply_layout(&mut self, scene: &Scene, layout: &SeatLayout) -> Vec<LayoutSkip> {
+        let mut claimed = vec![false; self.seats.len()];
+        let mut skipped = Vec::new();
+        for (id, &seating_order) in &layout.0 {
+            let skip = |reason| LayoutSkip {
+                participant: id.clone(),
+                seating_order,
+                reason,
+            };
+            if self.seat_of(id).is_none() {
+                skipped.push(skip(LayoutSkipReason::NotPresent));
+                continue;
+            }
+            let target = self.order.iter().copied().find(|&s| {
+                !claimed.get(s).copied().unwrap_or(true)
+                    && scene.seats.get(s).map(|x| x.seating_order) == Some(seating_order)
+            });
+            let Some(target) = target else {
+                skipped.push(skip(LayoutSkipReason::NoSuchSeat));
+                continue;
+            };
+            let moved = match self.occupant(target).map(str::to_string) {
+                Some(other) => self.swap(id, &other),
+                None => self.assign(id, target),
+            };
+            match moved {
+                Ok(()) => {
+                    if let Some(c) = claimed.get_mut(target) {
+                        *c = true;
+                    }
+                }
+                Err(_) => skipped.push(skip(LayoutSkipReason::Reserved)),
+            }
+        }
+        skipped
+    }
+}
+
 /// A seat's box in CSS pixels of the scene-size box (ACS `togetherModeSeatingMap` entry).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct CssRect {
@@ -408,6 +691,138 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn reservation_by_count_takes_the_lowest_seating_orders() {
+        let scene = row_scene(&[3, 1, 0, 2]);
+        let mut s = Seating::new(&scene);
+        s.set_reservation(&scene, Reservation::Count(2)).unwrap();
+        assert_eq!(s.reserved_seats().collect::<Vec<_>>(), vec![1, 2]);
+        // Attendees skip the reserved seats, privileged roles take them first.
+        assert_eq!(s.join("a", Role::Attendee), Ok(3));
+        assert_eq!(s.join("p", Role::Presenter), Ok(2));
+        assert_eq!(s.join("b", Role::Attendee), Ok(0));
+        assert_eq!(s.join("c", Role::Attendee), Err(SeatingError::Full(4)));
+        assert!(!s.has_room_for(Role::Attendee) && s.has_room_for(Role::CoOrganizer));
+        assert_eq!(s.join("o", Role::Organizer), Ok(1));
+        // More than the scene has: all of them.
+        s.set_reservation(&scene, Reservation::Count(99)).unwrap();
+        assert_eq!(s.reserved_seats().count(), 4);
+        assert_eq!(s.seat_of("a"), Some(3), "nobody moves");
+        // Seat lists are checked.
+        assert_eq!(
+            s.set_reservation(&scene, Reservation::Seats(vec![0, 4])),
+            Err(SeatingError::NoSuchSeat { seat: 4, count: 4 })
+        );
+        assert_eq!(s.reserved_seats().count(), 4, "unchanged on error");
+        s.set_reservation(&scene, Reservation::Seats(vec![3]))
+            .unwrap();
+        assert_eq!(s.reserved_seats().collect::<Vec<_>>(), vec![3]);
+        // The rule follows scene changes: a count picks the new scene's first seats.
+        let mut s = Seating::new(&scene);
+        s.set_reservation(&scene, Reservation::Count(1)).unwrap();
+        s.change_scene(&row_scene(&[0, 1, 2, 3, 4, 5]));
+        assert_eq!(s.reserved_seats().collect::<Vec<_>>(), vec![0]);
+        assert_eq!(s.reservation(), &Reservation::Count(1));
+    }
+
+    #[test]
+    fn reservation_parses() {
+        assert_eq!("3".parse(), Ok(Reservation::Count(3)));
+        assert_eq!("none".parse(), Ok(Reservation::None));
+        assert_eq!("".parse(), Ok(Reservation::None));
+        assert_eq!("seats:0, 4".parse(), Ok(Reservation::Seats(vec![0, 4])));
+        assert!("seats:".parse::<Reservation>().is_err());
+        assert!("-1".parse::<Reservation>().is_err());
+        assert!("x".parse::<Reservation>().is_err());
+    }
+
+    #[test]
+    fn seats_are_remembered_until_someone_else_sits_there() {
+        let scene = row_scene(&[0, 1, 2, 3]);
+        let mut s = Seating::new(&scene);
+        for id in ["a", "b", "c"] {
+            s.join(id, Role::Attendee).unwrap();
+        }
+        s.leave("b");
+        s.leave("a");
+        assert_eq!(s.remembered_seat("b"), Some(1));
+        // b comes back to seat 1 although seat 0 comes first.
+        assert_eq!(s.join("b", Role::Attendee), Ok(1));
+        assert_eq!(s.remembered_seat("b"), None);
+        // Someone else took a's seat: a gets the first free one.
+        assert_eq!(s.join("d", Role::Attendee), Ok(0));
+        assert_eq!(s.remembered_seat("a"), None);
+        assert_eq!(s.join("a", Role::Attendee), Ok(3));
+        // A seat reserved since the attendee left is not theirs any more.
+        s.leave("c");
+        s.reserve(2).unwrap();
+        s.leave("d");
+        assert_eq!(s.join("c", Role::Attendee), Ok(0));
+        // Memory carried over to another seating.
+        s.leave("b");
+        let mut t = Seating::new(&scene);
+        for (seat, id) in s.remembered() {
+            t.remember(seat, id);
+        }
+        assert_eq!(t.remembered().collect::<Vec<_>>(), vec![(1, "b")]);
+        assert_eq!(t.join("b", Role::Attendee), Ok(1));
+        t.remember(2, "b"); // seated: ignored
+        t.remember(9, "z"); // no such seat: ignored
+        assert_eq!(t.remembered().count(), 0);
+    }
+
+    #[test]
+    fn seat_layouts_save_and_apply() {
+        let scene = row_scene(&[3, 1, 0, 2]);
+        let mut s = Seating::new(&scene);
+        for id in ["a", "b", "c"] {
+            s.join(id, Role::Attendee).unwrap(); // seats 2, 1, 3
+        }
+        let layout = s.layout(&scene);
+        assert_eq!(layout.to_json(), r#"{"a":0,"b":1,"c":2}"#);
+        assert_eq!(SeatLayout::from_json(&layout.to_json()).unwrap(), layout);
+        assert!(SeatLayout::from_json(r#"{"a":-1}"#).is_err());
+
+        // A later meeting: other join order, plus someone new and someone missing.
+        let mut t = Seating::new(&scene);
+        for id in ["c", "x", "a"] {
+            t.join(id, Role::Attendee).unwrap(); // seats 2, 1, 3
+        }
+        let mut wanted = layout.clone();
+        wanted.0.insert("gone".into(), 0);
+        wanted.0.insert("x".into(), 9);
+        let skipped = t.apply_layout(&scene, &wanted);
+        assert_eq!(
+            skipped,
+            vec![
+                LayoutSkip {
+                    participant: "b".into(),
+                    seating_order: 1,
+                    reason: LayoutSkipReason::NotPresent
+                },
+                LayoutSkip {
+                    participant: "gone".into(),
+                    seating_order: 0,
+                    reason: LayoutSkipReason::NotPresent
+                },
+                LayoutSkip {
+                    participant: "x".into(),
+                    seating_order: 9,
+                    reason: LayoutSkipReason::NoSuchSeat
+                },
+            ]
+        );
+        assert_eq!(t.layout(&scene).0["a"], 0);
+        assert_eq!(t.layout(&scene).0["c"], 2);
+        // Reserved seats stay closed to attendees.
+        let mut u = Seating::new(&scene);
+        u.set_reservation(&scene, Reservation::Count(1)).unwrap(); // seat 2
+        u.join("a", Role::Attendee).unwrap();
+        let skipped = u.apply_layout(&scene, &layout);
+        assert_eq!(skipped.len(), 3);
+        assert_eq!(skipped[0].reason, LayoutSkipReason::Reserved);
     }
 
     #[test]

@@ -43,7 +43,7 @@ use crate::error::{ComposeError, FrameError, SeatingError};
 use crate::frame::{Frame, FrameRef, PixelFormat};
 use crate::framing::FramingMode;
 use crate::scene::Scene;
-use crate::seating::{Role, SeatingMap};
+use crate::seating::{LayoutSkip, Reservation, Role, SeatLayout, SeatingMap};
 
 /// Microseconds per second.
 const MICROS: u128 = 1_000_000;
@@ -883,6 +883,25 @@ impl LiveStream {
         self.output = Frame::black(PixelFormat::I420, width, height, color)?;
         self.report.seating_changed = true;
         Ok(())
+    }
+
+    /// Reserves seats for organizers, co-organizers and presenters ([`Reservation`]). Nobody
+    /// seated moves; members waiting take seats the change frees for them.
+    pub fn set_reservation(&mut self, reservation: Reservation) -> Result<(), LiveError> {
+        self.compositor.set_reservation(reservation)?;
+        self.fill_seats()
+    }
+
+    /// Who sits where, as a [`SeatLayout`].
+    pub fn seat_layout(&self) -> SeatLayout {
+        self.compositor.seat_layout()
+    }
+
+    /// Moves seated members to the seats `layout` gives them; returns the entries skipped.
+    pub fn apply_seat_layout(&mut self, layout: &SeatLayout) -> Vec<LayoutSkip> {
+        let skipped = self.compositor.apply_seat_layout(layout);
+        self.report.seating_changed = true;
+        skipped
     }
 
     /// Moves a seated member to a free seat.

@@ -675,3 +675,98 @@ fn render_takes_a_framing_per_input() {
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// `render --reserved-seats` and `--input-role ID=ROLE`: the presenter takes the reserved
+/// seat though listed last; an attendee who finds only reserved seats waits (left out, with
+/// a warning); bad values fail.
+#[test]
+fn render_reserves_seats_for_roles() {
+    let d = tmpdir("render-reserved");
+    let (scene, _, white) = package(&d);
+    let dark = d.join("dark.png");
+    image::RgbaImage::from_pixel(40, 30, image::Rgba([40, 40, 40, 255]))
+        .save(&dark)
+        .unwrap();
+    let (a, b) = (
+        format!("a={}", white.display()),
+        format!("b={}", dark.display()),
+    );
+    let scene = scene.to_string_lossy().into_owned();
+    let render = |extra: &[&str]| -> (u8, u8, String) {
+        let mut args = vec![
+            "render",
+            "--segment",
+            "none",
+            "--scene",
+            &scene,
+            "--input",
+            &a,
+            "--input",
+            &b,
+            "--size",
+            "64x36",
+            "--frames",
+            "1",
+            "--out",
+            "-",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut r = Y4mReader::new(std::io::Cursor::new(o.stdout)).unwrap();
+        let f = r.read_frame().unwrap().unwrap();
+        // Seat 0 centred at x 16, seat 1 at x 48.
+        let row = f.as_ref().plane(0).row(18).to_vec();
+        (
+            row[16],
+            row[48],
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (s0, s1, _) = render(&[]);
+    assert!(
+        s0 > s1,
+        "join order: a (white) in seat 0, b (dark) in seat 1"
+    );
+    let (r0, r1, _) = render(&["--reserved-seats", "1", "--input-role", "b=presenter"]);
+    assert_eq!((r0, r1), (s1, s0), "b takes the reserved seat 0, a seat 1");
+    assert_eq!(
+        render(&["--reserved-seats", "seats:0", "--input-role", "b=presenter"]).0,
+        r0
+    );
+    // Two attendees and one unreserved seat: b waits, seat 0 shows the background.
+    let (w0, w1, stderr) = render(&["--reserved-seats", "1"]);
+    assert_eq!(w1, s0, "a in seat 1");
+    assert!(w0 != s0 && w0 != s1, "seat 0 empty");
+    assert!(
+        stderr.contains("waits") && stderr.contains("b="),
+        "{stderr}"
+    );
+    let out = d.join("bad.y4m");
+    let out_s = out.to_str().unwrap();
+    for (flag, value, why) in [
+        ("--input-role", "b=boss", "ID=organizer"),
+        ("--input-role", "c=presenter", "\"c\""),
+        ("--reserved-seats", "x", "seats:"),
+        ("--reserved-seats", "seats:5", "seat 5"),
+    ] {
+        together_fails(
+            &[
+                "render",
+                "--segment",
+                "none",
+                "--scene",
+                &scene,
+                "--input",
+                &a,
+                flag,
+                value,
+                "--out",
+                out_s,
+            ],
+            why,
+        );
+        assert!(!out.exists(), "{value}: no output");
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}

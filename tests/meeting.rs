@@ -8,6 +8,7 @@ use together_mode::meeting::{
     AcsError, Event, IdentityKind, Meeting, MeetingEvent, MeetingOptions, RoomSettings, RoomSpec,
     RoomState,
 };
+use together_mode::seating::{LayoutSkipReason, Reservation, SeatLayout};
 use together_mode::stream::StreamOptions;
 use together_mode::SegmentMode;
 use together_mode::{CompositorOptions, FrameRef, Role, Scene};
@@ -582,4 +583,254 @@ fn freeze_policy_applies_in_the_meeting() {
     m.push("8:acs:a", solid(80, 128, 128), now).unwrap();
     m.tick().unwrap();
     assert!(m.participant("8:acs:a").unwrap().seat.is_some());
+}
+
+#[test]
+fn reopening_a_room_past_its_end_time_clears_the_end_time() {
+    let mut m = meeting();
+    let rx = m.subscribe();
+    for (id, role) in [("8:orgid:o", Role::Organizer), ("8:acs:a", Role::Attendee)] {
+        m.join(id, role).unwrap();
+        m.set_video(id, true).unwrap();
+    }
+    m.create_room("8:orgid:o", RoomSpec::new("r", "R")).unwrap();
+    m.assign("8:orgid:o", "8:acs:a", Some("r")).unwrap();
+    let end = m.now_us() + 200_000;
+    let settings = RoomSettings {
+        room_end_time_us: Some(end),
+        disable_return_to_main_meeting: false,
+    };
+    m.set_room_settings("8:orgid:o", "r", settings).unwrap();
+    m.open_room("8:orgid:o", "r").unwrap();
+    assert_eq!(m.participant("8:acs:a").unwrap().room, "r");
+    while m.now_us() <= end {
+        m.tick().unwrap();
+    }
+    assert_eq!(m.breakout_room("r").unwrap().state, RoomState::Closed);
+    assert_eq!(m.participant("8:acs:a").unwrap().room, "main");
+
+    // Reopened after its end time: the end time is cleared (with an event), the invitee moves
+    // in and stays there through the next ticks.
+    drain(&rx);
+    m.open_room("8:orgid:o", "r").unwrap();
+    let cleared = drain(&rx).into_iter().any(|e| {
+        matches!(
+            e.kind,
+            MeetingEvent::BreakoutRoomsSettings { ref room, settings }
+                if room == "r" && settings.room_end_time_us.is_none()
+        )
+    });
+    assert!(cleared, "a settings event reports the cleared end time");
+    assert_eq!(
+        m.breakout_room("r").unwrap().settings.room_end_time_us,
+        None
+    );
+    for _ in 0..3 {
+        m.tick().unwrap();
+        assert_eq!(m.breakout_room("r").unwrap().state, RoomState::Open);
+        assert_eq!(m.participant("8:acs:a").unwrap().room, "r");
+    }
+    // A new end time applies again.
+    let end = m.now_us() + 100_000;
+    m.set_room_settings(
+        "8:orgid:o",
+        "r",
+        RoomSettings {
+            room_end_time_us: Some(end),
+            ..settings
+        },
+    )
+    .unwrap();
+    while m.now_us() <= end {
+        m.tick().unwrap();
+    }
+    assert_eq!(m.breakout_room("r").unwrap().state, RoomState::Closed);
+    // A future end time set while closed survives opening.
+    let end = m.now_us() + 500_000;
+    m.set_room_settings(
+        "8:orgid:o",
+        "r",
+        RoomSettings {
+            room_end_time_us: Some(end),
+            ..settings
+        },
+    )
+    .unwrap();
+    m.open_room("8:orgid:o", "r").unwrap();
+    assert_eq!(
+        m.breakout_room("r").unwrap().settings.room_end_time_us,
+        Some(end)
+    );
+}
+
+fn seat(m: &Meeting, id: &str) -> Option<usize> {
+    m.participant(id).and_then(|p| p.seat)
+}
+
+#[test]
+fn reserved_seats_go_to_organizers_and_presenters_and_attendees_wait() {
+    let options = MeetingOptions::default()
+        .with_compositor(
+            CompositorOptions::default()
+                .with_segment(SegmentMode::Alpha)
+                .with_size(W, H),
+        )
+        .with_reservation(Reservation::Count(2));
+    let mut m = meeting_with(options);
+    // Seats 0 and 1 (seatingOrder 0, 1) are reserved: seven attendees fill seats 2..=8.
+    for i in 0..8 {
+        let id = format!("8:acs:a{i}");
+        m.join(&id, Role::Attendee).unwrap();
+        m.set_video(&id, true).unwrap();
+    }
+    for i in 0..7 {
+        assert_eq!(seat(&m, &format!("8:acs:a{i}")), Some(i + 2));
+    }
+    // The eighth waits, although two (reserved) seats are free.
+    assert_eq!(seat(&m, "8:acs:a7"), None);
+    assert_eq!(m.live("main").unwrap().waiting(), ["8:acs:a7".to_string()]);
+    m.tick().unwrap();
+    assert_eq!(seat(&m, "8:acs:a7"), None);
+    for (id, role) in [
+        ("8:orgid:p", Role::Presenter),
+        ("8:orgid:o", Role::Organizer),
+        ("8:orgid:c", Role::CoOrganizer),
+    ] {
+        m.join(id, role).unwrap();
+        m.set_video(id, true).unwrap();
+    }
+    assert_eq!(seat(&m, "8:orgid:p"), Some(0));
+    assert_eq!(seat(&m, "8:orgid:o"), Some(1));
+    assert_eq!(seat(&m, "8:orgid:c"), None, "no seat left: waits");
+    // A reserved seat freed goes to the co-organizer, not to the attendee ahead in line.
+    m.leave("8:orgid:p").unwrap();
+    assert_eq!(seat(&m, "8:orgid:c"), Some(0));
+    assert_eq!(seat(&m, "8:acs:a7"), None);
+    // An unreserved seat freed goes to the attendee.
+    m.leave("8:acs:a3").unwrap();
+    assert_eq!(seat(&m, "8:acs:a7"), Some(5));
+    // Explicit seats, by those allowed to change seating; nobody seated moves.
+    assert_eq!(
+        refusal(m.set_reservation("8:acs:a0", Reservation::None)),
+        (403, 46303)
+    );
+    m.set_reservation("8:orgid:o", Reservation::Seats(vec![8]))
+        .unwrap();
+    assert_eq!(seat(&m, "8:acs:a6"), Some(8));
+    m.leave("8:acs:a6").unwrap();
+    m.join("8:acs:late", Role::Attendee).unwrap();
+    m.set_video("8:acs:late", true).unwrap();
+    assert_eq!(seat(&m, "8:acs:late"), None, "seat 8 is reserved now");
+    assert!(m
+        .set_reservation("8:orgid:o", Reservation::Seats(vec![9]))
+        .is_err());
+    m.set_reservation("8:orgid:o", Reservation::None).unwrap();
+    assert_eq!(seat(&m, "8:acs:late"), Some(8), "waiting attendee seated");
+}
+
+#[test]
+fn back_from_a_breakout_room_a_participant_takes_their_old_seat() {
+    let mut m = meeting();
+    for (id, role) in [
+        ("8:acs:a", Role::Attendee),
+        ("8:acs:b", Role::Attendee),
+        ("8:acs:c", Role::Attendee),
+        ("8:orgid:o", Role::Organizer),
+    ] {
+        m.join(id, role).unwrap();
+        m.set_video(id, true).unwrap();
+    }
+    assert_eq!(
+        (seat(&m, "8:acs:a"), seat(&m, "8:acs:b")),
+        (Some(0), Some(1))
+    );
+    m.create_room("8:orgid:o", RoomSpec::new("r", "R")).unwrap();
+    m.assign("8:orgid:o", "8:acs:a", Some("r")).unwrap();
+    m.assign("8:orgid:o", "8:acs:b", Some("r")).unwrap();
+    m.open_room("8:orgid:o", "r").unwrap();
+    assert_eq!(m.participant("8:acs:b").unwrap().room, "r");
+    m.tick().unwrap();
+    // b comes back first: seat 1 (theirs), not seat 0 (the first free one).
+    m.return_to_main("8:acs:b").unwrap();
+    assert_eq!(seat(&m, "8:acs:b"), Some(1));
+    // Someone else took a's seat meanwhile: a gets the first free seat.
+    m.join("8:acs:d", Role::Attendee).unwrap();
+    m.set_video("8:acs:d", true).unwrap();
+    assert_eq!(seat(&m, "8:acs:d"), Some(0));
+    m.close_room("8:orgid:o", "r").unwrap();
+    assert_eq!(seat(&m, "8:acs:a"), Some(4));
+}
+
+#[test]
+fn a_seat_layout_saved_in_one_meeting_applies_to_the_next() {
+    let people = [
+        ("8:orgid:o", Role::Organizer),
+        ("8:acs:a", Role::Attendee),
+        ("8:acs:b", Role::Attendee),
+        ("8:acs:c", Role::Attendee),
+    ];
+    let mut m = meeting();
+    for (id, role) in people {
+        m.join(id, role).unwrap();
+        m.set_video(id, true).unwrap();
+    }
+    m.assign_seat("8:orgid:o", "8:acs:a", 7).unwrap();
+    m.swap_seats("8:orgid:o", "8:acs:b", "8:acs:c").unwrap();
+    let saved = m.seat_layout("main").unwrap().to_json();
+    let layout = SeatLayout::from_json(&saved).unwrap();
+    assert_eq!(layout.0["8:acs:a"], 7);
+    assert_eq!(layout.0["8:acs:b"], 3);
+
+    // The next meeting: joined in another order, without c, and a smaller scene.
+    let mut next = Meeting::new(
+        Scene::grid(4, W, H).unwrap(),
+        MeetingOptions::default().with_compositor(
+            CompositorOptions::default()
+                .with_segment(SegmentMode::Alpha)
+                .with_size(W, H),
+        ),
+    )
+    .unwrap();
+    for (id, role) in people.iter().rev().skip(1).take(2) {
+        next.join(id, *role).unwrap();
+        next.set_video(id, true).unwrap();
+    }
+    next.join("8:orgid:o", Role::Organizer).unwrap();
+    next.set_video("8:orgid:o", true).unwrap();
+    let rx = next.subscribe();
+    assert_eq!(
+        refusal(next.apply_seat_layout("8:acs:a", &layout)),
+        (403, 46303)
+    );
+    let skipped = next.apply_seat_layout("8:orgid:o", &layout).unwrap();
+    let reasons: Vec<(&str, LayoutSkipReason)> = skipped
+        .iter()
+        .map(|s| (s.participant.as_str(), s.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            ("8:acs:a", LayoutSkipReason::NoSuchSeat),
+            ("8:acs:c", LayoutSkipReason::NotPresent)
+        ]
+    );
+    assert_eq!(seat(&next, "8:acs:b"), Some(3));
+    assert_eq!(seat(&next, "8:orgid:o"), Some(0));
+    let events = drain(&rx);
+    let applied = events.iter().find_map(|e| match &e.kind {
+        MeetingEvent::SeatLayoutApplied {
+            applied, skipped, ..
+        } => Some((applied.clone(), skipped.len())),
+        _ => None,
+    });
+    assert_eq!(
+        applied,
+        Some((vec!["8:acs:b".to_string(), "8:orgid:o".to_string()], 2))
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e.kind, MeetingEvent::SeatingUpdated { .. })));
+    assert!(serde_json::to_string(&events[0])
+        .unwrap()
+        .contains("seatLayoutApplied"));
 }

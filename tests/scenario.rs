@@ -344,3 +344,100 @@ fn a_participants_framing_reaches_their_seat() {
     );
     assert_eq!(own_off, off, "their own off beats the file's crop");
 }
+
+/// The main room's seating maps from `events.jsonl`, with the tick of each.
+fn main_seating_maps(out: &Path) -> Vec<(u64, serde_json::Value)> {
+    std::fs::read_to_string(out.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "togetherModeSeatingUpdated" && e["room"] == "main")
+        .map(|e| (e["tick"].as_u64().unwrap(), e["seatingMap"].clone()))
+        .collect()
+}
+
+/// The seating map of the auditorium with `placed` (id, index into its seating order), as
+/// the scenario's 160x90 output in the default scene size shows it.
+fn expected_map(placed: &[(&str, usize)]) -> serde_json::Value {
+    use together_mode::seating::{Role, Seating, DEFAULT_SCENE_SIZE};
+    let scene = together_mode::Scene::builtin("auditorium").unwrap();
+    let order = scene.seat_order();
+    let mut s = Seating::new(&scene);
+    for (id, k) in placed {
+        s.join(id, Role::Organizer).unwrap();
+        s.assign(id, order[*k]).unwrap();
+    }
+    serde_json::from_str(
+        &s.seating_map(&scene, (160, 90), DEFAULT_SCENE_SIZE)
+            .to_json(),
+    )
+    .unwrap()
+}
+
+/// Reserved seats, seat memory and seat layouts through the scenario runner: the organizer
+/// takes the reserved seat although attendees joined first; back from a breakout room, two
+/// attendees take their own seats again (in the opposite order from the one they left);
+/// a layout swaps them, skipping an id not in the meeting; an attendee may not reserve.
+#[test]
+fn reserved_seats_seat_memory_and_layouts_in_a_scenario() {
+    let scene = together_mode::Scene::builtin("auditorium").unwrap();
+    let order = scene.seat_order();
+    let so = |k: usize| scene.seats[order[k]].seating_order;
+    let s = parse(&format!(
+        r#"{{"output": {{"width": 160, "height": 90, "fps": 10}}, "ticks": 5, "segment": "none",
+            "reservedSeats": 1,
+            "participants": [
+                {{"id": "8:acs:a", "source": {{"synthetic": {{"seed": 1, "width": 64, "height": 48}}}}}},
+                {{"id": "8:acs:b", "source": {{"synthetic": {{"seed": 2, "width": 64, "height": 48}}}}}},
+                {{"id": "8:orgid:o", "role": "organizer",
+                  "source": {{"synthetic": {{"seed": 3, "width": 64, "height": 48}}}}}}],
+            "events": [{{"type": "join", "participant": "8:acs:a"}},
+                       {{"type": "join", "participant": "8:acs:b"}},
+                       {{"type": "join", "participant": "8:orgid:o"}},
+                       {{"type": "start", "by": "8:orgid:o"}},
+                       {{"at": 1, "type": "createRoom", "by": "8:orgid:o", "threadId": "r", "displayName": "R"}},
+                       {{"at": 1, "type": "assign", "by": "8:orgid:o", "participant": "8:acs:a", "threadId": "r"}},
+                       {{"at": 1, "type": "assign", "by": "8:orgid:o", "participant": "8:acs:b", "threadId": "r"}},
+                       {{"at": 1, "type": "openRoom", "by": "8:orgid:o", "threadId": "r"}},
+                       {{"at": 2, "type": "returnToMain", "participant": "8:acs:b"}},
+                       {{"at": 2, "type": "returnToMain", "participant": "8:acs:a"}},
+                       {{"at": 3, "type": "reserveSeats", "by": "8:acs:a", "seats": 2}},
+                       {{"at": 3, "type": "applySeatLayout", "by": "8:orgid:o",
+                         "layout": {{"8:acs:a": {a}, "8:acs:b": {b}, "8:acs:gone": 0}}}}]}}"#,
+        a = so(2),
+        b = so(1),
+    ))
+    .unwrap();
+    let tmp = common::TestDir::new("scenario-seats");
+    let out = tmp.join("out");
+    let report = s.run(&out).unwrap();
+    assert_eq!(report.refused, 1, "the attendee's reservation");
+    let maps = main_seating_maps(&out);
+    let last_at = |tick: u64| {
+        maps.iter()
+            .rev()
+            .find(|(t, _)| *t == tick)
+            .map(|(_, m)| m.clone())
+            .unwrap()
+    };
+    let joined = expected_map(&[("8:orgid:o", 0), ("8:acs:a", 1), ("8:acs:b", 2)]);
+    assert_eq!(last_at(0), joined);
+    assert_eq!(last_at(2), joined, "back in their own seats");
+    assert_eq!(
+        last_at(3),
+        expected_map(&[("8:orgid:o", 0), ("8:acs:a", 2), ("8:acs:b", 1)])
+    );
+    let text = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    let applied: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["event"] == "seatLayoutApplied")
+        .unwrap();
+    assert_eq!(applied["skipped"][0]["participant"], "8:acs:gone");
+    assert_eq!(applied["skipped"][0]["reason"], "notPresent");
+    // Bad reservations are schema errors.
+    for bad in [r#""x""#, "-1", "[1, -2]"] {
+        let json = format!(r#"{{"ticks": 1, "reservedSeats": {bad}, "participants": []}}"#);
+        assert!(matches!(parse(&json), Err(ScenarioError::Json(_))), "{bad}");
+    }
+}

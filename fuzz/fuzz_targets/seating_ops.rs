@@ -46,9 +46,15 @@ fn scene(v: u8) -> Scene {
     }
 }
 
-/// The seat the join rules give `role`: privileged roles take the first free reserved seat
-/// in seating order, else the first free unreserved one; attendees only unreserved seats.
-fn expected_seat(s: &Seating, order: &[usize], role: Role) -> Option<usize> {
+/// The seat the join rules give `id` with `role`: the seat `id` left last if nobody sat
+/// there since and the role may use it; else privileged roles take the first free reserved
+/// seat in seating order, else the first free unreserved one; attendees only unreserved seats.
+fn expected_seat(s: &Seating, order: &[usize], id: &str, role: Role) -> Option<usize> {
+    if let Some(r) = s.remembered_seat(id) {
+        if s.occupant(r).is_none() && (role.is_privileged() || !s.is_reserved(r)) {
+            return Some(r);
+        }
+    }
     let free = |reserved: bool| {
         order
             .iter()
@@ -106,7 +112,7 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::Join(p, r) => {
                 let (pid, role) = (id(p), Role::from(r));
                 let before = seating.seat_of(&pid);
-                let want = expected_seat(&seating, &order, role);
+                let want = expected_seat(&seating, &order, &pid, role);
                 match seating.join(&pid, role) {
                     Ok(seat) => {
                         assert!(before.is_none());

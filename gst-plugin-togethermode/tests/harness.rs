@@ -12,6 +12,7 @@ use gsttogethermode::togethermode::{
     TogetherModeSegment,
 };
 use together_mode::frame::{ColorSpec, Frame, PixelFormat};
+use together_mode::seating::Reservation;
 use together_mode::segment::input_alpha_factory;
 use together_mode::{Compositor, CompositorOptions, Role, Scene, SegmentMode};
 
@@ -876,4 +877,96 @@ fn framing_of_the_element_and_of_a_pad_reaches_the_compositor() {
         let out = a.harness.pull().expect("composite");
         assert_same(&out, &caps, &render_i420(&mut centre).as_ref(), "centre");
     }
+}
+
+fn grid_library(n: usize) -> Compositor {
+    Compositor::new(
+        Scene::grid(n, 1920, 1080).unwrap(),
+        CompositorOptions::default()
+            .with_size(OUT_W, OUT_H)
+            .with_color(ColorSpec::BT601_LIMITED)
+            .with_segment(SegmentMode::Alpha),
+    )
+    .unwrap()
+}
+
+/// `reserved-seats`: the presenter pad takes the reserved seat, attendee pads never do (they
+/// stay unseated with a warning even when only reserved seats are free).
+#[test]
+fn reserved_seats_go_to_privileged_pads_only() {
+    let el = element("builtin:grid2");
+    el.set_property("reserved-seats", "1");
+    assert_eq!(el.property::<String>("reserved-seats"), "1");
+    let bus = gst::Bus::new();
+    el.set_bus(Some(&bus));
+    let mut lib = grid_library(2);
+    lib.set_reservation(Reservation::Count(1)).unwrap();
+    let caps = out_caps("I420");
+    let mut a = Input::new(&el, "8:acs:a", PixelFormat::I420, (64, 48), 1, true);
+    a.harness.set_sink_caps(caps.clone());
+    a.harness.play();
+    lib.join("8:acs:a", Role::Attendee).unwrap();
+    assert_eq!(lib.seating().seat_of("8:acs:a"), Some(1));
+    a.push(&mut lib, 0, 1);
+    let _ = a.harness.pull().unwrap();
+    let map = |el: &gst::Element| el.property::<String>("seating-map");
+    assert_eq!(map(&el), lib.seating_map((1280, 720)).to_json());
+
+    // Another attendee: only the reserved seat is free, so it waits.
+    let _p = Input::new(&el, "8:orgid:p", PixelFormat::I420, (64, 48), 2, false);
+    warnings(&bus);
+    assert!(!map(&el).contains("8:orgid:p"));
+    // As a presenter it takes the reserved seat.
+    let pad = el.sink_pads().into_iter().last().unwrap();
+    pad.set_property("role", TogetherModeRole::Presenter);
+    lib.join("8:orgid:p", Role::Presenter).unwrap();
+    assert_eq!(lib.seating().seat_of("8:orgid:p"), Some(0));
+    assert_eq!(map(&el), lib.seating_map((1280, 720)).to_json());
+    // Bad values are refused and the property keeps its value.
+    el.set_property("reserved-seats", "many");
+    assert_eq!(el.property::<String>("reserved-seats"), "1");
+    el.set_property("reserved-seats", "seats:1");
+    assert_eq!(el.property::<String>("reserved-seats"), "seats:1");
+    // Nobody seated moved.
+    assert_eq!(map(&el), lib.seating_map((1280, 720)).to_json());
+    // A seat the scene lacks: the engine refuses it and the old value stays.
+    el.set_property("reserved-seats", "seats:5");
+    assert_eq!(el.property::<String>("reserved-seats"), "seats:1");
+}
+
+/// A pad requested again with the same `participant-id` gets its old seat if it is free,
+/// although an earlier seat is free too.
+#[test]
+fn a_pad_requested_again_gets_its_old_seat() {
+    let el = element("builtin:grid4");
+    let mut lib = grid_library(4);
+    let caps = out_caps("I420");
+    let mut z = Input::new(&el, "z", PixelFormat::I420, (64, 48), 1, true);
+    z.harness.set_sink_caps(caps.clone());
+    z.harness.play();
+    let mut x = Input::new(&el, "x", PixelFormat::I420, (64, 48), 2, false);
+    let mut y = Input::new(&el, "y", PixelFormat::I420, (64, 48), 3, false);
+    for id in ["z", "x", "y"] {
+        lib.join(id, Role::Attendee).unwrap();
+    }
+    z.push(&mut lib, 0, 1);
+    x.push(&mut lib, 0, 1);
+    y.push(&mut lib, 0, 1);
+    let _ = z.harness.pull().unwrap();
+    let map = |el: &gst::Element| el.property::<String>("seating-map");
+    assert_eq!(map(&el), lib.seating_map((1280, 720)).to_json());
+    drop(x);
+    drop(y);
+    lib.leave("x");
+    lib.leave("y");
+    assert_eq!(map(&el), lib.seating_map((1280, 720)).to_json());
+    // y comes back first: seat 2, not the free seat 1.
+    let _y = Input::new(&el, "y", PixelFormat::I420, (64, 48), 3, false);
+    lib.join("y", Role::Attendee).unwrap();
+    assert_eq!(lib.seating().seat_of("y"), Some(2));
+    assert_eq!(map(&el), lib.seating_map((1280, 720)).to_json());
+    let _x = Input::new(&el, "x", PixelFormat::I420, (64, 48), 2, false);
+    lib.join("x", Role::Attendee).unwrap();
+    assert_eq!(lib.seating().seat_of("x"), Some(1));
+    assert_eq!(map(&el), lib.seating_map((1280, 720)).to_json());
 }

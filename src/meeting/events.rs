@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::identity::IdentityKind;
-use crate::seating::SeatingMap;
+use crate::seating::{LayoutSkip, SeatingMap};
 
 /// A Together Mode video stream (ACS `TogetherModeVideoStream`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -163,6 +163,19 @@ pub enum MeetingEvent {
         room: String,
         /// Its new settings.
         settings: RoomSettings,
+    },
+    /// A saved seat layout was applied to a room ([`super::Meeting::apply_seat_layout`]);
+    /// `skipped` lists the entries that were not (ids not in the room's seats, seats the
+    /// scene lacks, moves the reservation forbids). The seating map follows in a
+    /// `togetherModeSeatingUpdated` event.
+    #[serde(rename = "seatLayoutApplied", rename_all = "camelCase")]
+    SeatLayoutApplied {
+        /// The room's threadId.
+        room: String,
+        /// Participants moved to (or already in) their layout seat.
+        applied: Vec<String>,
+        /// Entries skipped, with the reason.
+        skipped: Vec<LayoutSkip>,
     },
     /// ACS `join`: a participant moved into a room (a breakout room, or back to main).
     #[serde(rename = "join", rename_all = "camelCase")]

@@ -66,7 +66,7 @@ use crate::frame::{Frame, FrameRef};
 use crate::framing::FramingMode;
 use crate::geometry::check_output_size;
 use crate::scene::Scene;
-use crate::seating::{Role, SeatingMap, DEFAULT_SCENE_SIZE, MAX_ID_BYTES};
+use crate::seating::{Reservation, Role, SeatLayout, SeatingMap, DEFAULT_SCENE_SIZE, MAX_ID_BYTES};
 use crate::stream::{LiveStream, Member, OutputClock, PushOutcome, Pushed, StreamOptions};
 
 /// Most breakout rooms a meeting may have (Teams' limit).
@@ -97,6 +97,10 @@ pub struct MeetingOptions {
     pub main_thread_id: String,
     /// Most breakout rooms. Default [`MAX_BREAKOUT_ROOMS`].
     pub max_breakout_rooms: usize,
+    /// Seats reserved for organizers, co-organizers and presenters in every room (main and
+    /// breakout rooms, whatever their scene). Default none: join-order seating. A seat list
+    /// naming a seat a room's scene lacks refuses that room.
+    pub reservation: Reservation,
 }
 
 impl Default for MeetingOptions {
@@ -109,6 +113,7 @@ impl Default for MeetingOptions {
             scene_size: DEFAULT_SCENE_SIZE,
             main_thread_id: "main".to_string(),
             max_breakout_rooms: MAX_BREAKOUT_ROOMS,
+            reservation: Reservation::None,
         }
     }
 }
@@ -147,6 +152,11 @@ impl MeetingOptions {
     /// Most breakout rooms (at most [`MAX_BREAKOUT_ROOMS`]).
     pub fn with_max_breakout_rooms(mut self, n: usize) -> Self {
         self.max_breakout_rooms = n;
+        self
+    }
+    /// Seats reserved for organizers, co-organizers and presenters in every room.
+    pub fn with_reservation(mut self, reservation: Reservation) -> Self {
+        self.reservation = reservation;
         self
     }
 }
@@ -269,7 +279,8 @@ impl Meeting {
         check_text("threadId", &options.main_thread_id)?;
         check_scene_size(options.scene_size)?;
         let clock = OutputClock::new(options.fps.0, options.fps.1, 0)?;
-        let stream = LiveStream::new(scene.clone(), options.compositor, options.stream)?;
+        let mut stream = LiveStream::new(scene.clone(), options.compositor, options.stream)?;
+        stream.set_reservation(options.reservation.clone())?;
         let main = Room {
             info: BreakoutRoom {
                 thread_id: options.main_thread_id.clone(),
@@ -770,6 +781,54 @@ impl Meeting {
         Ok(())
     }
 
+    /// Reserves seats in the caller's room for organizers, co-organizers and presenters
+    /// (organizer, co-organizer, presenter may do it); nobody seated moves, and the rule
+    /// follows the room's scene changes.
+    pub fn set_reservation(
+        &mut self,
+        by: &str,
+        reservation: Reservation,
+    ) -> Result<(), MeetingError> {
+        let p = self.require(by, Operation::ChangeSeating)?;
+        self.rooms[p.room].stream.set_reservation(reservation)?;
+        self.flush();
+        Ok(())
+    }
+
+    /// Who sits where in a room, as a [`SeatLayout`] (participant id -> `seatingOrder`) to
+    /// save and apply to a later meeting.
+    pub fn seat_layout(&self, thread_id: &str) -> Option<SeatLayout> {
+        self.room(thread_id).map(|r| r.stream.seat_layout())
+    }
+
+    /// Applies a saved [`SeatLayout`] to the caller's room (organizer, co-organizer,
+    /// presenter): seated participants move to their layout seats (swapping with whoever sits
+    /// there). Ids not seated in the room, seats the scene lacks and moves the reservation
+    /// forbids are skipped; a `seatLayoutApplied` event lists both. Returns the skipped.
+    pub fn apply_seat_layout(
+        &mut self,
+        by: &str,
+        layout: &SeatLayout,
+    ) -> Result<Vec<crate::seating::LayoutSkip>, MeetingError> {
+        let p = self.require(by, Operation::ChangeSeating)?;
+        let room = &mut self.rooms[p.room];
+        let skipped = room.stream.apply_seat_layout(layout);
+        let applied = layout
+            .0
+            .keys()
+            .filter(|id| !skipped.iter().any(|s| &s.participant == *id))
+            .cloned()
+            .collect();
+        let thread = room.info.thread_id.clone();
+        self.emit(MeetingEvent::SeatLayoutApplied {
+            room: thread,
+            applied,
+            skipped: skipped.clone(),
+        });
+        self.flush();
+        Ok(skipped)
+    }
+
     // ---------------------------------------------------------------------------------------
     // Breakout rooms
 
@@ -814,7 +873,8 @@ impl Meeting {
             .into());
         }
         let scene = spec.scene.unwrap_or_else(|| self.scene.clone());
-        let stream = LiveStream::new(scene, self.options.compositor, self.options.stream)?;
+        let mut stream = LiveStream::new(scene, self.options.compositor, self.options.stream)?;
+        stream.set_reservation(self.options.reservation.clone())?;
         self.rooms.push(Room {
             info: BreakoutRoom {
                 thread_id: spec.thread_id,
@@ -871,12 +931,24 @@ impl Meeting {
     }
 
     /// Opens a breakout room (organizer, co-organizer); auto-move invitees in the meeting move
-    /// in. Opening an open room does nothing.
+    /// in. Opening an open room does nothing. An end time that has already passed is cleared
+    /// (a `breakoutRoomsSettings` event says so): the reopened room runs until it is closed or
+    /// given a new end time, instead of closing again at the next tick.
     pub fn open_room(&mut self, by: &str, thread_id: &str) -> Result<(), MeetingError> {
         self.require(by, Operation::ManageBreakoutRooms)?;
         let i = self.breakout_index(thread_id)?;
         if self.rooms[i].info.state == RoomState::Open {
             return Ok(());
+        }
+        let now = self.clock.now();
+        let settings = &mut self.rooms[i].info.settings;
+        if settings.room_end_time_us.is_some_and(|t| t <= now) {
+            settings.room_end_time_us = None;
+            let settings = *settings;
+            self.emit(MeetingEvent::BreakoutRoomsSettings {
+                room: thread_id.to_string(),
+                settings,
+            });
         }
         self.rooms[i].info.state = RoomState::Open;
         self.emit_rooms();

@@ -31,6 +31,7 @@
 //! [`Frame::from_shared`]: together_mode::frame::Frame::from_shared
 //! [`FrameRef`]: together_mode::frame::FrameRef
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::{LazyLock, Mutex};
 
@@ -47,6 +48,7 @@ use together_mode::frame::ColorSpec;
 use together_mode::framing::FramingMode;
 use together_mode::meeting::IdentityKind;
 use together_mode::scene::SceneLimits;
+use together_mode::seating::Reservation;
 use together_mode::segment::{
     ModelCache, SegmentMode, SegmenterConfig, SegmenterConfigError, SegmenterFactory,
 };
@@ -106,6 +108,18 @@ enum BuildError {
     Compose(#[from] ComposeError),
 }
 
+/// A reservation as the `reserved-seats` property spells it.
+fn reserved_text(r: &Reservation) -> String {
+    match r {
+        Reservation::None => String::new(),
+        Reservation::Count(n) => n.to_string(),
+        Reservation::Seats(seats) => {
+            let list: Vec<String> = seats.iter().map(usize::to_string).collect();
+            format!("seats:{}", list.join(","))
+        }
+    }
+}
+
 fn open_scene(spec: &str) -> Result<Scene, BuildError> {
     let scene = match grid_participants(spec) {
         Some(n) => Scene::grid(n, GRID_WORLD.0, GRID_WORLD.1),
@@ -147,6 +161,8 @@ struct Settings {
     /// The framing of pads without their own.
     framing: FramingMode,
     auto_zoom: Option<bool>,
+    /// Seats reserved for organizers, co-organizers and presenters.
+    reserved: Reservation,
 }
 
 impl Default for Settings {
@@ -159,6 +175,7 @@ impl Default for Settings {
             scene_size: together_mode::seating::DEFAULT_SCENE_SIZE,
             framing: FramingMode::default(),
             auto_zoom: None,
+            reserved: Reservation::None,
         }
     }
 }
@@ -176,7 +193,13 @@ struct State {
     posted: Option<Seating>,
     /// The selfie model last loaded (feature `ml`), so rebuilds do not read it again.
     model: ModelCache,
+    /// Participant id -> the seat its released pad had: a pad requested again with that
+    /// `participant-id` gets it back if it is free (at most [`MAX_REMEMBERED`] ids).
+    remembered: HashMap<String, usize>,
 }
+
+/// Most released participants whose seats the element remembers.
+const MAX_REMEMBERED: usize = 4096;
 
 impl Default for State {
     fn default() -> Self {
@@ -187,6 +210,7 @@ impl Default for State {
             epoch: 0,
             posted: None,
             model: ModelCache::default(),
+            remembered: HashMap::new(),
         }
     }
 }
@@ -291,6 +315,20 @@ pub struct TogetherMode {
         mutable_playing,
         builder(TogetherModeAutoZoom::Scene)
     )]
+    /// Seats reserved for organizers, co-organizers and presenters (pads whose `role` is
+    /// one of those take them first; attendee pads never do, they stay unseated with a
+    /// warning when only reserved seats are free): `N` (the N lowest `seatingOrder`s),
+    /// `seats:I,J,...` (seat indices) or empty for none (the default).
+    #[property(
+        name = "reserved-seats",
+        type = Option<String>,
+        nullable,
+        get = |el: &Self| Some(reserved_text(&lock(&el.settings).reserved)),
+        set = Self::set_reserved_seats,
+        nick = "Reserved seats",
+        blurb = "Seats reserved for organizers, co-organizers and presenters: N (the N lowest seatingOrders), seats:I,J,... (seat indices) or empty for none",
+        mutable_playing
+    )]
     /// The ACS seating map JSON: participant id → `{top, left, width, height}`.
     #[property(
         name = "seating-map",
@@ -326,7 +364,13 @@ impl TogetherMode {
                     }
                 }
             }
+            // Released pads' seats stay theirs for when they come back.
+            for (seat, id) in old.seating().remembered() {
+                engine.remember_seat(seat, id);
+            }
         }
+        // After carrying the seating over: nobody seated moves for a reservation.
+        engine.set_reservation(settings.reserved.clone())?;
         gst::debug!(
             CAT,
             imp = self,
@@ -355,8 +399,9 @@ impl TogetherMode {
 
     /// Seats `pad` as the identity it asks for; returns a warning when it cannot be seated.
     fn reseat_pad(&self, state: &mut State, pad: &TogetherModePad) -> Option<String> {
-        let engine = state.engine.as_mut()?;
         let wanted = pad.imp().wanted();
+        let remembered = state.remembered.get(&wanted.0).copied();
+        let engine = state.engine.as_mut()?;
         let framing = pad.imp().framing();
         let mut ps = lock(&pad.imp().state);
         if let Some(joined) = &ps.joined {
@@ -374,9 +419,15 @@ impl TogetherMode {
         ps.pushed = None;
         match engine.join(&wanted.0, wanted.1) {
             Ok(seat) => {
-                if let Some(old) = old_seat.filter(|&old| old != seat) {
-                    // Keep the seat when only the identity changed.
-                    let _ = engine.assign_seat(&wanted.0, old);
+                // The seat this participant's released pad had, if free; else keep the seat
+                // when only the identity changed.
+                let back = remembered
+                    .filter(|&r| r != seat)
+                    .is_some_and(|r| engine.assign_seat(&wanted.0, r).is_ok());
+                if !back && remembered != Some(seat) {
+                    if let Some(old) = old_seat.filter(|&old| old != seat) {
+                        let _ = engine.assign_seat(&wanted.0, old);
+                    }
                 }
                 let _ = engine.set_framing(&wanted.0, framing);
                 ps.joined = Some(wanted);
@@ -551,6 +602,21 @@ impl TogetherMode {
         }
     }
 
+    fn set_reserved_seats(&self, reserved: Option<String>) {
+        let text = reserved.unwrap_or_default();
+        match text.parse::<Reservation>() {
+            Ok(r) => self.update(|s| {
+                let changed = s.reserved != r;
+                s.reserved = r;
+                changed
+            }),
+            Err(e) => {
+                let keep = reserved_text(&lock(&self.settings).reserved);
+                glib::g_warning!("togethermode", "{}; keeping {:?}", chain(&e), keep);
+            }
+        }
+    }
+
     fn set_auto_zoom(&self, zoom: TogetherModeAutoZoom) {
         self.update(|s| {
             s.auto_zoom = zoom.into();
@@ -676,7 +742,13 @@ impl ElementImpl for TogetherMode {
             let mut state = lock(&self.state);
             if let Some(p) = pad.downcast_ref::<TogetherModePad>() {
                 let mut ps = lock(&p.imp().state);
-                if let (Some((id, _)), Some(engine)) = (ps.joined.take(), state.engine.as_mut()) {
+                let st = &mut *state;
+                if let (Some((id, _)), Some(engine)) = (ps.joined.take(), st.engine.as_mut()) {
+                    if let Some(seat) = engine.seating().seat_of(&id) {
+                        if st.remembered.len() < MAX_REMEMBERED || st.remembered.contains_key(&id) {
+                            st.remembered.insert(id.clone(), seat);
+                        }
+                    }
                     engine.leave(&id);
                 }
                 ps.pushed = None;

@@ -15,6 +15,7 @@
 //! | `scene-size` | string | `1280x720` | `WIDTHxHEIGHT` (each side 1..=16384) of the CSS-pixel box the seating map is expressed in (ACS `sceneSize`) |
 //! | `framing` | string | `auto` | which window of each participant's frame their seat shows ([`FramingMode`]): `auto` (around the person's head, for seats the selfie model cuts out; the centre crop for the others, e.g. `segment=alpha`), `off` (the centre crop with the seat's aspect), or a fixed crop `x,y,width,height` of every input frame in its pixels (for people who frame themselves; centre-cropped to the seat's aspect); a pad's `framing` overrides it. An invalid value is refused with a warning and the property keeps its value; a change builds a new engine, like `segment` |
 //! | `auto-zoom` | enum [`TogetherModeAutoZoom`] | `scene` | autoZoom: `scene` (the scene's own `autoZoom`; false for the built-in scenes), `on` (when few seats are taken, the view zooms smoothly onto the occupied seats; the seating map follows the zoomed view) or `off` |
+//! | `reserved-seats` | string | empty | seats reserved for organizers, co-organizers and presenters: `N` (the N seats with the lowest `seatingOrder`s, ties in file order), `seats:I,J,...` (seat indices) or empty for none. Pads whose `role` is privileged take a free reserved seat first; attendee pads never take one, even when only reserved seats are free (they stay unseated, with a warning, until an unreserved seat frees up for a new request). Nobody seated moves when it changes; a bad value or a seat the scene lacks is refused with a warning and the property keeps its value |
 //! | `seating-map` | string, read-only | | the ACS seating map JSON: participant id → `{top, left, width, height}` |
 //!
 //! The output size and format come from the source caps (I420 or RGBA, even sizes; default
@@ -29,7 +30,7 @@
 //!
 //! | property | type | default | meaning |
 //! |---|---|---|---|
-//! | `participant-id` | string | the pad's name | the participant's raw id (e.g. `8:acs:…`) |
+//! | `participant-id` | string | the pad's name | the participant's raw id (e.g. `8:acs:…`). A pad requested again with the `participant-id` of a released pad gets that pad's seat back if it is still free |
 //! | `role` | enum [`TogetherModeRole`] | `attendee` | `organizer`, `co-organizer` (also accepted in the library's spelling, `coOrganizer`), `presenter` or `attendee` (privileged roles may take reserved seats) |
 //! | `identity-kind` | enum [`TogetherModeIdentityKind`] | `auto` | the ACS identity kind, as the library names it ([`IdentityKind`]): `microsoft365`, `communicationServices`, `teamsVisitor` or `other`; `auto` takes it from the id (`8:orgid:` Microsoft 365, `8:acs:` Communication Services, `8:teamsvisitor:` Teams visitor, else other). Reads back the kind in force. The library's meeting rules use the kind only for who may *start* Together Mode, which the element does not gate (its stream always runs), so the kind changes no seat; it is reported in the seating messages |
 //! | `framing` | string | empty | this participant's own framing, as the element's `framing` spells it (`auto`, `off` or `x,y,width,height`); empty: the element's. An invalid value is refused with a warning and the property keeps its value. Applied to the seat from the next output frame |

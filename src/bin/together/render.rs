@@ -6,7 +6,9 @@ use anyhow::{bail, Context, Result};
 
 use together_mode::framing::{FramingMode, FramingParseError};
 use together_mode::io::ClipSource;
+use together_mode::meeting::role_from_name;
 use together_mode::scene::SceneLimits;
+use together_mode::seating::{Reservation, ReservationParseError};
 use together_mode::segment::SegmentMode;
 use together_mode::{Compositor, CompositorOptions, Role, Scene};
 
@@ -54,6 +56,16 @@ pub struct RenderArgs {
     /// who frames themselves, or a crop of their frames); repeatable, ID as in --input.
     #[arg(long = "input-framing", value_name = "ID=MODE", value_parser = input_framing)]
     input_framings: Vec<InputFraming>,
+    /// ID=organizer|coOrganizer|presenter|attendee: one input's meeting role (default
+    /// attendee); repeatable, ID as in --input. Organizers, co-organizers and presenters take
+    /// reserved seats first.
+    #[arg(long = "input-role", value_name = "ID=ROLE", value_parser = input_role)]
+    input_roles: Vec<InputRole>,
+    /// Seats reserved for organizers, co-organizers and presenters: N (the N lowest
+    /// seatingOrders) or seats:I,J,... (seat indices); default none. An attendee who finds
+    /// only reserved seats free waits: left out of the video, with a warning.
+    #[arg(long, value_name = "N|seats:I,J,...", value_parser = reservation)]
+    reserved_seats: Option<Reservation>,
     /// autoZoom: on (zoom onto the occupied seats when few are taken) or off; default: the
     /// scene's own `autoZoom` (false for the built-in scenes).
     #[arg(long, value_name = "on|off", value_parser = args::auto_zoom())]
@@ -114,6 +126,30 @@ fn input_framing(spec: &str) -> Result<InputFraming, BadInputFraming> {
     })
 }
 
+/// One `--input-role ID=ROLE`.
+#[derive(Debug, Clone)]
+struct InputRole {
+    id: String,
+    role: Role,
+}
+
+/// A bad `--input-role`.
+#[derive(Debug, thiserror::Error)]
+#[error("must be ID=organizer|coOrganizer|presenter|attendee")]
+struct BadInputRole;
+
+fn input_role(spec: &str) -> Result<InputRole, BadInputRole> {
+    let (id, role) = spec.split_once('=').ok_or(BadInputRole)?;
+    Ok(InputRole {
+        id: id.to_string(),
+        role: role_from_name(role).ok_or(BadInputRole)?,
+    })
+}
+
+fn reservation(spec: &str) -> Result<Reservation, ReservationParseError> {
+    spec.parse()
+}
+
 /// The clip frame shown at output frame `k` of an `out_fps` output (time `k / out_fps`).
 fn clip_index(k: u64, clip_fps: (u32, u32), out_fps: u32) -> u64 {
     let (num, den) = (u128::from(clip_fps.0), u128::from(clip_fps.1));
@@ -136,13 +172,37 @@ pub fn run(a: &RenderArgs) -> Result<()> {
         .with_auto_zoom(a.auto_zoom);
     let segmenters = args::segmenter(a.segment, a.model.as_deref(), &a.ml)?.factory()?;
     let mut engine = Compositor::with_segmenter(scene, options, segmenters)?;
+    if let Some(r) = &a.reserved_seats {
+        engine
+            .set_reservation(r.clone())
+            .context("--reserved-seats")?;
+    }
+    for (i, r) in a.input_roles.iter().enumerate() {
+        if !a.inputs.iter().any(|input| input.id == r.id) {
+            bail!("--input-role {}: no --input has the id {:?}", r.id, r.id);
+        }
+        if a.input_roles[..i].iter().any(|g| g.id == r.id) {
+            bail!("--input-role {}: given twice", r.id);
+        }
+    }
     let mut sources = Vec::with_capacity(a.inputs.len());
     for input in &a.inputs {
         let context = || format!("--input {:?}", input.spec);
         let source = ClipSource::open(&input.path).with_context(context)?;
-        engine
-            .join(&input.id, Role::Attendee)
-            .with_context(context)?;
+        let role = a
+            .input_roles
+            .iter()
+            .find(|r| r.id == input.id)
+            .map_or(Role::Attendee, |r| r.role);
+        let full = !engine.seating().has_room_for(role);
+        if full && engine.seating().has_room_for(Role::Organizer) {
+            eprintln!(
+                "warning: --input {:?}: only seats reserved for organizers and presenters are free; it waits (not shown)",
+                input.spec
+            );
+            continue;
+        }
+        engine.join(&input.id, role).with_context(context)?;
         sources.push((input, source));
     }
     for (i, f) in a.input_framings.iter().enumerate() {
@@ -152,7 +212,9 @@ pub fn run(a: &RenderArgs) -> Result<()> {
         if a.input_framings[..i].iter().any(|g| g.id == f.id) {
             bail!("--input-framing {}: given twice", f.id);
         }
-        engine.set_framing(&f.id, Some(f.mode))?;
+        if engine.seating().seat_of(&f.id).is_some() {
+            engine.set_framing(&f.id, Some(f.mode))?;
+        }
     }
     let frames = match a.frames {
         Some(f) => f,
