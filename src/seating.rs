@@ -45,6 +45,13 @@ struct Occupant {
     role: Role,
 }
 
+/// Most participants `scene` seats at once: its seats, capped by its `max_audience`.
+fn max_seated(scene: &Scene) -> usize {
+    scene
+        .max_audience
+        .map_or(scene.seats.len(), |m| m.min(scene.seats.len()))
+}
+
 /// Who sits where: participant id <-> seat index (into `scene.seats`).
 #[derive(Debug, Clone, Default)]
 pub struct Seating {
@@ -56,6 +63,8 @@ pub struct Seating {
     order: Vec<usize>,
     /// Participant id -> seat index.
     by_id: HashMap<String, usize>,
+    /// Most participants seated at once (the scene's `max_audience`, at most its seats).
+    max_seated: usize,
 }
 
 impl Seating {
@@ -67,6 +76,7 @@ impl Seating {
             reserved: vec![false; n],
             order: scene.seat_order(),
             by_id: HashMap::new(),
+            max_seated: max_seated(scene),
         }
     }
 
@@ -108,8 +118,11 @@ impl Seating {
         matches!(self.seats.get(seat), Some(None))
     }
 
-    /// The seat `role` would get now, by the join rules.
+    /// The seat `role` would get now, by the join rules (none once `max_seated` sit).
     fn pick(&self, role: Role) -> Option<usize> {
+        if self.by_id.len() >= self.max_seated {
+            return None;
+        }
         let free = |reserved: bool| {
             self.order
                 .iter()
@@ -261,6 +274,7 @@ impl Seating {
     pub fn change_scene(&mut self, scene: &Scene) -> Vec<String> {
         let n = scene.seats.len();
         let old_order = std::mem::replace(&mut self.order, scene.seat_order());
+        self.max_seated = max_seated(scene);
         let mut old_seats = std::mem::replace(&mut self.seats, vec![None; n]);
         self.reserved.resize(n, false);
         self.by_id.clear();
@@ -271,7 +285,7 @@ impl Seating {
             let Some(occ) = old_seats.get_mut(seat).and_then(Option::take) else {
                 continue;
             };
-            if seat < n {
+            if seat < n && self.by_id.len() < self.max_seated {
                 self.place(&occ.id, occ.role, seat);
             } else {
                 displaced.push(occ);
@@ -407,6 +421,8 @@ mod tests {
                     seating_order: o,
                 })
                 .collect(),
+            max_audience: None,
+            reserved_seats: 0,
         }
     }
 
@@ -510,6 +526,30 @@ mod tests {
         s.unreserve(3).unwrap();
         assert_eq!(s.join("att", Role::Attendee), Ok(3));
         assert_eq!(s.role_of("att"), Some(Role::Attendee));
+    }
+
+    #[test]
+    fn max_audience_caps_who_is_seated() {
+        let mut scene = row_scene(&[0, 1, 2, 3]);
+        scene.max_audience = Some(2);
+        let mut s = Seating::new(&scene);
+        assert_eq!(s.join("a", Role::Attendee), Ok(0));
+        assert_eq!(s.join("b", Role::Organizer), Ok(1));
+        // Two seats are free, but the audience is full.
+        assert_eq!(s.join("c", Role::Organizer), Err(SeatingError::Full(4)));
+        s.leave("a");
+        assert_eq!(s.join("c", Role::Attendee), Ok(0));
+        // A scene with a smaller audience unseats the last in seating order.
+        scene.max_audience = Some(1);
+        assert_eq!(s.change_scene(&scene), vec!["b".to_string()]);
+        assert_eq!((s.seat_of("c"), s.len()), (Some(0), 1));
+        // No cap: every seat.
+        scene.max_audience = None;
+        s.change_scene(&scene);
+        for id in ["d", "e", "f"] {
+            assert!(s.join(id, Role::Attendee).is_ok());
+        }
+        assert_eq!(s.len(), 4);
     }
 
     #[test]

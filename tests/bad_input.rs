@@ -423,6 +423,8 @@ fn scene_with_sprites(rects: &[WorldRect]) -> Scene {
             z_order: 100,
             seating_order: 0,
         }],
+        max_audience: None,
+        reserved_seats: 0,
     }
 }
 
