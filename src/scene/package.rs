@@ -156,6 +156,9 @@ fn entry_name(raw: &[u8]) -> Result<String, SceneError> {
     Ok(parts.join("/"))
 }
 
+/// File bytes by normalized name.
+type FileMap = HashMap<String, Vec<u8>>;
+
 /// The files of one zip, inflated, by normalized name.
 struct Files {
     /// The zip's own name, for errors about the whole archive.
@@ -315,7 +318,7 @@ fn duplicated_name<R: Read + std::io::Seek>(
 
 /// A scene zip's files: scene.json and what lies beside it (at the root, or in the one top
 /// folder holding scene.json), keyed relative to it.
-fn scene_files(files: Files) -> Result<(Vec<u8>, HashMap<String, Vec<u8>>), SceneError> {
+fn scene_files(files: Files) -> Result<(Vec<u8>, FileMap), SceneError> {
     let prefix = if files.files.contains_key(teams::SCENE_JSON) {
         String::new()
     } else {
@@ -675,7 +678,7 @@ mod tests {
         }
         let six = m(&format!(
             "[{}]",
-            vec![r#"{"id": "A", "name": "N", "file": "a.zip", "maxAudience": 5}"#; 6].join(",")
+            [r#"{"id": "A", "name": "N", "file": "a.zip", "maxAudience": 5}"#; 6].join(",")
         ));
         assert!(matches!(
             choose(six.as_bytes(), None),
