@@ -289,6 +289,92 @@ pub enum SceneError {
     /// The output size is unusable.
     #[error(transparent)]
     Size(#[from] SizeError),
+    /// A zip package (scene zip or Teams app package) refused: `entry` names the entry (or,
+    /// for the archive as a whole, the zip itself), `reason` says why. Nothing is extracted
+    /// to disk, whatever the reason.
+    #[error("zip entry {entry:?} refused: {reason}")]
+    Zip {
+        /// The entry's name as the zip spells it (lossy UTF-8), or the zip's own name.
+        entry: String,
+        /// Why it was refused.
+        reason: ZipRefusal,
+    },
+    /// A Teams app package's manifest is unusable (not JSON, no scenes, a value out of range).
+    #[error("app package manifest: {0}")]
+    Manifest(String),
+    /// No scene of the app package has the asked-for id or name.
+    #[error("app package has no scene with id or name {wanted:?} (it has: {known})")]
+    NoSuchScene {
+        /// The id or name asked for.
+        wanted: String,
+        /// The package's scenes, `name (id)`, comma-separated.
+        known: String,
+    },
+}
+
+/// Why a zip entry (or a whole zip) was refused; see [`SceneError::Zip`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ZipRefusal {
+    /// The name would leave the package: `..`, an absolute path, a drive letter, a
+    /// backslash, a NUL byte, or not UTF-8.
+    #[error(
+        "its name leaves the package (.., absolute path, drive letter, backslash or not UTF-8)"
+    )]
+    PathEscapes,
+    /// A symbolic link entry.
+    #[error("it is a symbolic link")]
+    Symlink,
+    /// Two entries with the same name (after dropping `.` components).
+    #[error("the name appears more than once")]
+    Duplicate,
+    /// An encrypted entry.
+    #[error("it is encrypted")]
+    Encrypted,
+    /// A compression method other than stored or deflate.
+    #[error("compression method {0} is not supported (stored and deflate only)")]
+    Compression(String),
+    /// Inflating gave a size other than the central directory's (counting stops one byte
+    /// past the claim, so `counted` is at most `claimed + 1`).
+    #[error("the central directory says {claimed} bytes, inflating gave {counted}")]
+    SizeMismatch {
+        /// Uncompressed size the central directory claims.
+        claimed: u64,
+        /// Bytes counted while inflating.
+        counted: u64,
+    },
+    /// The local header disagrees with the central directory, entries overlap, the data
+    /// fails its checksum, or the archive cannot be read at all.
+    #[error("the archive is inconsistent or corrupt: {0}")]
+    Corrupt(String),
+    /// More entries than allowed (an inner zip's entries count against the outer's too).
+    #[error("more than {max} entries")]
+    TooManyEntries {
+        /// Most entries allowed.
+        max: usize,
+    },
+    /// More uncompressed bytes than allowed in all (inner zips count against the outer's).
+    #[error("the package inflates past {max} bytes in all")]
+    TooLarge {
+        /// Most uncompressed bytes allowed.
+        max: u64,
+    },
+    /// An entry that would inflate more than the allowed ratio.
+    #[error("it would inflate {size} bytes from {compressed} (over {max}:1)")]
+    Ratio {
+        /// Uncompressed size claimed.
+        size: u64,
+        /// Compressed size.
+        compressed: u64,
+        /// Largest ratio allowed.
+        max: u64,
+    },
+    /// A zip inside a zip inside a zip (one level of nesting is allowed, in app packages).
+    #[error("zips nest at most one level deep")]
+    NestedTooDeep,
+    /// A file the package needs (scene.json, manifest.json, an asset, a scene's zip) is not
+    /// in it.
+    #[error("it is missing from the package")]
+    Missing,
 }
 
 /// Seating operations.

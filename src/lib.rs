@@ -103,7 +103,9 @@ mod test_dir;
 mod test_png;
 
 pub use compositor::{Compositor, CompositorOptions, ScaleFilter};
-pub use error::{ComposeError, FrameError, IoError, SceneError, SeatingError, SizeError};
+pub use error::{
+    ComposeError, FrameError, IoError, SceneError, SeatingError, SizeError, ZipRefusal,
+};
 pub use frame::{ColorSpec, Frame, FrameMut, FrameRef, PixelFormat, PlaneMut, PlaneRef};
 pub use meeting::{Meeting, MeetingOptions};
 pub use render::kernels::SimdLevel;

@@ -164,7 +164,8 @@ pub enum ScenarioError {
     /// A scene failed to load.
     #[error("scene {spec:?}")]
     Scene {
-        /// The scene as the scenario names it (a folder or `builtin:NAME`).
+        /// The scene as the scenario names it (a folder, a scene zip, an app package with an
+        /// optional `#ID-OR-NAME`, or `builtin:NAME`).
         spec: String,
         /// Why the scene did not load.
         #[source]

@@ -87,6 +87,15 @@ impl std::str::FromStr for Reservation {
 
 impl Reservation {
     /// The reserved flag per seat of `scene` (seat indices the scene lacks are skipped).
+    /// What `scene` itself reserves: [`Scene::reserved_seats`] first seats in seating order
+    /// (a Teams app manifest's `seatsReservedForOrganizersOrPresenters`), else nothing.
+    pub fn of_scene(scene: &Scene) -> Self {
+        match scene.reserved_seats {
+            0 => Reservation::None,
+            n => Reservation::Count(n),
+        }
+    }
+
     fn flags(&self, scene: &Scene) -> Vec<bool> {
         let mut flags = vec![false; scene.seats.len()];
         match self {
@@ -116,6 +125,13 @@ struct Occupant {
     role: Role,
 }
 
+/// Most participants `scene` seats at once: its seats, capped by its `max_audience`.
+fn max_seated(scene: &Scene) -> usize {
+    scene
+        .max_audience
+        .map_or(scene.seats.len(), |m| m.min(scene.seats.len()))
+}
+
 /// Who sits where: participant id <-> seat index (into `scene.seats`).
 #[derive(Debug, Clone, Default)]
 pub struct Seating {
@@ -131,19 +147,25 @@ pub struct Seating {
     last: Vec<Option<String>>,
     /// The reservation rule set with [`Seating::set_reservation`], re-applied on scene changes.
     reservation: Reservation,
+    /// Most participants seated at once (the scene's `max_audience`, at most its seats).
+    max_seated: usize,
 }
 
 impl Seating {
-    /// Empty seating for `scene`'s seats; nothing reserved.
+    /// Empty seating for `scene`'s seats; the seats the scene reserves
+    /// ([`Scene::reserved_seats`], from a Teams app manifest; none for the built-in scenes)
+    /// are reserved, the first in seating order.
     pub fn new(scene: &Scene) -> Self {
         let n = scene.seats.len();
+        let reservation = Reservation::of_scene(scene);
         Self {
             seats: vec![None; n],
-            reserved: vec![false; n],
+            reserved: reservation.flags(scene),
             order: scene.seat_order(),
             by_id: HashMap::new(),
             last: vec![None; n],
-            reservation: Reservation::None,
+            reservation,
+            max_seated: max_seated(scene),
         }
     }
 
@@ -225,6 +247,9 @@ impl Seating {
 
     /// The free seat `id` left last, if nobody sat there since and `role` may use it.
     fn remembered_for(&self, id: &str, role: Role) -> Option<usize> {
+        if self.by_id.len() >= self.max_seated {
+            return None;
+        }
         let seat = self.last.iter().position(|l| l.as_deref() == Some(id))?;
         self.may_take(seat, role).then_some(seat)
     }
@@ -260,8 +285,11 @@ impl Seating {
         }
     }
 
-    /// The seat `role` would get now, by the join rules.
+    /// The seat `role` would get now, by the join rules (none once `max_seated` sit).
     fn pick(&self, role: Role) -> Option<usize> {
+        if self.by_id.len() >= self.max_seated {
+            return None;
+        }
         let free = |reserved: bool| {
             self.order
                 .iter()
@@ -438,8 +466,12 @@ impl Seating {
     pub fn change_scene(&mut self, scene: &Scene) -> Vec<String> {
         let n = scene.seats.len();
         let old_order = std::mem::replace(&mut self.order, scene.seat_order());
+        self.max_seated = max_seated(scene);
         let mut old_seats = std::mem::replace(&mut self.seats, vec![None; n]);
-        if self.reservation == Reservation::None {
+        if self.reservation == Reservation::None && scene.reserved_seats > 0 {
+            self.reservation = Reservation::of_scene(scene);
+            self.reserved = self.reservation.flags(scene);
+        } else if self.reservation == Reservation::None {
             self.reserved.resize(n, false);
         } else {
             self.reserved = self.reservation.flags(scene);
@@ -453,7 +485,7 @@ impl Seating {
             let Some(occ) = old_seats.get_mut(seat).and_then(Option::take) else {
                 continue;
             };
-            if seat < n {
+            if seat < n && self.by_id.len() < self.max_seated {
                 self.place(&occ.id, occ.role, seat);
             } else {
                 displaced.push(occ);
@@ -658,6 +690,37 @@ impl SeatingMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A scene that reserves seats (an app manifest's count) reserves them from the start:
+    /// the first in seating order go to privileged roles, attendees take the others; its
+    /// `maxAudience` holds for a returning participant too.
+    #[test]
+    fn the_scenes_own_reservation_and_audience_hold() {
+        let mut scene = Scene::builtin("auditorium").unwrap();
+        scene.reserved_seats = 2;
+        let order = scene.seat_order();
+        let mut s = Seating::new(&scene);
+        let a = s.join("8:acs:a", Role::Attendee).unwrap();
+        assert!(
+            !order[..2].contains(&a),
+            "an attendee skips the reserved seats"
+        );
+        assert_eq!(s.join("8:orgid:o", Role::Organizer).unwrap(), order[0]);
+
+        // The organizer leaves the reserved seat (which remembers them); an attendee takes
+        // an unreserved one and fills the audience of 1: the organizer's remembered seat is
+        // free, but the audience is full.
+        let mut small = Scene::builtin("auditorium").unwrap();
+        (small.max_audience, small.reserved_seats) = (Some(1), 1);
+        let mut s = Seating::new(&small);
+        s.join("o", Role::Organizer).unwrap();
+        s.leave("o");
+        s.join("b", Role::Attendee).unwrap();
+        assert!(
+            matches!(s.join("o", Role::Organizer), Err(SeatingError::Full(_))),
+            "seat memory does not pass the audience limit"
+        );
+    }
     use crate::geometry::{Extent, WorldRect};
     use crate::scene::Seat;
 
@@ -690,6 +753,8 @@ mod tests {
                     seating_order: o,
                 })
                 .collect(),
+            max_audience: None,
+            reserved_seats: 0,
         }
     }
 
@@ -925,6 +990,30 @@ mod tests {
         s.unreserve(3).unwrap();
         assert_eq!(s.join("att", Role::Attendee), Ok(3));
         assert_eq!(s.role_of("att"), Some(Role::Attendee));
+    }
+
+    #[test]
+    fn max_audience_caps_who_is_seated() {
+        let mut scene = row_scene(&[0, 1, 2, 3]);
+        scene.max_audience = Some(2);
+        let mut s = Seating::new(&scene);
+        assert_eq!(s.join("a", Role::Attendee), Ok(0));
+        assert_eq!(s.join("b", Role::Organizer), Ok(1));
+        // Two seats are free, but the audience is full.
+        assert_eq!(s.join("c", Role::Organizer), Err(SeatingError::Full(4)));
+        s.leave("a");
+        assert_eq!(s.join("c", Role::Attendee), Ok(0));
+        // A scene with a smaller audience unseats the last in seating order.
+        scene.max_audience = Some(1);
+        assert_eq!(s.change_scene(&scene), vec!["b".to_string()]);
+        assert_eq!((s.seat_of("c"), s.len()), (Some(0), 1));
+        // No cap: every seat.
+        scene.max_audience = None;
+        s.change_scene(&scene);
+        for id in ["d", "e", "f"] {
+            assert!(s.join(id, Role::Attendee).is_ok());
+        }
+        assert_eq!(s.len(), 4);
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod common;
 use common::alloc::allocated_by;
 use common::{png, TestDir};
 
-use together_mode::error::{ComposeError, FrameError, IoError, SceneError, SizeError};
+use together_mode::error::{ComposeError, FrameError, IoError, SceneError, SizeError, ZipRefusal};
 use together_mode::frame::{ColorSpec, Frame, FrameRef, PixelFormat, PlaneRef, MAX_DIMENSION};
 use together_mode::geometry::{check_output_size, parse_size, Extent, WorldRect};
 use together_mode::io::{load_image, Y4mReader};
@@ -309,7 +309,7 @@ fn scene_cases() -> Vec<Case> {
 }
 
 #[test]
-fn scene_packages_are_refused_with_typed_errors_on_disk_and_in_memory() {
+fn scene_packages_are_refused_with_typed_errors_on_disk_in_memory_and_zipped() {
     let cases = scene_cases();
     assert!(cases.len() >= 50, "the corpus shrank: {}", cases.len());
     for c in &cases {
@@ -336,7 +336,44 @@ fn scene_packages_are_refused_with_typed_errors_on_disk_and_in_memory() {
             Scene::load_from_memory(c.json.as_bytes(), &files, &c.limits),
             &c.expect,
         );
+
+        // The same package as a scene zip: the same error, except that a missing file is
+        // the zip's `Missing` and a size past the package budget may be refused from the
+        // zip's headers.
+        let got = Scene::load_zip(&zip_case(c), None, &c.limits);
+        match (&got, &c.expect) {
+            (
+                Err(SceneError::Zip {
+                    reason: ZipRefusal::Missing,
+                    ..
+                }),
+                Expect::NotFound,
+            ) => {}
+            (
+                Err(SceneError::Zip {
+                    reason: ZipRefusal::TooLarge { .. },
+                    ..
+                }),
+                Expect::FileTooLarge(_),
+            ) => {}
+            _ => check(c.name, "zip", got, &c.expect),
+        }
     }
+}
+
+/// A case's scene.json and files as a deflated zip.
+fn zip_case(c: &Case) -> Vec<u8> {
+    use std::io::Write;
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    w.start_file("scene.json", options).unwrap();
+    w.write_all(c.json.as_bytes()).unwrap();
+    for (name, bytes) in &c.files {
+        w.start_file(*name, options).unwrap();
+        w.write_all(bytes).unwrap();
+    }
+    w.finish().unwrap().into_inner()
 }
 
 #[cfg(unix)]
@@ -423,6 +460,8 @@ fn scene_with_sprites(rects: &[WorldRect]) -> Scene {
             z_order: 100,
             seating_order: 0,
         }],
+        max_audience: None,
+        reserved_seats: 0,
     }
 }
 

@@ -770,3 +770,65 @@ fn render_reserves_seats_for_roles() {
     }
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn scene_zips_and_app_packages_open_like_folders() {
+    use std::io::Write;
+    let d = common::TestDir::new("cli-zip");
+    let json = r#"{"extent": {"left": 0, "top": 0, "width": 16, "height": 9},
+        "sprites": [{"filename": "bg.png", "cx": 8, "cy": 4.5, "width": 16, "height": 9}],
+        "participants": [{"cx": 3, "cy": 4.5, "width": 3, "height": 4},
+                         {"cx": 8, "cy": 4.5, "width": 3, "height": 4},
+                         {"cx": 13, "cy": 4.5, "width": 3, "height": 4}]}"#;
+    let png = common::png::encoded(16, 10, 255);
+    d.write("folder/scene.json", json.as_bytes());
+    d.write("folder/bg.png", &png);
+    let zip_of = |files: &[(&str, &[u8])]| {
+        let options = zip::write::SimpleFileOptions::default();
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, data) in files {
+            w.start_file(*name, options).unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    };
+    let scene_zip = zip_of(&[("scene.json", json.as_bytes()), ("bg.png", &png)]);
+    d.write("scene.zip", &scene_zip);
+    let manifest = r#"{"meetingExtensionDefinition": {"scenes": [{"id": "5f1c", "name": "Row",
+        "file": "scenes/row.zip", "preview": "p.png", "maxAudience": 2}]}}"#;
+    d.write(
+        "app.zip",
+        &zip_of(&[
+            ("manifest.json", manifest.as_bytes()),
+            ("scenes/row.zip", &scene_zip),
+        ]),
+    );
+    let path = |p: &str| d.path().join(p).to_str().unwrap().to_string();
+    let seating = |scene: &str, n: &str| run(&["seating", "--scene", scene, "--participants", n]);
+    let want = seating(&path("folder"), "2");
+    assert!(
+        want.status.success(),
+        "{}",
+        String::from_utf8_lossy(&want.stderr)
+    );
+    for scene in [
+        path("scene.zip"),
+        path("app.zip"),
+        format!("{}#Row", path("app.zip")),
+    ] {
+        let o = seating(&scene, "2");
+        assert!(
+            o.status.success(),
+            "{scene}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(o.stdout, want.stdout, "{scene}");
+    }
+    // Three seats, but the app package's maxAudience is 2; the folder seats three.
+    assert!(seating(&path("folder"), "3").status.success());
+    let o = seating(&format!("{}#5F1C", path("app.zip")), "3");
+    assert!(!o.status.success());
+    let o = seating(&format!("{}#Nope", path("app.zip")), "1");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("Row (5f1c)"), "{err}");
+}

@@ -66,6 +66,8 @@ fn scene_with(sprites: Vec<Sprite>, mirror: bool) -> Scene {
             z_order: 1,
             seating_order: 0,
         }],
+        max_audience: None,
+        reserved_seats: 0,
     }
 }
 

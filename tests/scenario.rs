@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use together_mode::error::SceneError;
 use together_mode::framing::FramingMode;
 use together_mode::scenario::{Scenario, ScenarioError};
 use together_mode::SegmentMode;
@@ -440,4 +441,48 @@ fn reserved_seats_seat_memory_and_layouts_in_a_scenario() {
         let json = format!(r#"{{"ticks": 1, "reservedSeats": {bad}, "participants": []}}"#);
         assert!(matches!(parse(&json), Err(ScenarioError::Json(_))), "{bad}");
     }
+}
+
+#[test]
+fn scenarios_open_scene_zips_and_app_packages_relative_to_the_file() {
+    use std::io::Write;
+    let d = common::TestDir::new("scenario-zip");
+    let json = r#"{"extent": {"left": 0, "top": 0, "width": 16, "height": 9},
+        "participants": [{"cx": 8, "cy": 4.5, "width": 3, "height": 4}]}"#;
+    let zip_of = |files: &[(&str, &[u8])]| {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, data) in files {
+            w.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    };
+    let scene_zip = zip_of(&[("scene.json", json.as_bytes())]);
+    let manifest = r#"{"meetingExtensionDefinition": {"scenes": [{"id": "7a", "name": "One",
+        "file": "one.zip", "preview": "p.png", "maxAudience": 1}]}}"#;
+    d.write("scene.zip", &scene_zip);
+    d.write(
+        "app.zip",
+        &zip_of(&[
+            ("manifest.json", manifest.as_bytes()),
+            ("one.zip", &scene_zip),
+        ]),
+    );
+    let with = |scene: &str| {
+        format!(
+            r#"{{"ticks": 2, "scene": "{scene}",
+                "participants": [{{"id": "8:acs:a", "source": {{"synthetic": {{"seed": 1}}}}}}]}}"#
+        )
+    };
+    for scene in ["scene.zip", "app.zip", "app.zip#One", "app.zip#7A"] {
+        assert!(Scenario::parse(&with(scene), d.path()).is_ok(), "{scene}");
+    }
+    assert!(matches!(
+        Scenario::parse(&with("app.zip#Two"), d.path()),
+        Err(ScenarioError::Scene {
+            source: SceneError::NoSuchScene { .. },
+            ..
+        })
+    ));
 }

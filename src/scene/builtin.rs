@@ -102,6 +102,8 @@ pub(super) fn grid(
         },
         sprites: vec![background],
         seats,
+        max_audience: None,
+        reserved_seats: 0,
     })
 }
 
@@ -267,6 +269,8 @@ pub(super) fn auditorium() -> Scene {
         extent: AUDITORIUM_EXTENT,
         sprites,
         seats,
+        max_audience: None,
+        reserved_seats: 0,
     }
 }
 

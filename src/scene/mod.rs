@@ -12,7 +12,10 @@
 //! are shared ([`Arc`]) between sprites that use the same asset and between clones of a scene.
 
 mod builtin;
+mod package;
 mod teams;
+
+pub use package::{MAX_APP_AUDIENCE, MAX_APP_SCENES, MAX_INFLATE_RATIO, MAX_ZIP_ENTRIES};
 
 use std::fmt;
 use std::path::Path;
@@ -147,6 +150,13 @@ pub struct Scene {
     pub sprites: Vec<Sprite>,
     /// Seats, in file order; their index is the seat number used by [`crate::seating`].
     pub seats: Vec<Seat>,
+    /// Most participants seated at once (a Teams app package's `maxAudience`); those past
+    /// it wait, as when every seat is taken. `None`: every seat may be used.
+    pub max_audience: Option<usize>,
+    /// Seats reserved for organizers and presenters (a Teams app package's
+    /// `seatsReservedForOrganizersOrPresenters`); 0 for scene folders, scene zips and
+    /// built-ins.
+    pub reserved_seats: usize,
 }
 
 /// Limits applied to untrusted scene packages. `Default` is Teams' rules.
@@ -248,8 +258,58 @@ impl Scene {
     /// Loads a Teams scene package: a folder holding `scene.json` and its PNG assets (a path
     /// to the `scene.json` file itself is accepted too). Everything is checked against
     /// `limits`; see [`SceneError`] for what can be wrong.
+    ///
+    /// A zip file is read as a package too (in memory, nothing extracted): a scene zip as
+    /// Scene studio exports it, or a Teams app package, as is a folder holding an app
+    /// package's `manifest.json`; for those the first scene of the manifest is taken (see
+    /// [`Scene::load_selected`]).
     pub fn load(dir: &Path, limits: &SceneLimits) -> Result<Scene, SceneError> {
-        teams::load(dir, limits)
+        Scene::load_selected(dir, None, limits)
+    }
+
+    /// [`Scene::load`], picking a Teams app package's scene by its manifest `id` (any case)
+    /// or `name` (`None`: the first). The chosen scene's `maxAudience` becomes
+    /// [`Scene::max_audience`] and its `seatsReservedForOrganizersOrPresenters`
+    /// [`Scene::reserved_seats`]. A `select` on anything but an app package is
+    /// [`SceneError::Manifest`].
+    pub fn load_selected(
+        path: &Path,
+        select: Option<&str>,
+        limits: &SceneLimits,
+    ) -> Result<Scene, SceneError> {
+        if path.is_dir() && package::is_app_dir(path) {
+            return package::load_app_dir(path, select, limits);
+        }
+        if path.is_file() && file_is_zip(path)? {
+            let meta = std::fs::metadata(path).map_err(teams::io_err(path))?;
+            let label = path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let max = package::max_zip_file_bytes(limits);
+            let data = teams::read_capped(path, &label, meta.len(), max)?;
+            return package::load_zip(&label, &data, select, limits);
+        }
+        if let Some(s) = select {
+            return Err(SceneError::Manifest(format!(
+                "{} is not an app package: there is no scene {s:?} to pick",
+                path.display()
+            )));
+        }
+        teams::load(path, limits)
+    }
+
+    /// Loads a zip held in memory: a scene zip (scene.json and its PNGs, at the root or in
+    /// one top folder) or a Teams app package (manifest.json at the root, each scene a zip
+    /// inside it), picking an app package's scene as [`Scene::load_selected`] does. The zip
+    /// is untrusted: see [`crate::error::ZipRefusal`] for what is refused, and
+    /// [`MAX_ZIP_ENTRIES`], [`MAX_INFLATE_RATIO`], [`MAX_APP_SCENES`] and
+    /// [`SceneLimits::max_scene_bytes`] for the limits.
+    pub fn load_zip(
+        data: &[u8],
+        select: Option<&str>,
+        limits: &SceneLimits,
+    ) -> Result<Scene, SceneError> {
+        package::load_zip("package.zip", data, select, limits)
     }
 
     /// Loads a Teams scene package held in memory (an upload, a database row): `json` is
@@ -274,11 +334,20 @@ impl Scene {
         }
     }
 
-    /// Opens `builtin:NAME` ([`Scene::builtin`]) or a package folder ([`Scene::load`]).
+    /// Opens `builtin:NAME` ([`Scene::builtin`]) or a package ([`Scene::load`]: a folder,
+    /// a scene.json, a scene zip, an app package zip or folder). `PATH#SCENE` picks an app
+    /// package's scene by id or name ([`Scene::load_selected`]); a path that exists as
+    /// written is taken whole, `#` and all.
     pub fn open(spec: &str, limits: &SceneLimits) -> Result<Scene, SceneError> {
-        match spec.strip_prefix("builtin:") {
-            Some(name) => Scene::builtin(name),
-            None => Scene::load(Path::new(spec), limits),
+        if let Some(name) = spec.strip_prefix("builtin:") {
+            return Scene::builtin(name);
+        }
+        let whole = Path::new(spec);
+        match spec.rsplit_once('#') {
+            Some((path, select)) if !whole.exists() => {
+                Scene::load_selected(Path::new(path), Some(select), limits)
+            }
+            _ => Scene::load(whole, limits),
         }
     }
 
@@ -326,6 +395,17 @@ impl Scene {
         }
         Ok(())
     }
+}
+
+/// Whether the file at `path` starts like a zip.
+fn file_is_zip(path: &Path) -> Result<bool, SceneError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(teams::io_err(path))?;
+    let mut head = Vec::with_capacity(4);
+    file.take(4)
+        .read_to_end(&mut head)
+        .map_err(teams::io_err(path))?;
+    Ok(package::looks_like_zip(&head))
 }
 
 fn check_number(field: impl FnOnce() -> String, value: f64) -> Result<f64, SceneError> {
@@ -456,6 +536,8 @@ mod tests {
             },
             sprites: vec![sprite("fg", 5), sprite("bg", 0), sprite("mid", 2)],
             seats: vec![seat(2, 3), seat(1, 1), seat(5, 1), seat(2, 0)],
+            max_audience: None,
+            reserved_seats: 0,
         }
     }
 

@@ -21,7 +21,7 @@ use crate::error::SceneError;
 use crate::geometry::{Extent, WorldRect};
 
 /// The file name of the scene description inside a package.
-const SCENE_JSON: &str = "scene.json";
+pub(super) const SCENE_JSON: &str = "scene.json";
 
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 
@@ -90,7 +90,7 @@ struct RawSeat {
     seating_order: Option<u32>,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SceneError + '_ {
+pub(super) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SceneError + '_ {
     move |source| SceneError::Io {
         path: path.to_path_buf(),
         source,
@@ -98,7 +98,12 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SceneError + '_ {
 }
 
 /// Reads at most `max` bytes of `path` (whose metadata said `len`), failing if it grew.
-fn read_capped(path: &Path, name: &str, len: u64, max: u64) -> Result<Vec<u8>, SceneError> {
+pub(super) fn read_capped(
+    path: &Path,
+    name: &str,
+    len: u64,
+    max: u64,
+) -> Result<Vec<u8>, SceneError> {
     let file = fs::File::open(path).map_err(io_err(path))?;
     let mut data = Vec::with_capacity(usize::try_from(len.min(max)).unwrap_or(0));
     file.take(max.saturating_add(1))
@@ -209,6 +214,8 @@ fn parse(json: &[u8], limits: &SceneLimits) -> Result<Scene, SceneError> {
         extent: raw.extent,
         sprites,
         seats,
+        max_audience: None,
+        reserved_seats: 0,
     })
 }
 

@@ -226,8 +226,9 @@ struct Seating {
 #[derive(Default, glib::Properties)]
 #[properties(wrapper_type = super::TogetherMode)]
 pub struct TogetherMode {
-    /// The scene: a Teams scene folder, `builtin:NAME`, or `builtin:gridN` (the benchmark
-    /// grid for N participants); `None` sets the default, `builtin:auditorium`.
+    /// The scene: a Teams scene folder, a scene zip, a Teams app package (zip or folder;
+    /// `PATH#ID-OR-NAME` picks its scene, else the first), `builtin:NAME`, or `builtin:gridN`
+    /// (the benchmark grid for N participants); `None` sets the default, `builtin:auditorium`.
     #[property(
         name = "scene",
         type = Option<String>,
@@ -236,7 +237,7 @@ pub struct TogetherMode {
         set = Self::set_scene,
         default = DEFAULT_SCENE,
         nick = "Scene",
-        blurb = "A Teams scene folder, builtin:auditorium, builtin:grid or builtin:gridN",
+        blurb = "A Teams scene folder, scene zip or app package (PATH#ID-OR-NAME picks a scene), builtin:auditorium, builtin:grid or builtin:gridN",
         mutable_playing
     )]
     /// How seats are cut out.

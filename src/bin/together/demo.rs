@@ -29,7 +29,8 @@ pub struct DemoArgs {
     /// Output frame rate.
     #[arg(long, default_value = "30", value_parser = args::fps)]
     fps: u32,
-    /// Scene folder or builtin:NAME.
+    /// Scene folder, scene zip, Teams app package (zip or folder; PATH#ID-OR-NAME picks a
+    /// scene) or builtin:NAME.
     #[arg(long, default_value = "builtin:auditorium")]
     scene: String,
     /// How people are cut out: alpha (the default: the synthetic participants carry their

@@ -17,7 +17,8 @@ use crate::args::{self, MlArgs};
 /// `together render`.
 #[derive(clap::Args, Debug)]
 pub struct RenderArgs {
-    /// Scene folder (scene.json + PNGs) or builtin:NAME.
+    /// Scene folder (scene.json + PNGs), scene zip, Teams app package (zip or folder;
+    /// PATH#ID-OR-NAME picks a scene) or builtin:NAME.
     #[arg(long)]
     scene: String,
     /// ID=PATH: a participant and a .y4m clip (looped) or a PNG/JPEG still; repeatable,

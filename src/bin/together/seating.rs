@@ -10,7 +10,8 @@ use crate::args;
 /// `together seating`.
 #[derive(clap::Args, Debug)]
 pub struct SeatingArgs {
-    /// Scene folder or builtin:NAME.
+    /// Scene folder, scene zip, Teams app package (zip or folder; PATH#ID-OR-NAME picks a
+    /// scene) or builtin:NAME.
     #[arg(long)]
     scene: String,
     /// Number of participants (ids 8:acs:participant-1 ...).
