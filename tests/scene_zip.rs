@@ -215,7 +215,13 @@ fn zip_app_package_and_folder_render_byte_identically() {
         plain.max_audience = None;
         plain.reserved_seats = 0;
         assert_eq!(plain, from_folder, "{spec}");
-        assert_eq!(render(s), want, "{spec}");
+        // The manifest's reserved seat is applied: the two attendees skip the first seat in
+        // seating order, as they do in the folder's scene given the same manifest values.
+        let mut same = from_folder.clone();
+        (same.max_audience, same.reserved_seats) = (Some(2), 1);
+        let got = render(s);
+        assert_eq!(got, render(same), "{spec}");
+        assert_ne!(got, want, "{spec}: the reserved seat changes who sits where");
     }
     // No selector: the first scene.
     let first = Scene::load_zip(&app, None, &limits()).unwrap();
