@@ -221,7 +221,10 @@ fn zip_app_package_and_folder_render_byte_identically() {
         (same.max_audience, same.reserved_seats) = (Some(2), 1);
         let got = render(s);
         assert_eq!(got, render(same), "{spec}");
-        assert_ne!(got, want, "{spec}: the reserved seat changes who sits where");
+        assert_ne!(
+            got, want,
+            "{spec}: the reserved seat changes who sits where"
+        );
     }
     // No selector: the first scene.
     let first = Scene::load_zip(&app, None, &limits()).unwrap();

@@ -24,7 +24,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::frame::{Frame, PixelFormat, PlaneMut, PlaneRef};
+use crate::frame::{Frame, FrameRef, PixelFormat, PlaneMut, PlaneRef};
 use crate::geometry::Rect;
 use crate::segment::clean::{CleanOptions, MatteCleaner};
 use crate::segment::foreground::ForegroundPull;
@@ -517,8 +517,17 @@ impl MlSegmenter {
                         slot => slot
                             .insert(Frame::new(PixelFormat::I420, fw, fh).map_err(MlError::Frame)?),
                     };
-                    crate::color::convert(&s.frame, &mut scratch.as_mut())
-                        .map_err(MlError::Frame)?;
+                    // RGB carries no YUV matrix of its own: convert with the seat's (what
+                    // the compositor converted the seat's planes with), so the network's
+                    // input does not depend on how a producer tagged an RGB frame.
+                    let rgb = matches!(s.frame.format(), PixelFormat::Rgba | PixelFormat::Bgra);
+                    let src = if rgb {
+                        FrameRef::new(s.frame.format(), fw, fh, input.color, s.frame.planes())
+                            .map_err(MlError::Frame)?
+                    } else {
+                        s.frame
+                    };
+                    crate::color::convert(&src, &mut scratch.as_mut()).map_err(MlError::Frame)?;
                     converted = scratch.as_ref();
                     &converted
                 };
