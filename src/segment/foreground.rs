@@ -178,6 +178,12 @@ fn fill_from_covered<'m>(
             break;
         }
         for y in 0..h {
+            // Only rows within `r` of a pending pixel are read below (after the first pass,
+            // a thin ring at most).
+            let (lo, hi) = (y.saturating_sub(r), (y + r + 1).min(h));
+            if !s.state[lo * w..hi * w].contains(&PENDING) {
+                continue;
+            }
             let c = &plane.row_mut(y)[..w];
             for ((m, v), (&st, &c)) in s
                 .mask_row
@@ -226,8 +232,14 @@ fn fill_from_covered<'m>(
                 pending -= usize::from(fill);
             }
         }
+        let mut filled = false;
         for st in s.state[..w * h].iter_mut() {
+            filled |= *st == FILLED;
             *st = if *st == FILLED { SOURCE } else { *st };
+        }
+        // A pass that filled nothing leaves the sources as they were: so would every later one.
+        if !filled {
+            break;
         }
     }
 }
