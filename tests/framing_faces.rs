@@ -31,6 +31,8 @@ const CLIPS: [&str; 5] = ["close", "far", "offcentre", "portrait", "still"];
 const NOBODY_FOUND: &str = "far";
 const FRAMES: i64 = 60;
 
+mod common;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -58,18 +60,8 @@ fn prerequisites() -> bool {
             "scripts/make-clips.sh",
         ));
     }
-    for (path, how) in &need {
-        if !path.exists() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{} is missing (run {how})",
-                path.display()
-            );
-            eprintln!("SKIPPED: {} is missing (run {how})", path.display());
-            return false;
-        }
-    }
-    true
+    let needs: Vec<_> = need.iter().map(|(p, how)| (p.as_path(), *how)).collect();
+    common::require_made(&needs)
 }
 
 /// Renders the clips for `FRAMES` frames; writes the last composite to `png` and returns the

@@ -17,6 +17,8 @@ use together_mode::segment::ml::fidelity::{measure, Fidelity, FidelityOptions};
 use together_mode::segment::ml::SelfieModel;
 use together_mode::Frame;
 
+mod common;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
@@ -45,16 +47,9 @@ fn prerequisites(clips: &[&str]) -> Option<SelfieModel> {
             "models/.venv/bin/python scripts/fidelity-reference.py",
         ));
     }
-    for (path, how) in &need {
-        if !path.exists() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{} is missing (run {how})",
-                path.display()
-            );
-            eprintln!("SKIPPED: {} is missing (run {how})", path.display());
-            return None;
-        }
+    let needs: Vec<_> = need.iter().map(|(p, how)| (p.as_path(), *how)).collect();
+    if !common::require_made(&needs) {
+        return None;
     }
     Some(
         SelfieModel::from_file(r.join("models/selfie_segmentation.tflite"))

@@ -160,17 +160,21 @@ pub fn require_model() -> bool {
 /// `scripts/ml-setup.sh` makes). Outside CI a missing file skips the calling test with a loud
 /// line; under `CI` it fails the test.
 pub fn require_files(paths: &[&std::path::Path]) -> bool {
-    for p in paths {
+    let needs: Vec<_> = paths.iter().map(|p| (*p, "scripts/ml-setup.sh")).collect();
+    require_made(&needs)
+}
+
+/// [`require_files`] for files made by different set-up commands: each path with the command
+/// that makes it (named in the skip line and the CI failure).
+pub fn require_made(needs: &[(&std::path::Path, &str)]) -> bool {
+    for (p, how) in needs {
         if !p.exists() {
             assert!(
                 std::env::var_os("CI").is_none(),
-                "{} is required under CI (scripts/ml-setup.sh makes it)",
+                "{} is required under CI ({how} makes it)",
                 p.display()
             );
-            eprintln!(
-                "SKIPPED: {} is missing (run scripts/ml-setup.sh)",
-                p.display()
-            );
+            eprintln!("SKIPPED: {} is missing (run {how})", p.display());
             return false;
         }
     }
