@@ -141,8 +141,6 @@ impl MatteCleaner {
         self.col_count.resize(w, 0);
         self.stack.clear();
         self.stack.reserve(w * h);
-        self.dist.clear();
-        self.dist.resize(w * h, 0);
     }
 
     /// Fades `mask` where it lies further than [`CleanOptions::reach`] from its confident
