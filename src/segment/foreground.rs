@@ -39,13 +39,13 @@ const FILLED: u8 = 3;
 /// Replaces each partly covered pixel's colour by the mean colour of the fully covered pixels
 /// near it (luma within 2 pixels, chroma within 1 chroma pixel, where chroma's coverage is
 /// the matte's 2x2 mean, rounded, as the compositor blends chroma with); partly covered
-/// pixels with no fully covered neighbour take, in up to [`PASSES`] - 1 further passes, the
+/// pixels with no fully covered neighbour take, in up to three further passes (by default), the
 /// mean of the pixels filled before them, so the colour moves outward ring by ring; pixels
 /// that no pass reaches are left as they are. Does nothing if a size does not match. Keeps its
 /// scratch between calls (allocates only when the seat size changes).
 #[derive(Debug, Clone)]
 pub struct ForegroundPull {
-    /// Passes per plane (at least 1; [`PASSES`] by default).
+    /// Passes per plane (at least 1; 4 by default).
     passes: usize,
     /// Chroma-resolution coverage.
     chroma_alpha: Vec<u8>,
