@@ -253,9 +253,23 @@ impl HeadFinder {
     pub fn find(&mut self, map: &PersonMap<'_>, threshold: f32) -> Option<HeadEstimate> {
         let (mw, mh) = (map.width, map.height);
         let (fw, fh) = map.frame;
-        if mw == 0 || mh == 0 || fw == 0 || fh == 0 || map.prob.len() != mw * mh {
+        let c = map.covers;
+        if mw == 0
+            || mh == 0
+            || fw == 0
+            || fh == 0
+            || map.prob.len() != mw * mh
+            || c.is_empty()
+            || c.x < 0
+            || c.y < 0
+            || c.right() > i64::from(fw)
+            || c.bottom() > i64::from(fh)
+        {
             return None;
         }
+        // The map's origin and size in frame pixels.
+        let (ox, oy) = (c.x as f32, c.y as f32);
+        let (cw, ch) = (c.width as f32, c.height as f32);
         // Maps over 128x128 are read every other value each way (a quarter of the work; the
         // head is still many cells wide).
         let step = if mw * mh > 128 * 128 { 2 } else { 1 };
@@ -309,10 +323,7 @@ impl HeadFinder {
         if best_area * 500 < n {
             return None;
         }
-        let (sx, sy) = (
-            fw as f32 * step as f32 / mw as f32,
-            fh as f32 * step as f32 / mh as f32,
-        );
+        let (sx, sy) = (cw * step as f32 / mw as f32, ch * step as f32 / mh as f32);
         // The region's rows, from its top: width in frame pixels and sum of x.
         let row = |y: usize| {
             let r = &self.labels[y * pw..(y + 1) * pw];
@@ -365,10 +376,10 @@ impl HeadFinder {
         } else {
             HEAD_ASPECT * widest
         };
-        let cx = (x_sum as f32 / count_sum as f32) * sx + 0.5 * fw as f32 / mw as f32;
+        let cx = ox + (x_sum as f32 / count_sum as f32) * sx + 0.5 * cw / mw as f32;
         Some(HeadEstimate {
             cx,
-            top: top as f32 * sy,
+            top: oy + top as f32 * sy,
             width: widest,
             height,
         })
@@ -619,8 +630,31 @@ mod tests {
             width: pw,
             height: ph,
             frame,
+            covers: Rect::new(0, 0, i64::from(frame.0), i64::from(frame.1)),
             fresh: true,
         }
+    }
+
+    #[test]
+    fn a_map_of_a_zoomed_view_places_the_head_in_frame_pixels() {
+        // A 1280x720 frame; the map covers the 640x360 window at (320, 300); the head at
+        // frame x 600, top 400 is at (280, 100) of the window.
+        let view = (640, 360);
+        let prob = person(256, 144, view, 280.0, 100.0, 90.0);
+        let zoomed = PersonMap {
+            covers: Rect::new(320, 300, 640, 360),
+            ..map(&prob, 256, 144, (1280, 720))
+        };
+        let head = HeadFinder::default().find(&zoomed, 0.5).unwrap();
+        assert!((head.cx - 600.0).abs() <= 6.0, "{head:?}");
+        assert!((head.top - 400.0).abs() <= 6.0, "{head:?}");
+        assert!((head.width - 90.0).abs() <= 10.0, "{head:?}");
+        // A view that leaves the frame is refused.
+        let outside = PersonMap {
+            covers: Rect::new(700, 300, 640, 360),
+            ..zoomed
+        };
+        assert!(HeadFinder::default().find(&outside, 0.5).is_none());
     }
 
     #[test]

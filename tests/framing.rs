@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use together_mode::frame::{Frame, PixelFormat, PlaneMut};
 use together_mode::framing::FramingMode;
+use together_mode::geometry::Rect;
 use together_mode::segment::{Matte, PersonMap, SegmentInput, Segmenter, SegmenterFactory};
 use together_mode::{Compositor, CompositorOptions, Role, Scene, SegmentMode};
 
@@ -38,6 +39,7 @@ impl Segmenter for MapSegmenter {
             width: MAP.0,
             height: MAP.1,
             frame: (320, 240),
+            covers: Rect::new(0, 0, 320, 240),
             fresh: true,
         })
     }

@@ -77,9 +77,11 @@ fn run(model: &SelfieModel, name: &str, options: &FidelityOptions) -> Fidelity {
     let (frames, reference) = clip(name);
     let r = measure(model, &frames, &reference, options).expect("the measure runs");
     eprintln!(
-        "{name}: {} seats, whole frame {}: mean {:.3}, worst {:.3} (window {:.3} / {:.3}); period {}, {} runs in {} ticks",
+        "{name}: {} seats, whole frame {}, zoomed {} of {} seat-frames: mean {:.3}, worst {:.3} (window {:.3} / {:.3}); period {}, {} runs in {} ticks",
         r.seats,
         r.whole_frame,
+        r.zoomed,
+        r.seats * r.frames,
         r.mean,
         r.worst,
         r.window_mean,
@@ -96,14 +98,18 @@ fn run(model: &SelfieModel, name: &str, options: &FidelityOptions) -> Fidelity {
 /// issue's goal, 0.95 on carphone's own framing (`close`), wherever the engine segments seats on
 /// two threads or more (the scheduler's budget is per thread: on one thread its period is about
 /// twice as long, and close measured 0.917-0.951 there). Measured 2026-12-04 on 2 threads
-/// (README): close 0.972, offcentre 0.966, portrait 0.978, far 0.853 (MediaPipe finds nobody
-/// there), moving 0.841. The floors of the other clips are those figures less a margin (a
-/// regression check); how far each is from 0.95 is printed.
+/// (README): close 0.972, offcentre 0.966, portrait 0.978, moving 0.841. The floors of the
+/// other clips are those figures less a margin (a regression check); how far each is from 0.95
+/// is printed. `far` is different: MediaPipe's whole-frame run finds nobody there (its mask is
+/// empty on every frame), and the engine's network zooms in and finds the man; zoomed
+/// seat-frames have no reference and are left out of the IoU (see `fidelity`'s docs), so for
+/// `far` the test asserts that most seat-frames were zoomed (the person was found and
+/// followed) and that no clip where MediaPipe sees the person was ever zoomed.
 #[test]
 fn carphone_clips_follow_mediapipe_under_the_nine_seat_schedule() {
     let floors = [
         ("close", 0.86),
-        ("far", 0.70),
+        ("far", 0.0), // zoomed: see above
         ("offcentre", 0.86),
         ("portrait", 0.88),
         ("moving", 0.68),
@@ -129,6 +135,19 @@ fn carphone_clips_follow_mediapipe_under_the_nine_seat_schedule() {
         assert!(
             r.whole_frame,
             "{name}: the network should see the whole frame"
+        );
+        let seat_frames = r.seats * r.frames;
+        if name == "far" {
+            assert!(
+                r.zoomed * 2 > seat_frames,
+                "far: the person was followed in a zoomed view in {} of {seat_frames} seat-frames",
+                r.zoomed
+            );
+            continue;
+        }
+        assert_eq!(
+            r.zoomed, 0,
+            "{name}: MediaPipe's whole-frame view sees the person, so the engine's should not zoom"
         );
         eprintln!(
             "{name}: mean {:.3} (floor {floor}, goal 0.95: {})",

@@ -117,8 +117,9 @@ pub struct SeatSource<'a> {
 /// with `ScheduleOptions::whole_frame`): what framing ([`crate::framing`]) finds the head in.
 #[derive(Debug, Clone, Copy)]
 pub struct PersonMap<'a> {
-    /// Person probability in `[0, 1]`, `width x height`, row-major, stretched over the whole
-    /// frame (value `(i, j)` covers frame pixels `i * frame.0 / width ..` and likewise down).
+    /// Person probability in `[0, 1]`, `width x height`, row-major, stretched over
+    /// [`covers`](Self::covers) (value `(i, j)` covers frame pixels
+    /// `covers.x + i * covers.width / width ..` and likewise down); no person outside it.
     pub prob: &'a [f32],
     /// Width of `prob`.
     pub width: usize,
@@ -126,6 +127,9 @@ pub struct PersonMap<'a> {
     pub height: usize,
     /// The source frame's size in luma pixels, `(width, height)`.
     pub frame: (u32, u32),
+    /// The part of the frame the map covers, in luma pixels: the whole frame, or a zoomed
+    /// view where the whole frame showed nobody (a person far from their camera).
+    pub covers: Rect,
     /// Whether the map was made from the frame just segmented (else it is carried from an
     /// earlier frame).
     pub fresh: bool,

@@ -14,6 +14,11 @@
 //!   counts as "no person" outside it);
 //! - **window IoU**: over the seat's crop window only (what the seat shows).
 //!
+//! MediaPipe's reference sees the whole frame. Where the whole frame shows it nobody, the
+//! engine's network zooms in to search for a person far from the camera (see the scheduler's
+//! frame-level view); seat-frames whose map came from such a zoomed view have no reference to
+//! compare with: they are counted ([`Fidelity::zoomed`]) and left out of the IoU figures.
+//!
 //! The clip is first played backwards once, unmeasured, so that the scheduler's cost
 //! averages and period settle before the measured forward pass (which starts where the
 //! backward pass ended: no jump).
@@ -66,7 +71,10 @@ pub struct Fidelity {
     pub seats: usize,
     /// Frames measured (per seat).
     pub frames: usize,
-    /// Mean over seats and frames of the frame IoU.
+    /// Seat-frames whose map came from a zoomed view (no reference; left out of the IoU
+    /// figures, see the module docs).
+    pub zoomed: usize,
+    /// Mean over seats and frames of the frame IoU (NaN when every seat-frame was zoomed).
     pub mean: f64,
     /// The lowest frame IoU of any seat on any frame.
     pub worst: f64,
@@ -74,7 +82,8 @@ pub struct Fidelity {
     pub window_mean: f64,
     /// The lowest window IoU.
     pub window_worst: f64,
-    /// Mean over frames of the seats' mean frame IoU, per frame (for plots).
+    /// Mean over frames of the seats' mean frame IoU, per frame (for plots; NaN on frames
+    /// where every seat was zoomed).
     pub per_frame: Vec<f64>,
     /// Whether the network saw the whole frame (else the seat).
     pub whole_frame: bool,
@@ -291,18 +300,24 @@ pub fn measure(
     let (mut sum, mut worst, mut wsum, mut wworst) = (0.0, 1.0f64, 0.0, 1.0f64);
     let mut per_frame = Vec::with_capacity(frames.len());
     let mut whole_frame = true;
+    let mut zoomed = 0usize;
     let full = Rect::new(0, 0, i64::from(fw), i64::from(fh));
     for (k, f) in frames.iter().enumerate() {
         show(&mut engine, &f.as_ref())?;
         let reference = &reference[k * plane..(k + 1) * plane];
         let slots = slots.lock().unwrap_or_else(|e| e.into_inner());
-        let mut frame_sum = 0.0;
+        let (mut frame_sum, mut frame_n) = (0.0, 0usize);
         for (seat, slot) in slots.iter().enumerate() {
             let rec = slot.lock().unwrap_or_else(|e| e.into_inner());
             if !rec.valid {
                 return Err(FidelityError::NoMask { seat, frame: k });
             }
             whole_frame &= rec.whole_frame;
+            if rec.whole_frame && rec.covers != full {
+                zoomed += 1;
+                continue;
+            }
+            frame_n += 1;
             let m = rec.mask();
             let (a, b) = (
                 iou(&m, reference, fw as usize, full),
@@ -314,13 +329,26 @@ pub fn measure(
             worst = worst.min(a);
             wworst = wworst.min(b);
         }
-        per_frame.push(frame_sum / slots.len().max(1) as f64);
+        per_frame.push(if frame_n == 0 {
+            f64::NAN
+        } else {
+            frame_sum / frame_n as f64
+        });
     }
-    let n = (frames.len() * options.seats) as f64;
+    let measured = frames.len() * options.seats - zoomed;
+    let n = if measured == 0 {
+        f64::NAN
+    } else {
+        measured as f64
+    };
+    if measured == 0 {
+        (worst, wworst) = (f64::NAN, f64::NAN);
+    }
     let stats = shared.stats();
     Ok(Fidelity {
         seats: options.seats,
         frames: frames.len(),
+        zoomed,
         mean: sum / n,
         worst,
         window_mean: wsum / n,

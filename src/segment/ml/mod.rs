@@ -24,6 +24,7 @@ mod resample;
 mod schedule;
 mod tflite;
 mod tract_engine;
+mod view;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

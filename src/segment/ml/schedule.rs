@@ -32,6 +32,7 @@ use crate::segment::refine::{RefineOptions, Refiner};
 use crate::segment::{Matte, SeatColour, SeatSource, SegmentInput, Segmenter};
 
 use super::resample::Yuv420Resampler;
+use super::view::{Seen, ViewPicker};
 use super::{input_size_for, Backend, GraphRewrite, MlError, ModelRunner, SelfieModel};
 
 /// How the shared scheduler runs the network.
@@ -191,6 +192,10 @@ impl MlShared {
             track_window: None,
             cleaner: self.options.clean.map(MatteCleaner::new),
             whole_i420: None,
+            view: ViewPicker::default(),
+            map_view: Rect::default(),
+            prev_prob: Vec::new(),
+            prev_view: Rect::default(),
         }
     }
 
@@ -342,6 +347,13 @@ pub struct MlSegmenter {
     /// The source frame as I420, for sources in another format (NV12, RGBA, BGRA): converted
     /// on the ticks the network runs (reallocated only when the frame's size changes).
     whole_i420: Option<Frame>,
+    /// Which part of the frame the network sees next (frame-level view; [`super::view`]).
+    view: ViewPicker,
+    /// The part of the frame the probability map covers (frame-level view), in frame pixels.
+    map_view: Rect,
+    /// The map before the last run, and what it covers.
+    prev_prob: Vec<f32>,
+    prev_view: Rect,
 }
 
 /// A seat's network mask as carried onto the current frame, before refinement: the last
@@ -459,6 +471,8 @@ impl MlSegmenter {
             self.prob.clear();
             self.prob.resize(iw * ih, 0.0);
             self.have_prob = false;
+            self.view.reset();
+            self.map_view = Rect::default();
         }
         for v in [&mut self.ref_rows, &mut self.cur_rows] {
             v.clear();
@@ -531,15 +545,30 @@ impl MlSegmenter {
                     converted = scratch.as_ref();
                     &converted
                 };
-                self.resampler.convert(
-                    &f.plane(0),
-                    &f.plane(1),
-                    &f.plane(2),
-                    f.color(),
-                    runner.input_mut(),
-                    iw,
-                    ih,
-                )?
+                // The part of the frame this run sees (even offsets and sides, inside it).
+                let view = self.view.view((f.width(), f.height()));
+                let (x, y, w, h) = (
+                    view.x as usize,
+                    view.y as usize,
+                    view.width as usize,
+                    view.height as usize,
+                );
+                let luma = f.plane(0).crop(x, y, w, h).map_err(MlError::Frame)?;
+                let chroma = |i: usize| {
+                    let p = f.plane(i);
+                    let (cw, ch) = (w.div_ceil(2).min(p.width()), h.div_ceil(2).min(p.height()));
+                    p.crop(
+                        x / 2,
+                        y / 2,
+                        cw.min(p.width() - x / 2),
+                        ch.min(p.height() - y / 2),
+                    )
+                    .map_err(MlError::Frame)
+                };
+                let (u, v) = (chroma(1)?, chroma(2)?);
+                self.prev_view = std::mem::replace(&mut self.map_view, view);
+                self.resampler
+                    .convert(&luma, &u, &v, f.color(), runner.input_mut(), iw, ih)?
             }
             None => self.resampler.convert(
                 &input.y,
@@ -559,9 +588,24 @@ impl MlSegmenter {
                 found: out.len(),
             });
         }
+        // The last map is kept aside (a tracked person missed once keeps it).
+        std::mem::swap(&mut self.prob, &mut self.prev_prob);
+        self.prob.resize(out.len(), 0.0);
         self.prob.copy_from_slice(out);
         self.shared.put_runner(runner);
-        self.have_prob = true;
+        let had_prob = std::mem::replace(&mut self.have_prob, true);
+        if let Some(s) = source {
+            let frame = (s.frame.width(), s.frame.height());
+            match self.view.observe(&self.prob, iw, self.map_view, frame) {
+                Seen::Map => {}
+                Seen::Nobody => self.prob.fill(0.0),
+                Seen::Miss if had_prob && self.prev_prob.len() == self.prob.len() => {
+                    std::mem::swap(&mut self.prob, &mut self.prev_prob);
+                    self.map_view = self.prev_view;
+                }
+                Seen::Miss => self.prob.fill(0.0),
+            }
+        }
         std::mem::swap(&mut self.ref_rows, &mut self.cur_rows);
         std::mem::swap(&mut self.ref_cols, &mut self.cur_cols);
         let ns = nanos(start.elapsed());
@@ -636,20 +680,22 @@ impl MlSegmenter {
         let sign = if mirrored { -1.0 } else { 1.0 };
         self.shift = (dx as f32 * kx * sign, dy as f32 * ky);
         if let (Some(s), Some((fw, fh))) = (&source, self.frame_size) {
-            // Cut the seat's window (moved by the motion) out of the frame-level map.
-            self.covers = Rect::new(0, 0, i64::from(fw), i64::from(fh));
+            // Cut the seat's window (moved by the motion) out of the frame-level map, which
+            // covers `map_view` of the frame.
+            let mv = self.map_view;
+            self.covers = mv;
             self.mirrored = false;
             let win = s.window;
             let x_axis = Axis {
-                start: win.x as f32 - self.shift.0,
+                start: win.x as f32 - self.shift.0 - mv.x as f32,
                 len: win.width as f32,
-                frame: fw as f32,
+                frame: mv.width as f32,
                 map: pw,
             };
             let y_axis = Axis {
-                start: win.y as f32 - self.shift.1,
+                start: win.y as f32 - self.shift.1 - mv.y as f32,
                 len: win.height as f32,
-                frame: fh as f32,
+                frame: mv.height as f32,
                 map: ph,
             };
             x_axis.taps(&mut self.x_taps, s.mirrored);
@@ -663,6 +709,13 @@ impl MlSegmenter {
                 &mut coarse,
                 &mut self.prob_row,
             );
+            if mv != Rect::new(0, 0, i64::from(fw), i64::from(fh)) {
+                // A zoomed view: the frame outside it is no person (the taps repeat the
+                // map's edge there).
+                let xs = x_axis.inside(cw, s.mirrored);
+                let ys = y_axis.inside(ch, false);
+                clear_outside(&mut coarse, xs, ys);
+            }
         } else {
             self.covers = covers;
             self.mirrored = mirrored;
@@ -743,6 +796,7 @@ impl Segmenter for MlSegmenter {
             width,
             height,
             frame,
+            covers: self.map_view,
             fresh: self.ran,
         })
     }
@@ -877,6 +931,40 @@ impl Axis {
             }
             let f = self.start + u * self.len;
             *t = tap_at(f * per_frame_pixel - 0.5, self.map);
+        }
+    }
+}
+
+impl Axis {
+    /// The cells (of `n` equal cells over the window, right to left when `mirrored`) whose
+    /// centres lie inside the map's `frame` pixels: a range, as positions are monotonic.
+    fn inside(&self, n: usize, mirrored: bool) -> std::ops::Range<usize> {
+        let at = |o: usize| {
+            let mut u = (o as f32 + 0.5) / n as f32;
+            if mirrored {
+                u = 1.0 - u;
+            }
+            let f = self.start + u * self.len;
+            f >= 0.0 && f < self.frame
+        };
+        let Some(first) = (0..n).find(|&o| at(o)) else {
+            return 0..0;
+        };
+        let end = (first..n).find(|&o| !at(o)).unwrap_or(n);
+        first..end
+    }
+}
+
+/// Sets `out` to 0 outside columns `xs` and rows `ys`.
+fn clear_outside(out: &mut PlaneMut<'_>, xs: std::ops::Range<usize>, ys: std::ops::Range<usize>) {
+    for y in 0..out.height() {
+        let row = out.row_mut(y);
+        if ys.contains(&y) {
+            let end = xs.end.min(row.len());
+            row[..xs.start.min(end)].fill(0);
+            row[end..].fill(0);
+        } else {
+            row.fill(0);
         }
     }
 }
