@@ -12,10 +12,10 @@
 //! window's sum. A covered pixel adds its colour and, 2^20 above it, a count of 1, so one
 //! `u32` sum carries both (a window's colour sum is at most 289 * 255 < 2^20); the running
 //! sum along the row wraps, and the difference of two wrapped sums is the window's exact
-//! sum. That is O(1) per pixel whatever the reach. Only the rows and the columns around
-//! partly covered pixels are visited. Fully covered pixels are never changed and filled
-//! pixels count as uncovered, so the sums read the original colour: the result is the same as
-//! computing each window from the untouched planes (the per-pixel reference test).
+//! sum. That is O(1) per pixel whatever the reach, and the loops over rows vectorise. Only the
+//! rows and the columns around partly covered pixels are visited. The contributions are taken
+//! from the plane before any pixel is filled: the result is the same as computing each window
+//! from the untouched planes (the per-pixel reference test).
 //!
 //! Before, the reach came from four passes of the small window, each filling from what the
 //! earlier ones filled: 2.5x the cost of one pass (0.51-0.56 ms against 0.19-0.21 ms on a
@@ -47,6 +47,16 @@ const _: () = assert!(LUMA_NEAR <= LUMA_FAR && CHROMA_NEAR <= CHROMA_FAR && CHRO
 pub struct ForegroundPull {
     /// Chroma-resolution coverage.
     chroma_alpha: Vec<u8>,
+    sums: Sums,
+}
+
+/// The running sums' scratch, for the plane being filled.
+#[derive(Debug, Clone, Default)]
+struct Sums {
+    /// Each pixel's packed contribution (0 where not covered), for the rows the windows read.
+    packed: Vec<u32>,
+    /// A row of zeros: what a row outside the plane contributes.
+    zeros: Vec<u32>,
     /// Per column: the packed sum over the small and the wide window's rows.
     near_cols: Vec<u32>,
     far_cols: Vec<u32>,
@@ -74,25 +84,8 @@ impl ForegroundPull {
         {
             return;
         }
-        let Self {
-            chroma_alpha,
-            near_cols,
-            far_cols,
-            near_run,
-            far_run,
-        } = self;
-        let mut scratch = Scratch {
-            near_cols,
-            far_cols,
-            near_run,
-            far_run,
-        };
-        fill_from_covered(
-            &mut colour.y,
-            |y| matte.row(y),
-            [LUMA_NEAR, LUMA_FAR],
-            &mut scratch,
-        );
+        let Self { chroma_alpha, sums } = self;
+        sums.fill(&mut colour.y, |y| matte.row(y), [LUMA_NEAR, LUMA_FAR]);
         chroma_alpha.resize(cw * ch, 0);
         for (cy, row) in chroma_alpha.chunks_exact_mut(cw).enumerate() {
             let (r0, r1) = (matte.row(2 * cy), matte.row((2 * cy + 1).min(h - 1)));
@@ -104,12 +97,7 @@ impl ForegroundPull {
         }
         let ca = &chroma_alpha[..];
         for plane in [&mut colour.u, &mut colour.v] {
-            fill_from_covered(
-                plane,
-                |y| &ca[y * cw..][..cw],
-                [CHROMA_NEAR, CHROMA_FAR],
-                &mut scratch,
-            );
+            sums.fill(plane, |y| &ca[y * cw..][..cw], [CHROMA_NEAR, CHROMA_FAR]);
         }
     }
 }
@@ -120,29 +108,49 @@ pub fn pull_foreground(colour: &mut SeatColour<'_>, matte: &PlaneRef<'_>) {
     ForegroundPull::default().apply(colour, matte);
 }
 
-struct Scratch<'a> {
-    near_cols: &'a mut Vec<u32>,
-    far_cols: &'a mut Vec<u32>,
-    near_run: &'a mut Vec<u32>,
-    far_run: &'a mut Vec<u32>,
-}
-
 /// Whether a coverage is partial (the pixels this fills).
 fn partial(a: u8) -> bool {
-    a != 0 && a != 255
+    a.wrapping_sub(1) < 254
 }
 
-/// `cols[x]` += (or -=, `add` false) row `colour`'s packed contribution where `alpha` is 255.
-fn slide(cols: &mut [u32], alpha: &[u8], colour: &[u8], add: bool) {
-    for ((s, &a), &c) in cols.iter_mut().zip(alpha).zip(colour) {
-        let v = if a == 255 {
-            u32::from(c) | 1 << COUNT_SHIFT
-        } else {
-            0
-        };
-        // Column sums hold at most 2 * 8 + 1 contributions: no overflow, and a row leaving the
-        // window takes out what it put in (its covered pixels never change).
-        *s = if add { *s + v } else { *s - v };
+/// Whether `alpha` holds a partial coverage (every byte read: it vectorises).
+fn any_partial(alpha: &[u8]) -> bool {
+    alpha.iter().fold(false, |any, &a| any | partial(a))
+}
+
+/// The first and the last partly covered pixel of a row, 16 bytes at a time.
+fn partial_span(alpha: &[u8]) -> Option<(usize, usize)> {
+    const B: usize = 16;
+    let first = alpha.chunks(B).position(any_partial)?;
+    let last = alpha.chunks(B).rposition(any_partial).unwrap_or(first);
+    let x0 = first * B + alpha[first * B..].iter().position(|&a| partial(a))?;
+    let x1 = alpha[..(last * B + B).min(alpha.len())]
+        .iter()
+        .rposition(|&a| partial(a))
+        .unwrap_or(x0);
+    Some((x0, x1))
+}
+
+/// `out[x]` = the packed contribution of a pixel of colour `colour[x]` and coverage
+/// `alpha[x]`: its colour plus `1 << COUNT_SHIFT` if the coverage is 255, else 0.
+fn contributions(out: &mut [u32], alpha: &[u8], colour: &[u8]) {
+    for ((o, &a), &c) in out.iter_mut().zip(alpha).zip(colour) {
+        let covered = 0u32.wrapping_sub(u32::from(a == 255));
+        *o = (u32::from(c) | 1 << COUNT_SHIFT) & covered;
+    }
+}
+
+/// `cols[x]` += `add[x]` - `sub[x]`, for both windows' column sums at once.
+fn slide(near: &mut [u32], far: &mut [u32], rows: [&[u32]; 4]) {
+    let [near_add, near_sub, far_add, far_sub] = rows;
+    let n = near.len();
+    let (far, near_add, near_sub) = (&mut far[..n], &near_add[..n], &near_sub[..n]);
+    let (far_add, far_sub) = (&far_add[..n], &far_sub[..n]);
+    for x in 0..n {
+        // A column's sum holds at most 2 * 8 + 1 contributions (no overflow), and a row
+        // leaving the window takes out what it put in: the wrapping never wraps.
+        near[x] = near[x].wrapping_add(near_add[x]).wrapping_sub(near_sub[x]);
+        far[x] = far[x].wrapping_add(far_add[x]).wrapping_sub(far_sub[x]);
     }
 }
 
@@ -156,90 +164,105 @@ fn mean(packed: u32) -> Option<u8> {
     (n > 0).then(|| ((t + n / 2) as f32 / n as f32) as u8)
 }
 
-/// For every pixel of `plane` whose coverage (`alpha(y)`, the row's values) is neither 0
-/// nor 255: the rounded mean of the pixels with coverage 255 in the `(2r+1)²` window around
-/// it (clipped to the plane) for `r` = `radii[0]` if there are any, else for `radii[1]`, else
-/// unchanged. Only the rows from the first to the last with a partly covered pixel are
-/// visited (none on a plane without one), and on those the columns within the wide radius of
-/// the row's first and last.
-fn fill_from_covered<'m>(
-    plane: &mut PlaneMut<'_>,
-    alpha: impl Fn(usize) -> &'m [u8],
-    radii: [usize; 2],
-    s: &mut Scratch<'_>,
-) {
-    let (w, h) = (plane.width(), plane.height());
-    let [near, far] = radii;
-    let has_partial = |y: usize| alpha(y)[..w].iter().any(|&a| partial(a));
-    let Some(first) = (0..h).find(|&y| has_partial(y)) else {
-        return;
-    };
-    let last = (first..h).rev().find(|&y| has_partial(y)).unwrap_or(first);
-    for v in [&mut *s.near_cols, &mut *s.far_cols] {
-        v.clear();
-        v.resize(w, 0);
-    }
-    s.near_run.resize(w + 1, 0);
-    s.far_run.resize(w + 1, 0);
-    // The windows around row `first`.
-    for (cols, r) in [(&mut *s.near_cols, near), (&mut *s.far_cols, far)] {
-        for y in first.saturating_sub(r)..(first + r + 1).min(h) {
-            slide(cols, &alpha(y)[..w], &plane.as_ref().row(y)[..w], true);
+impl Sums {
+    /// For every pixel of `plane` whose coverage (`alpha(y)`, the row's values) is neither 0
+    /// nor 255: the rounded mean of the pixels with coverage 255 in the `(2r+1)²` window
+    /// around it (clipped to the plane) for `r` = `radii[0]` if there are any, else for
+    /// `r` = `radii[1]`, else unchanged. Only the rows from the first to the last with a
+    /// partly covered pixel are filled (none on a plane without one), those within the wide
+    /// radius (and one) of them read, and on each row the columns within the wide radius of its first
+    /// and last partly covered pixel.
+    fn fill<'m>(
+        &mut self,
+        plane: &mut PlaneMut<'_>,
+        alpha: impl Fn(usize) -> &'m [u8],
+        radii: [usize; 2],
+    ) {
+        let (w, h) = (plane.width(), plane.height());
+        let [near, far] = radii;
+        let Some(first) = (0..h).position(|y| any_partial(&alpha(y)[..w])) else {
+            return;
+        };
+        let last = (first..h)
+            .rev()
+            .find(|&y| any_partial(&alpha(y)[..w]))
+            .unwrap_or(first);
+        let Self {
+            packed,
+            zeros,
+            near_cols,
+            far_cols,
+            near_run,
+            far_run,
+        } = self;
+        // Every contribution is taken from the plane before any pixel is filled.
+        let (top, bottom) = (first.saturating_sub(far + 1), (last + far + 1).min(h));
+        packed.resize(w * h, 0);
+        for y in top..bottom {
+            let colour = &plane.as_ref().row(y)[..w];
+            contributions(&mut packed[y * w..][..w], &alpha(y)[..w], colour);
         }
-    }
-    for y in first..=last {
-        if y > first {
-            // Down one row: the row below the window comes in, its top row goes out.
-            for (cols, r) in [(&mut *s.near_cols, near), (&mut *s.far_cols, far)] {
-                if y + r < h {
-                    slide(
-                        cols,
-                        &alpha(y + r)[..w],
-                        &plane.as_ref().row(y + r)[..w],
-                        true,
-                    );
-                }
-                if y > r {
-                    let out = y - r - 1;
-                    slide(cols, &alpha(out)[..w], &plane.as_ref().row(out)[..w], false);
+        zeros.clear();
+        zeros.resize(w, 0);
+        let row = |y: Option<usize>| {
+            y.filter(|&y| y < h)
+                .map_or(&zeros[..], |y| &packed[y * w..][..w])
+        };
+        // Column sums over the windows of the row above `first`; each row then slides them
+        // down by one: the row below the window comes in, its top row goes out.
+        for cols in [&mut *near_cols, &mut *far_cols] {
+            cols.clear();
+            cols.resize(w, 0);
+        }
+        for (cols, r) in [(&mut *near_cols, near), (&mut *far_cols, far)] {
+            for y in first.saturating_sub(r + 1)..(first + r).min(h) {
+                for (c, &p) in cols.iter_mut().zip(row(Some(y))) {
+                    *c += p;
                 }
             }
         }
-        let a = &alpha(y)[..w];
-        let (Some(x0), Some(x1)) = (
-            a.iter().position(|&v| partial(v)),
-            a.iter().rposition(|&v| partial(v)),
-        ) else {
-            continue;
-        };
-        // Running sums over the columns the row's windows read: run[i] is the sum of the
-        // columns lo..lo + i.
-        let (lo, hi) = (x0.saturating_sub(far), (x1 + far + 1).min(w));
-        let (mut n_acc, mut f_acc) = (0u32, 0u32);
-        s.near_run[0] = 0;
-        s.far_run[0] = 0;
-        for (i, (&n, &f)) in s.near_cols[lo..hi]
-            .iter()
-            .zip(&s.far_cols[lo..hi])
-            .enumerate()
-        {
-            n_acc = n_acc.wrapping_add(n);
-            f_acc = f_acc.wrapping_add(f);
-            s.near_run[i + 1] = n_acc;
-            s.far_run[i + 1] = f_acc;
-        }
-        let window = |run: &[u32], x: usize, r: usize| {
-            let (a, b) = (x.saturating_sub(r).max(lo) - lo, (x + r + 1).min(hi) - lo);
-            run[b].wrapping_sub(run[a])
-        };
-        let row = &mut plane.row_mut(y)[..w];
-        for x in x0..=x1 {
-            if !partial(a[x]) {
+        near_run.resize(w + 1, 0);
+        far_run.resize(w + 1, 0);
+        for y in first..=last {
+            slide(
+                near_cols,
+                far_cols,
+                [
+                    row(Some(y + near)),
+                    row(y.checked_sub(near + 1)),
+                    row(Some(y + far)),
+                    row(y.checked_sub(far + 1)),
+                ],
+            );
+            let a = &alpha(y)[..w];
+            let Some((x0, x1)) = partial_span(a) else {
                 continue;
+            };
+            // Running sums over the columns the row's windows read: run[i] is the sum of the
+            // columns lo..lo + i.
+            let (lo, hi) = (x0.saturating_sub(far), (x1 + far + 1).min(w));
+            let (mut n_acc, mut f_acc) = (0u32, 0u32);
+            near_run[0] = 0;
+            far_run[0] = 0;
+            for (i, (&n, &f)) in near_cols[lo..hi].iter().zip(&far_cols[lo..hi]).enumerate() {
+                n_acc = n_acc.wrapping_add(n);
+                f_acc = f_acc.wrapping_add(f);
+                near_run[i + 1] = n_acc;
+                far_run[i + 1] = f_acc;
             }
-            let m = mean(window(s.near_run, x, near)).or_else(|| mean(window(s.far_run, x, far)));
-            if let Some(m) = m {
-                row[x] = m;
+            let window = |run: &[u32], x: usize, r: usize| {
+                let (a, b) = (x.saturating_sub(r).max(lo) - lo, (x + r + 1).min(hi) - lo);
+                run[b].wrapping_sub(run[a])
+            };
+            let out = &mut plane.row_mut(y)[..w];
+            for x in x0..=x1 {
+                if !partial(a[x]) {
+                    continue;
+                }
+                let m = mean(window(near_run, x, near)).or_else(|| mean(window(far_run, x, far)));
+                if let Some(m) = m {
+                    out[x] = m;
+                }
             }
         }
     }
