@@ -10,8 +10,8 @@
 //! half-resolution mask; 274x154 is a seat of the 49-seat ML tick (landscape input), whose
 //! coarse mask is 137x77. `refine_radius/274x154/r<R>`: the same with guided filter radius R
 //! (the default is 1).
-//! `decontaminate/274x154/p<N>`: the ML path's colour decontamination (`ForegroundPull`) with
-//! N passes on the refined matte of that seat (1: the window only, as before; 4: the default).
+//! `decontaminate/274x154`: the ML path's colour decontamination (`ForegroundPull`) on the
+//! refined matte of that seat.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use together_mode::frame::{Frame, PixelFormat, PlaneMut, PlaneRef};
@@ -221,37 +221,35 @@ fn decontaminate(c: &mut Criterion) {
             m
         })
         .collect();
-    for passes in [1, 4] {
-        let mut pull = ForegroundPull::with_passes(passes);
-        let mut work = planes(
-            &Frame::new(PixelFormat::I420A, w as u32, h as u32).expect("size"),
-            0,
-        );
-        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        let mut k = 0;
-        let id = format!("{w}x{h}/p{passes}");
-        group.bench_with_input(BenchmarkId::from_parameter(id), &passes, |b, _| {
-            b.iter(|| {
-                k = (k + 1) % frames.len();
-                for (d, s) in [
-                    (&mut work.y, &frames[k].y),
-                    (&mut work.u, &frames[k].u),
-                    (&mut work.v, &frames[k].v),
-                ] {
-                    d.copy_from_slice(s);
-                }
-                let mut colour = SeatColour {
-                    y: PlaneMut::new(&mut work.y, w, h, w).expect("plane"),
-                    u: PlaneMut::new(&mut work.u, cw, ch, cw).expect("plane"),
-                    v: PlaneMut::new(&mut work.v, cw, ch, cw).expect("plane"),
-                };
-                pull.apply(
-                    &mut colour,
-                    &PlaneRef::packed(&mattes[k], w, h).expect("plane"),
-                );
-            })
-        });
-    }
+    let mut pull = ForegroundPull::new();
+    let mut work = planes(
+        &Frame::new(PixelFormat::I420A, w as u32, h as u32).expect("size"),
+        0,
+    );
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let mut k = 0;
+    let id = format!("{w}x{h}");
+    group.bench_with_input(BenchmarkId::from_parameter(id), &(), |b, _| {
+        b.iter(|| {
+            k = (k + 1) % frames.len();
+            for (d, s) in [
+                (&mut work.y, &frames[k].y),
+                (&mut work.u, &frames[k].u),
+                (&mut work.v, &frames[k].v),
+            ] {
+                d.copy_from_slice(s);
+            }
+            let mut colour = SeatColour {
+                y: PlaneMut::new(&mut work.y, w, h, w).expect("plane"),
+                u: PlaneMut::new(&mut work.u, cw, ch, cw).expect("plane"),
+                v: PlaneMut::new(&mut work.v, cw, ch, cw).expect("plane"),
+            };
+            pull.apply(
+                &mut colour,
+                &PlaneRef::packed(&mattes[k], w, h).expect("plane"),
+            );
+        })
+    });
     group.finish();
 }
 

@@ -87,6 +87,37 @@ fn allocations_per_tick_zoomed() -> usize {
     counted(|| tick(&mut e))
 }
 
+/// The ML path's colour decontamination on a seat with a soft-edged person, once sized.
+fn allocations_decontaminating() -> usize {
+    use together_mode::frame::{PlaneMut, PlaneRef};
+    use together_mode::segment::foreground::ForegroundPull;
+    use together_mode::segment::SeatColour;
+    let (w, h) = (274usize, 154usize);
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let matte: Vec<u8> = (0..w * h)
+        .map(|i| {
+            let (dx, dy) = ((i % w) as f32 - 137.0, (i / w) as f32 - 100.0);
+            ((70.0 - (dx * dx + dy * dy).sqrt()) * 20.0 + 128.0).clamp(0.0, 255.0) as u8
+        })
+        .collect();
+    let (mut y, mut u, mut v) = (
+        vec![90u8; w * h],
+        vec![100u8; cw * ch],
+        vec![150u8; cw * ch],
+    );
+    let mut pull = ForegroundPull::new();
+    let mut tick = || {
+        let mut colour = SeatColour {
+            y: PlaneMut::new(&mut y, w, h, w).unwrap(),
+            u: PlaneMut::new(&mut u, cw, ch, cw).unwrap(),
+            v: PlaneMut::new(&mut v, cw, ch, cw).unwrap(),
+        };
+        pull.apply(&mut colour, &PlaneRef::packed(&matte, w, h).unwrap());
+    };
+    tick();
+    counted(tick)
+}
+
 // One test function: the counter is global, so the cases must not run concurrently.
 #[test]
 fn steady_state_ticks_do_not_allocate() {
@@ -116,4 +147,6 @@ fn steady_state_ticks_do_not_allocate() {
         n, 0,
         "parallel, driven from the pool: {n} allocations in {TICKS} ticks"
     );
+    let n = allocations_decontaminating();
+    assert_eq!(n, 0, "decontamination: {n} allocations in {TICKS} calls");
 }
