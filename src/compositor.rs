@@ -748,8 +748,8 @@ impl Compositor {
             };
             let Some(rect) = layout.seat_rect(i) else { return Ok(()) };
             let (w, h) = (rect.width as usize, rect.height as usize);
-            // A seat a zoomed view leaves wholly outside the output is not drawn.
-            if w < 2 || h < 2 || rect.clip(layout.width(), layout.height()).is_empty() {
+            // A seat a zoomed view leaves wholly outside the picture is not drawn.
+            if w < 2 || h < 2 || rect.intersect(&layout.picture()).is_empty() {
                 slot.key = None;
                 return Ok(());
             }
