@@ -795,3 +795,26 @@ fn letterboxing_survives_size_changes_and_incremental_renders() {
     }
     assert_eq!(y_at(&fresh, 0, 0), ColorSpec::default().black()[0]);
 }
+
+#[test]
+fn a_participants_own_segmenter_overrides_the_engines() {
+    // A transparent black frame: the engine's alpha segmentation shows the background
+    // through it; the participant's own opaque segmenter shows the frame (black); back to
+    // the engine's, the background again.
+    let mut e = letterbox_engine(64, 36);
+    // The background is one colour: left of the seat (x 20..44) it is what is behind it.
+    let bg = y_at(&e.render().unwrap(), 2, 18);
+    assert_ne!(bg, 16);
+    let clear = Frame::new(PixelFormat::Rgba, 32, 32).unwrap();
+    e.push("a", clear.clone(), 1).unwrap();
+    assert_eq!(y_at(&e.render().unwrap(), 30, 18), bg);
+    e.set_segmenter_of("a", Some(together_mode::segment::opaque_factory()))
+        .unwrap();
+    assert_eq!(y_at(&e.render().unwrap(), 30, 18), 16);
+    e.set_segmenter_of("a", None).unwrap();
+    assert_eq!(y_at(&e.render().unwrap(), 30, 18), bg);
+    assert!(matches!(
+        e.set_segmenter_of("nobody", None),
+        Err(ComposeError::UnknownParticipant(_))
+    ));
+}
