@@ -19,6 +19,7 @@
 //! ```
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use fast_image_resize as fr;
 use rayon::prelude::*;
@@ -208,6 +209,8 @@ struct Participant {
     dim: Option<u8>,
     /// The participant's own framing mode ([`Compositor::set_framing`]).
     framing: Option<FramingMode>,
+    /// The participant's own segmenters ([`Compositor::set_segmenter_of`]).
+    segmenter: Option<SegmenterFactory>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -385,6 +388,7 @@ impl Compositor {
                 generation: 0,
                 dim: None,
                 framing: None,
+                segmenter: None,
             },
         );
         Ok(seat)
@@ -465,6 +469,36 @@ impl Compositor {
         if p.framing != mode {
             p.framing = mode;
             self.invalidate([self.seating.seat_of(id)]);
+        }
+        Ok(())
+    }
+
+    /// Sets how a participant's seat is segmented (`None`: the engine's, the factory of
+    /// [`Compositor::set_segmenter`] or [`CompositorOptions::segment`]); e.g.
+    /// [`SegmentMode::Alpha`]'s factory for someone who sends their own alpha in an `ml`
+    /// meeting (`SegmenterConfig { mode, ..Default::default() }.factory()` builds one). The
+    /// seat's segmenter is rebuilt and the seat re-renders on the next tick.
+    pub fn set_segmenter_of(
+        &mut self,
+        id: &str,
+        factory: Option<SegmenterFactory>,
+    ) -> Result<(), ComposeError> {
+        let p = self
+            .participants
+            .get_mut(id)
+            .ok_or_else(|| ComposeError::UnknownParticipant(id.to_string()))?;
+        let same = match (&p.segmenter, &factory) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        if !same {
+            p.segmenter = factory;
+            let seat = self.seating.seat_of(id);
+            if let Some(s) = seat.and_then(|s| self.segmenters.get_mut(s)) {
+                *s = None;
+            }
+            self.invalidate([seat]);
         }
         Ok(())
     }
@@ -748,8 +782,8 @@ impl Compositor {
             };
             let Some(rect) = layout.seat_rect(i) else { return Ok(()) };
             let (w, h) = (rect.width as usize, rect.height as usize);
-            // A seat a zoomed view leaves wholly outside the output is not drawn.
-            if w < 2 || h < 2 || rect.clip(layout.width(), layout.height()).is_empty() {
+            // A seat a zoomed view leaves wholly outside the picture is not drawn.
+            if w < 2 || h < 2 || rect.intersect(&layout.picture()).is_empty() {
                 slot.key = None;
                 return Ok(());
             }
@@ -761,7 +795,8 @@ impl Compositor {
                 return Ok(());
             }
             if segmenter.as_ref().is_none_or(|(who, _)| who != id) {
-                *segmenter = Some((id.to_string(), factory()));
+                let own = p.segmenter.as_ref().unwrap_or(factory);
+                *segmenter = Some((id.to_string(), own()));
                 slot.framer.reset();
             }
             let Some((_, seg)) = segmenter.as_mut() else { return Ok(()) };

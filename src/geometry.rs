@@ -102,32 +102,48 @@ impl Rect {
     }
 }
 
-/// Maps world units to output pixels: `px = (x - extent.left) * W / extent.width`.
+/// Maps world units to output pixels: `px = area.x + (x - extent.left) * area.width /
+/// extent.width` (and the same for y), where `area` is the part of the output the extent
+/// fills: the whole output ([`WorldToPixel::new`]) or its letterboxed picture area
+/// ([`WorldToPixel::letterboxed`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WorldToPixel {
     extent: Extent,
-    width: u32,
-    height: u32,
+    area: Rect,
 }
 
 impl WorldToPixel {
-    /// A mapping from `extent` onto a `width x height` output.
+    /// A mapping from `extent` onto a whole `width x height` output (stretched when the
+    /// aspects differ).
     pub fn new(extent: Extent, width: u32, height: u32) -> Self {
-        Self {
-            extent,
-            width,
-            height,
-        }
+        Self::onto(extent, Rect::new(0, 0, width.into(), height.into()))
+    }
+
+    /// A mapping from `extent` onto the pixel rectangle `area`.
+    pub fn onto(extent: Extent, area: Rect) -> Self {
+        Self { extent, area }
+    }
+
+    /// A mapping from `view` (a window of `scene_extent` at its aspect, e.g. the extent itself
+    /// or an autoZoom view) onto the picture area [`letterbox`] gives `scene_extent` in a
+    /// `width x height` output: the scene keeps its aspect, centred, with bars around.
+    pub fn letterboxed(scene_extent: &Extent, view: Extent, width: u32, height: u32) -> Self {
+        Self::onto(view, letterbox(scene_extent, width, height))
+    }
+
+    /// The output rectangle the extent maps onto.
+    pub fn area(&self) -> Rect {
+        self.area
     }
 
     /// Pixel x of world x (not rounded).
     pub fn x(&self, wx: f64) -> f64 {
-        (wx - self.extent.left) * self.width as f64 / self.extent.width
+        self.area.x as f64 + (wx - self.extent.left) * self.area.width as f64 / self.extent.width
     }
 
     /// Pixel y of world y (not rounded).
     pub fn y(&self, wy: f64) -> f64 {
-        (wy - self.extent.top) * self.height as f64 / self.extent.height
+        self.area.y as f64 + (wy - self.extent.top) * self.area.height as f64 / self.extent.height
     }
 
     /// The pixel rectangle of `r`, each edge rounded to the nearest even pixel (so 4:2:0
@@ -144,6 +160,36 @@ impl WorldToPixel {
         let y1 = even(self.y(r.cy + r.height / 2.0));
         Rect::new(x0, y0, x1 - x0, y1 - y0)
     }
+}
+
+/// The picture area of a scene with `extent` in a `width x height` output (even sides):
+/// the largest centred rectangle at the extent's aspect, with even offset and sides (4:2:0
+/// chroma), at least 2x2. An output at the extent's aspect (to the nearest even pixel) is
+/// the whole output: nothing changes there. A wider output gets bars left and right
+/// (pillarbox), a taller one bars above and below (letterbox). A degenerate extent (not
+/// finite, not positive) gets the whole output.
+pub fn letterbox(extent: &Extent, width: u32, height: u32) -> Rect {
+    let full = Rect::new(0, 0, width.into(), height.into());
+    let aspect = extent.width / extent.height;
+    if !(aspect.is_finite() && aspect > 0.0) || width < 2 || height < 2 {
+        return full;
+    }
+    let (w, h) = (f64::from(width), f64::from(height));
+    let even = |v: f64, max: u32| -> i64 {
+        let v = ((v / 2.0).round() * 2.0).clamp(2.0, f64::from(max & !1));
+        v as i64
+    };
+    let (pw, ph) = if w > h * aspect {
+        (even(h * aspect, width), i64::from(height))
+    } else {
+        (i64::from(width), even(w / aspect, height))
+    };
+    if (pw, ph) == (full.width, full.height) {
+        return full;
+    }
+    let x = (full.width - pw) / 2 / 2 * 2;
+    let y = (full.height - ph) / 2 / 2 * 2;
+    Rect::new(x, y, pw, ph)
 }
 
 /// The centred crop of a `src_w x src_h` image with the aspect ratio of `dst_w x dst_h`,
@@ -241,6 +287,38 @@ mod tests {
         // Degenerate sources stay in bounds.
         assert_eq!(aspect_fill_crop(1, 1, 100, 1, true), (0, 0, 1, 1));
         assert_eq!(aspect_fill_crop(3, 1000, 1000, 3, false), (0, 499, 3, 1));
+    }
+
+    #[test]
+    fn letterbox_keeps_the_extent_aspect() {
+        let e = Extent {
+            left: -8.0,
+            top: 0.0,
+            width: 16.0,
+            height: 9.0,
+        };
+        // The extent's aspect, to the nearest even pixel: the whole output.
+        for (w, h) in [(1920, 1080), (854, 480), (192, 108), (426, 240)] {
+            assert_eq!(letterbox(&e, w, h), Rect::new(0, 0, w.into(), h.into()));
+        }
+        // Taller: bars above and below, centred on even rows. Wider: bars left and right.
+        assert_eq!(letterbox(&e, 720, 720), Rect::new(0, 156, 720, 406));
+        assert_eq!(letterbox(&e, 2560, 1080), Rect::new(320, 0, 1920, 1080));
+        assert_eq!(letterbox(&e, 1920, 1200), Rect::new(0, 60, 1920, 1080));
+        // Extreme outputs keep at least 2x2 inside the output; degenerate extents fill it.
+        assert_eq!(letterbox(&e, 2, 4000), Rect::new(0, 1998, 2, 2));
+        assert_eq!(letterbox(&e, 4000, 2), Rect::new(1998, 0, 4, 2));
+        let flat = Extent { height: 0.0, ..e };
+        assert_eq!(letterbox(&flat, 64, 64), Rect::new(0, 0, 64, 64));
+        let nan = Extent {
+            width: f64::NAN,
+            ..e
+        };
+        assert_eq!(letterbox(&nan, 64, 64), Rect::new(0, 0, 64, 64));
+        // The letterboxed mapping puts the extent's corners on the picture's.
+        let m = WorldToPixel::letterboxed(&e, e, 720, 720);
+        assert_eq!((m.x(-8.0), m.y(0.0)), (0.0, 156.0));
+        assert_eq!((m.x(8.0), m.y(9.0)), (720.0, 562.0));
     }
 
     #[test]

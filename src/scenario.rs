@@ -25,6 +25,13 @@
 //! participant's own `framing` overrides it for their seat, in whichever room they are
 //! ([`Meeting::set_framing`]). A bad one is an error at load
 //! ([`ScenarioError::Framing`], or [`ScenarioError::BadFraming`] naming the participant).
+//!
+//! `segment` (top level, default `auto`) is how every seat is cut out ([`SegmentMode`]'s
+//! names); a participant's own `segment` overrides it for their seat, in whichever room they
+//! are ([`Meeting::set_segmenter_of`]). A bad name is an error at load
+//! ([`ScenarioError::Segment`], or [`ScenarioError::BadSegment`] naming the participant);
+//! `ml` or `auto` without the selfie model fails the run before its first tick
+//! ([`ScenarioError::Segmenter`]).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -45,7 +52,10 @@ use crate::meeting::{
 };
 use crate::scene::{Scene, SceneLimits};
 use crate::seating::{Reservation, Role, SeatLayout};
-use crate::segment::{SegmentMode, SegmentModeError};
+use crate::segment::{
+    ModelCache, SegmentMode, SegmentModeError, SegmenterConfig, SegmenterConfigError,
+    SegmenterFactory,
+};
 use crate::stream::{FreezePolicy, StreamError, StreamOptions};
 use crate::synth::SyntheticParticipant;
 
@@ -138,6 +148,25 @@ pub enum ScenarioError {
     /// A `framing` that is not `auto`, `off` or a crop `x,y,w,h`.
     #[error("framing")]
     Framing(#[from] FramingParseError),
+    /// A participant's own `segment` that is not a segment mode's name.
+    #[error("participant {id:?}: segment")]
+    BadSegment {
+        /// The participant.
+        id: String,
+        /// Why.
+        #[source]
+        source: SegmentModeError,
+    },
+    /// A participant's own `segment` whose segmenters cannot be built (`ml` or `auto`
+    /// without the selfie model).
+    #[error("participant {id:?}: segment")]
+    Segmenter {
+        /// The participant.
+        id: String,
+        /// Why.
+        #[source]
+        source: SegmenterConfigError,
+    },
     /// A participant's own `framing` that is not `auto`, `off` or a crop `x,y,w,h`.
     #[error("participant {id:?}: framing")]
     BadFraming {
@@ -272,6 +301,8 @@ struct ParticipantJson {
     role: String,
     /// This participant's own framing (overrides the file's `framing`).
     framing: Option<String>,
+    /// This participant's own segment mode (overrides the file's `segment`).
+    segment: Option<String>,
     source: SourceJson,
 }
 
@@ -523,6 +554,8 @@ struct ParticipantDecl {
     role: Role,
     /// `None`: the file's `framing`.
     framing: Option<FramingMode>,
+    /// `None`: the file's `segment`.
+    segment: Option<SegmentMode>,
     source: SourceJson,
 }
 
@@ -590,6 +623,13 @@ impl Scenario {
     pub fn framing_of(&self, id: &str) -> Option<FramingMode> {
         let p = self.participants.iter().find(|p| p.id == id)?;
         Some(p.framing.unwrap_or_else(|| self.framing()))
+    }
+
+    /// The segment mode of participant `id`'s seat: their own `segment`, else the file's;
+    /// `None` for an undeclared participant.
+    pub fn segment_of(&self, id: &str) -> Option<SegmentMode> {
+        let p = self.participants.iter().find(|p| p.id == id)?;
+        Some(p.segment.unwrap_or_else(|| self.segment()))
     }
 
     /// The autoZoom override every room uses (the file's `autoZoom`; `None` when absent: the
@@ -682,6 +722,16 @@ impl Scenario {
                         }
                     })?),
                 };
+            let own_segment =
+                match &p.segment {
+                    None => None,
+                    Some(m) => Some(m.parse::<SegmentMode>().map_err(|source| {
+                        ScenarioError::BadSegment {
+                            id: p.id.clone(),
+                            source,
+                        }
+                    })?),
+                };
             if let SourceJson::Synthetic {
                 format: Some(f), ..
             } = &p.source
@@ -693,6 +743,7 @@ impl Scenario {
                 kind,
                 role,
                 framing,
+                segment: own_segment,
                 source: p.source,
             });
         }
@@ -828,6 +879,26 @@ impl Scenario {
                     spec: self.main_scene.clone(),
                     source: SceneError::UnknownBuiltin(self.main_scene.clone()),
                 })?;
+        // Participants' own segment modes: built once (the model loaded once for all of them).
+        let mut cache = ModelCache::default();
+        let mut own: Vec<Option<SegmenterFactory>> = Vec::with_capacity(self.participants.len());
+        for p in &self.participants {
+            let factory = match p.segment {
+                None => None,
+                Some(mode) => Some(
+                    SegmenterConfig {
+                        mode,
+                        ..SegmenterConfig::default()
+                    }
+                    .factory_cached(&mut cache)
+                    .map_err(|source| ScenarioError::Segmenter {
+                        id: p.id.clone(),
+                        source,
+                    })?,
+                ),
+            };
+            own.push(factory);
+        }
         let mut meeting = Meeting::new(main_scene, self.options.clone())
             .map_err(|source| ScenarioError::Meeting { tick: 0, source })?;
         let rx = meeting.subscribe();
@@ -864,7 +935,7 @@ impl Scenario {
             rooms.open_new(&meeting, tick)?;
             while let Some(a) = self.actions.get(next_action).filter(|a| a.tick == tick) {
                 next_action += 1;
-                let result = self.apply(&mut meeting, &mut sources, &a.action);
+                let result = self.apply(&mut meeting, &mut sources, &own, &a.action);
                 log.drain(&rx)?;
                 match result {
                     Ok(()) => {}
@@ -918,6 +989,7 @@ impl Scenario {
         &self,
         m: &mut Meeting,
         sources: &mut [Source],
+        own_segmenters: &[Option<SegmenterFactory>],
         action: &Action,
     ) -> Result<(), MeetingError> {
         let source_of = |id: &str| self.participants.iter().position(|p| p.id == id);
@@ -931,6 +1003,10 @@ impl Scenario {
                 m.join_as(participant, kind, role)?;
                 if let Some(mode) = decl.and_then(|d| d.framing) {
                     m.set_framing(participant, Some(mode))?;
+                }
+                let own = source_of(participant).and_then(|i| own_segmenters.get(i));
+                if let Some(factory) = own.cloned().flatten() {
+                    m.set_segmenter_of(participant, Some(factory))?;
                 }
                 if *video {
                     m.set_video(participant, true)?;

@@ -507,8 +507,10 @@ impl Seating {
     /// The ACS seating map: each seated participant's seat in CSS pixels of a `scene_size`
     /// box that shows the `output`-sized stream letterboxed ("contain": uniform scale,
     /// centred). Seat rectangles are exactly what the compositor draws
-    /// ([`WorldToPixel::rect_even`]), clipped to the output; seats with nothing visible are
-    /// left out. Values are rounded to 2 decimals.
+    /// ([`WorldToPixel::rect_even`] through [`WorldToPixel::letterboxed`]: an output at
+    /// another aspect than the scene's shows the scene letterboxed, and the seats are in that
+    /// picture area), clipped to the picture area; seats with nothing visible are left out.
+    /// Values are rounded to 2 decimals.
     pub fn seating_map(
         &self,
         scene: &Scene,
@@ -537,13 +539,14 @@ impl Seating {
         let s = (bw / f64::from(ow)).min(bh / f64::from(oh));
         let off_x = (bw - f64::from(ow) * s) / 2.0;
         let off_y = (bh - f64::from(oh) * s) / 2.0;
-        let to_pixel = WorldToPixel::new(*view, ow, oh);
+        let to_pixel = WorldToPixel::letterboxed(&scene.extent, *view, ow, oh);
+        let picture = to_pixel.area();
         let round2 = |v: f64| (v * 100.0).round() / 100.0;
         for (seat, id) in self.occupied() {
             let Some(seat) = scene.seats.get(seat) else {
                 continue;
             };
-            let r = to_pixel.rect_even(&seat.rect).clip(ow, oh);
+            let r = to_pixel.rect_even(&seat.rect).intersect(&picture);
             if r.is_empty() {
                 continue;
             }

@@ -44,6 +44,7 @@ use crate::frame::{Frame, FrameRef, PixelFormat};
 use crate::framing::FramingMode;
 use crate::scene::Scene;
 use crate::seating::{LayoutSkip, Reservation, Role, SeatLayout, SeatingMap};
+use crate::segment::SegmenterFactory;
 
 /// Microseconds per second.
 const MICROS: u128 = 1_000_000;
@@ -477,6 +478,18 @@ pub struct Member {
     input: InputBuffer,
     /// The member's own framing (`None`: the compositor's).
     framing: Option<FramingMode>,
+    /// The member's own segmenters (`None`: the compositor's).
+    segmenter: Option<OwnSegmenter>,
+}
+
+/// A member's own segmenter factory ([`LiveStream::set_segmenter_of`]).
+#[derive(Clone)]
+struct OwnSegmenter(SegmenterFactory);
+
+impl std::fmt::Debug for OwnSegmenter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SegmenterFactory")
+    }
 }
 
 impl Member {
@@ -488,6 +501,7 @@ impl Member {
             frozen: false,
             input: InputBuffer::new(options, now_us),
             framing: None,
+            segmenter: None,
         }
     }
     /// The role.
@@ -730,6 +744,24 @@ impl LiveStream {
         Ok(())
     }
 
+    /// Sets how a member's seat is segmented (`None`: the compositor's; see
+    /// [`Compositor::set_segmenter_of`]). It stays with the member, as their framing does.
+    pub fn set_segmenter_of(
+        &mut self,
+        id: &str,
+        factory: Option<SegmenterFactory>,
+    ) -> Result<(), LiveError> {
+        let m = self
+            .members
+            .get_mut(id)
+            .ok_or_else(|| LiveError::NotMember(id.to_string()))?;
+        m.segmenter = factory.clone().map(OwnSegmenter);
+        if self.compositor.seating().seat_of(id).is_some() {
+            self.compositor.set_segmenter_of(id, factory)?;
+        }
+        Ok(())
+    }
+
     /// Hands a member's frame to its input buffer (see [`InputBuffer::push`]).
     pub fn push(&mut self, id: &str, frame: Frame, pts: i64) -> Result<Pushed, LiveError> {
         let m = self
@@ -776,6 +808,8 @@ impl LiveStream {
                 Ok(_) => {
                     self.report.seating_changed = true;
                     self.compositor.set_framing(id, m.framing)?;
+                    let own = m.segmenter.as_ref().map(|s| s.0.clone());
+                    self.compositor.set_segmenter_of(id, own)?;
                     if let Some((pts, frame)) = m.input.shown() {
                         self.compositor.push_ref(id, &frame.as_ref(), pts)?;
                     }

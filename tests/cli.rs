@@ -832,3 +832,205 @@ fn scene_zips_and_app_packages_open_like_folders() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("Row (5f1c)"), "{err}");
 }
+
+#[test]
+fn render_and_seating_letterbox_an_output_of_another_aspect() {
+    // The 64x36 scene at 64x64: the picture is rows 14..50, black bars above and below; the
+    // seats keep their size and aspect (seat 0 at x 4..28, rows 2..34 of the picture).
+    let d = tmpdir("letterbox");
+    let (scene, _clip, still) = package(&d);
+    let out = d.join("out.y4m");
+    let o = run(&[
+        "render",
+        "--segment",
+        "alpha",
+        "--scene",
+        scene.to_str().unwrap(),
+        "--input",
+        &format!("a={}", still.display()),
+        "--size",
+        "64x64",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut r = Y4mReader::new(std::io::Cursor::new(std::fs::read(&out).unwrap())).unwrap();
+    let f = r.read_frame().unwrap().unwrap();
+    let y = f.as_ref();
+    for row in (0..14).chain(50..64) {
+        assert!(
+            y.plane(0).row(row).iter().all(|&v| v == 16),
+            "row {row} is not a black bar"
+        );
+    }
+    // The white still fills exactly x 4..28, rows 16..48; the background is around it.
+    let white = |x: usize, row: usize| y.plane(0).row(row)[x] == 235;
+    assert!(white(4, 16) && white(27, 47) && white(16, 30));
+    assert!(!white(3, 30) && !white(28, 30) && !white(16, 15) && !white(16, 48));
+    assert!(
+        y.plane(0).row(15)[16] != 16,
+        "the background reaches the bar"
+    );
+
+    // The seating map, shown at the output's own size, is in the same coordinates.
+    let o = run(&[
+        "seating",
+        "--scene",
+        scene.to_str().unwrap(),
+        "--participants",
+        "1",
+        "--size",
+        "64x64",
+        "--scene-size",
+        "64x64",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let map: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let seat = &map["8:acs:participant-1"];
+    let got = ["left", "top", "width", "height"].map(|k| seat[k].as_f64().unwrap());
+    assert_eq!(got, [4.0, 16.0, 24.0, 32.0]);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn color_and_range_flags_reach_y4m_and_png() {
+    use together_mode::frame::{ColorSpec, Matrix, PixelFormat, Range};
+    let d = tmpdir("color");
+    let demo = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "demo",
+            "--participants",
+            "2",
+            "--frames",
+            "1",
+            "--size",
+            "64x36",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read(out).unwrap_or_default()
+    };
+    // The defaults are BT.601 limited: the same bytes as saying so.
+    let default = demo(&d.join("default.y4m"), &[]);
+    let explicit = demo(
+        &d.join("explicit.y4m"),
+        &["--color", "bt601", "--range", "limited"],
+    );
+    assert_eq!(default, explicit);
+    assert!(default.starts_with(b"YUV4MPEG2 W64 H36 "));
+    assert!(String::from_utf8_lossy(&default[..80]).contains("XCOLORRANGE=LIMITED"));
+
+    let args = ["--color", "bt709", "--range", "full"];
+    let hd = demo(&d.join("hd.y4m"), &args);
+    assert!(String::from_utf8_lossy(&hd[..80]).contains("XCOLORRANGE=FULL"));
+    assert_ne!(default, hd);
+    let mut r = Y4mReader::new(std::io::Cursor::new(hd)).unwrap();
+    let mut frame = r.read_frame().unwrap().unwrap();
+    // The reader takes the range from the header (Y4M has no field for the matrix).
+    assert_eq!(frame.color().range, Range::Full);
+    let spec = ColorSpec {
+        matrix: Matrix::Bt709,
+        range: Range::Full,
+    };
+    frame.set_color(spec);
+    let expected = frame.as_ref().to_frame(PixelFormat::Rgba).unwrap();
+
+    // The PNG of the same frame is RGBA, opaque, converted with the same colour.
+    demo(&d.join("png").join("%d.png"), &args);
+    let png = image::open(d.join("png/1.png")).unwrap();
+    assert_eq!(png.color(), image::ColorType::Rgba8);
+    let png = png.to_rgba8();
+    let expected = expected.as_ref();
+    for row in 0..36 {
+        assert_eq!(
+            &png.as_raw()[row * 64 * 4..(row + 1) * 64 * 4],
+            &expected.plane(0).row(row)[..64 * 4],
+            "row {row}"
+        );
+    }
+    assert!(png.pixels().all(|p| p[3] == 255));
+    together_fails(&["demo", "--color", "bt2020", "--out", "x.y4m"], "bt2020");
+    together_fails(&["demo", "--range", "tv", "--out", "x.y4m"], "tv");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn render_takes_a_segment_mode_per_input() {
+    // A fully transparent still: --segment alpha shows the background through it, its own
+    // --input-segment none shows the still's colour samples whatever their alpha.
+    let d = tmpdir("input-segment");
+    let (scene, _clip, _still) = package(&d);
+    let clear = d.join("clear.png");
+    image::RgbaImage::from_pixel(40, 30, image::Rgba([255, 255, 255, 0]))
+        .save(&clear)
+        .unwrap();
+    let render = |name: &str, extra: &[&str]| {
+        let out = d.join(name);
+        let input = format!("a={}", clear.display());
+        let mut args = vec![
+            "render",
+            "--segment",
+            "alpha",
+            "--scene",
+            scene.to_str().unwrap(),
+            "--input",
+            &input,
+            "--size",
+            "64x36",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut r = Y4mReader::new(std::io::Cursor::new(std::fs::read(&out).unwrap())).unwrap();
+        let f = r.read_frame().unwrap().unwrap();
+        // Seat 0 is x 4..28, rows 2..34; x 34 is background.
+        (
+            f.as_ref().plane(0).row(18)[16],
+            f.as_ref().plane(0).row(18)[34],
+        )
+    };
+    let (seat, bg) = render("alpha.y4m", &[]);
+    assert_eq!(seat, bg, "transparent: the background shows");
+    let (seat, _) = render("none.y4m", &["--input-segment", "a=none"]);
+    assert_ne!(seat, bg, "whole frames: the still itself shows");
+    let s = scene.to_str().unwrap();
+    let input = format!("a={}", clear.display());
+    let base = [
+        "render",
+        "--segment",
+        "alpha",
+        "--scene",
+        s,
+        "--input",
+        &input,
+        "--out",
+    ];
+    let out = d.join("bad.y4m");
+    let out = out.to_str().unwrap();
+    let with = |extra: &[&'static str]| {
+        let mut v: Vec<&str> = base.to_vec();
+        v.push(out);
+        v.extend_from_slice(extra);
+        v.iter().map(|s| s.to_string()).collect::<Vec<String>>()
+    };
+    for (extra, mentions) in [
+        (&["--input-segment", "a=magic"][..], "magic"),
+        (&["--input-segment", "zz=none"][..], "zz"),
+        (&["--input-segment", "a"][..], "ID=MODE"),
+        (
+            &["--input-segment", "a=none", "--input-segment", "a=alpha"][..],
+            "twice",
+        ),
+    ] {
+        let args = with(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        together_fails(&args, mentions);
+    }
+    assert!(!Path::new(out).exists());
+    std::fs::remove_dir_all(&d).unwrap();
+}

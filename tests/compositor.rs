@@ -650,3 +650,171 @@ fn incremental_renders_equal_full_renders() {
         );
     }
 }
+
+// ---- letterbox -----------------------------------------------------------------------------
+
+/// The 64x36 test scene with a grey opaque background and a participant of luma 200.
+fn letterbox_engine(w: u32, h: u32) -> Compositor {
+    let bg = Sprite {
+        name: "bg".into(),
+        rect: WorldRect {
+            cx: 32.0,
+            cy: 18.0,
+            width: 64.0,
+            height: 36.0,
+        },
+        z_order: 0,
+        is_alpha: false,
+        image: one_pixel_png([90, 120, 150, 255], 8, 4),
+    };
+    let mut e = engine(scene_with(vec![bg], false), w, h);
+    e.join("a", Role::Attendee).unwrap();
+    e.push("a", solid(PixelFormat::I420, 64, 64, [200, 128, 128]), 0)
+        .unwrap();
+    e
+}
+
+/// The bounding box of the luma samples equal to `v`.
+fn bbox_of(f: &FrameRef<'_>, v: u8) -> Rect {
+    let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, -1, -1);
+    for y in 0..f.height() as i64 {
+        for x in 0..f.width() as i64 {
+            if y_at(f, x, y) == v {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+        }
+    }
+    Rect::new(x0, y0, x1 - x0 + 1, y1 - y0 + 1)
+}
+
+#[test]
+fn outputs_at_another_aspect_are_letterboxed_not_stretched() {
+    // The reference: the scene at its own aspect fills the output.
+    let mut reference = letterbox_engine(64, 36);
+    assert_eq!(reference.layout().picture(), Rect::new(0, 0, 64, 36));
+    let reference = Frame::from_ref(&reference.render().unwrap()).unwrap();
+    let reference = reference.as_ref();
+    let seat = bbox_of(&reference, 200);
+    // (w, h, where the 64x36 picture lands): taller (bars above and below), wider (bars left
+    // and right), and a larger taller output (the picture scaled by 2).
+    for (w, h, picture) in [
+        (64, 64, Rect::new(0, 14, 64, 36)),
+        (96, 36, Rect::new(16, 0, 64, 36)),
+        (128, 100, Rect::new(0, 14, 128, 72)),
+    ] {
+        let mut e = letterbox_engine(w, h);
+        assert_eq!(e.layout().picture(), picture, "{w}x{h}");
+        let map = e.seating_map((w, h));
+        let out = Frame::from_ref(&e.render().unwrap()).unwrap();
+        let out = out.as_ref();
+        let black = ColorSpec::default().black();
+        // Bars: black, luma and chroma, everywhere outside the picture.
+        for y in 0..h as i64 {
+            for x in 0..w as i64 {
+                let inside =
+                    x >= picture.x && x < picture.right() && y >= picture.y && y < picture.bottom();
+                if !inside {
+                    assert_eq!(y_at(&out, x, y), black[0], "{w}x{h}: bar at ({x}, {y})");
+                    assert_eq!(uv_at(&out, x, y), (black[1], black[2]), "({x}, {y})");
+                }
+            }
+        }
+        // Not black just inside the picture's corners: the background reaches them.
+        for (x, y) in [
+            (picture.x, picture.y),
+            (picture.right() - 1, picture.bottom() - 1),
+        ] {
+            assert_ne!(y_at(&out, x, y), black[0], "{w}x{h}: ({x}, {y})");
+        }
+        // The seat keeps its 3:4 aspect, scaled as the picture is, and the seating map
+        // (shown at the output's own size) gives where it is drawn, inside the picture.
+        let k = picture.width / 64;
+        let drawn = bbox_of(&out, 200);
+        assert_eq!(
+            drawn,
+            Rect::new(
+                picture.x + seat.x * k,
+                picture.y + seat.y * k,
+                seat.width * k,
+                seat.height * k
+            ),
+            "{w}x{h}"
+        );
+        assert_eq!(drawn.width * 4, drawn.height * 3, "{w}x{h}: {drawn:?}");
+        assert_eq!(drawn.intersect(&picture), drawn);
+        assert_eq!(e.layout().seat_rect(0), Some(drawn));
+        let css = &map.0["a"];
+        assert_eq!(
+            (css.left, css.top, css.width, css.height),
+            (
+                drawn.x as f64,
+                drawn.y as f64,
+                drawn.width as f64,
+                drawn.height as f64
+            ),
+            "{w}x{h}"
+        );
+        // At the same scale the picture is the reference frame, sample for sample.
+        if k == 1 {
+            for y in 0..36 {
+                let row = &out.plane(0).row((picture.y + y) as usize)
+                    [picture.x as usize..picture.right() as usize];
+                assert_eq!(row, reference.plane(0).row(y as usize), "{w}x{h} row {y}");
+            }
+            for p in 1..3 {
+                for y in 0..18 {
+                    let row = &out.plane(p).row((picture.y / 2 + y) as usize)
+                        [picture.x as usize / 2..picture.right() as usize / 2];
+                    assert_eq!(row, reference.plane(p).row(y as usize), "{w}x{h} plane {p}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn letterboxing_survives_size_changes_and_incremental_renders() {
+    // A full render and an incremental one (the seat's frame changes) agree, and the bars
+    // stay black when the engine is resized from the scene's aspect to another one.
+    let mut e = letterbox_engine(64, 36);
+    e.render().unwrap();
+    e.set_output_size(64, 64).unwrap();
+    e.render().unwrap();
+    e.push("a", solid(PixelFormat::I420, 64, 64, [60, 128, 128]), 1)
+        .unwrap();
+    let incremental = Frame::from_ref(&e.render().unwrap()).unwrap();
+    let mut fresh = letterbox_engine(64, 64);
+    fresh
+        .push("a", solid(PixelFormat::I420, 64, 64, [60, 128, 128]), 1)
+        .unwrap();
+    let fresh = fresh.render().unwrap();
+    for p in 0..3 {
+        for y in 0..fresh.plane(p).height() {
+            assert_eq!(incremental.as_ref().plane(p).row(y), fresh.plane(p).row(y));
+        }
+    }
+    assert_eq!(y_at(&fresh, 0, 0), ColorSpec::default().black()[0]);
+}
+
+#[test]
+fn a_participants_own_segmenter_overrides_the_engines() {
+    // A transparent black frame: the engine's alpha segmentation shows the background
+    // through it; the participant's own opaque segmenter shows the frame (black); back to
+    // the engine's, the background again.
+    let mut e = letterbox_engine(64, 36);
+    // The background is one colour: left of the seat (x 20..44) it is what is behind it.
+    let bg = y_at(&e.render().unwrap(), 2, 18);
+    assert_ne!(bg, 16);
+    let clear = Frame::new(PixelFormat::Rgba, 32, 32).unwrap();
+    e.push("a", clear.clone(), 1).unwrap();
+    assert_eq!(y_at(&e.render().unwrap(), 30, 18), bg);
+    e.set_segmenter_of("a", Some(together_mode::segment::opaque_factory()))
+        .unwrap();
+    assert_eq!(y_at(&e.render().unwrap(), 30, 18), 16);
+    e.set_segmenter_of("a", None).unwrap();
+    assert_eq!(y_at(&e.render().unwrap(), 30, 18), bg);
+    assert!(matches!(
+        e.set_segmenter_of("nobody", None),
+        Err(ComposeError::UnknownParticipant(_))
+    ));
+}

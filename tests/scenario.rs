@@ -486,3 +486,56 @@ fn scenarios_open_scene_zips_and_app_packages_relative_to_the_file() {
         })
     ));
 }
+
+/// The main room's video of a one-participant scenario (its synthetic source carries its
+/// matte as alpha) with the file's `segment` `top` and the participant's own `own`.
+fn segmented_run(name: &str, top: &str, own: &str) -> Vec<u8> {
+    let s = parse(&format!(
+        r#"{{"output": {{"width": 160, "height": 90, "fps": 10}}, "ticks": 2, "segment": "{top}",
+            "framing": "off",
+            "participants": [{{"id": "8:orgid:o", "role": "organizer", {own}
+                               "source": {{"synthetic": {{"seed": 3, "width": 96, "height": 64}}}}}}],
+            "events": [{{"type": "join", "participant": "8:orgid:o"}},
+                       {{"type": "start", "by": "8:orgid:o"}}]}}"#
+    ))
+    .unwrap();
+    let tmp = common::TestDir::new(name);
+    let out = tmp.join("out");
+    s.run(&out).unwrap();
+    std::fs::read(out.join("main.y4m")).unwrap()
+}
+
+/// A participant's own `segment` overrides the file's for their seat: their own `none` over
+/// the file's `alpha` gives the file's `none` video byte for byte, and the other way round;
+/// a bad one is refused at load with the participant named.
+#[test]
+fn a_participants_segment_mode_reaches_their_seat() {
+    let alpha = segmented_run("segment-alpha", "alpha", "");
+    let none = segmented_run("segment-none", "none", "");
+    assert_eq!(alpha.len(), none.len());
+    assert_ne!(alpha, none, "the matte shows");
+    let own_none = segmented_run("segment-own-none", "alpha", r#""segment": "none","#);
+    assert_eq!(own_none, none, "their own none beats the file's alpha");
+    let own_alpha = segmented_run("segment-own-alpha", "none", r#""segment": "alpha","#);
+    assert_eq!(own_alpha, alpha, "their own alpha beats the file's none");
+
+    let json = |own: &str| {
+        format!(
+            r#"{{"ticks": 1, "segment": "none", "participants": [
+                {{"id": "8:acs:a", {own} "source": {{"synthetic": {{"seed": 1}}}}}},
+                {{"id": "8:acs:b", "source": {{"synthetic": {{"seed": 2}}}}}}]}}"#
+        )
+    };
+    let s = parse(&json(r#""segment": "chroma","#)).unwrap();
+    assert_eq!(s.segment_of("8:acs:a"), Some(SegmentMode::Chroma));
+    assert_eq!(s.segment_of("8:acs:b"), Some(SegmentMode::None));
+    assert_eq!(s.segment_of("8:acs:nobody"), None);
+    match parse(&json(r#""segment": "magic","#)) {
+        Err(ScenarioError::BadSegment { id, .. }) => assert_eq!(id, "8:acs:a"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        parse(&json(r#""segment": 1,"#)),
+        Err(ScenarioError::Json(_))
+    ));
+}

@@ -262,3 +262,49 @@ fn frames_while_the_view_moves_equal_whole_redraws() {
     assert_ne!(damaged.view(), start, "the view did not move");
     assert_eq!(damaged.view(), damaged.zoom_target());
 }
+
+#[test]
+fn a_square_output_letterboxes_with_and_without_zoom() {
+    // 720x720: the 16:9 auditorium fills a 720x406 picture (720 * 9 / 16 = 405, to the
+    // nearest even 406) 156 rows down ((720 - 406) / 2 = 157, to even 156); bars are black
+    // whether the view is the whole scene (zoom off) or autoZoom's window (zoom on).
+    let picture = Rect::new(0, 156, 720, 406);
+    let black = together_mode::ColorSpec::default().black()[0];
+    let mut unzoomed_width = 0;
+    for zoom in [false, true] {
+        let mut e = auditorium(720, 720, Some(zoom), 3);
+        let out = Frame::from_ref(&e.render().unwrap()).unwrap();
+        let out = out.as_ref();
+        assert_eq!(e.layout().picture(), picture);
+        assert_eq!(e.view() != e.scene().extent, zoom);
+        for y in (0..picture.y).chain(picture.bottom()..720) {
+            assert!(
+                out.plane(0).row(y as usize).iter().all(|&v| v == black),
+                "zoom {zoom}: row {y} is not a black bar"
+            );
+        }
+        let map = e.seating_map((720, 720));
+        for i in 0..3 {
+            let r = seat_rect(&e, &id(i));
+            // Inside the picture, not stretched: the auditorium's seats are 3:4 (to even
+            // pixels), as at the scene's own aspect.
+            assert_eq!(r.intersect(&picture), r, "zoom {zoom}: seat of {i} {r:?}");
+            let aspect = r.width as f64 / r.height as f64;
+            assert!(
+                (aspect - 0.75).abs() < 0.1,
+                "zoom {zoom}: seat of {i} {r:?}"
+            );
+            let css = &map.0[&id(i)];
+            assert_eq!(
+                (css.left, css.top, css.width, css.height),
+                (r.x as f64, r.y as f64, r.width as f64, r.height as f64),
+                "zoom {zoom}: seat of {i}"
+            );
+            if zoom {
+                assert!(r.width > unzoomed_width, "zoom {zoom}: seat of {i} {r:?}");
+            } else {
+                unzoomed_width = unzoomed_width.max(r.width);
+            }
+        }
+    }
+}

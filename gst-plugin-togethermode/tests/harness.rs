@@ -970,3 +970,53 @@ fn a_pad_requested_again_gets_its_old_seat() {
     assert_eq!(lib.seating().seat_of("x"), Some(1));
     assert_eq!(map(&el), lib.seating_map((1280, 720)).to_json());
 }
+
+#[test]
+fn a_square_output_is_letterboxed_as_the_library_does() {
+    // Caps at 180x180 for the 16:9 auditorium: the element's composite is the library's,
+    // letterboxed (black bars above and below, the scene at its aspect), and so is the map.
+    let (w, h) = (180u32, 180u32);
+    let el = element("builtin:auditorium");
+    let scene = Scene::open("builtin:auditorium", &Default::default()).expect("scene");
+    let mut lib = Compositor::with_segmenter(
+        scene,
+        CompositorOptions::default()
+            .with_size(w, h)
+            .with_color(ColorSpec::BT601_LIMITED),
+        input_alpha_factory(),
+    )
+    .expect("compositor");
+    let mut a = Input::new(&el, "8:acs:a", PixelFormat::I420, (64, 48), 1, true);
+    lib.join("8:acs:a", Role::Attendee).unwrap();
+    let caps = gst::Caps::builder("video/x-raw")
+        .field("format", "I420")
+        .field("width", w as i32)
+        .field("height", h as i32)
+        .field("framerate", gst::Fraction::new(30, 1))
+        .field("colorimetry", "bt601")
+        .build();
+    a.harness.set_sink_caps(caps.clone());
+    a.harness.play();
+    a.push(&mut lib, 0, 1);
+    let out = a.harness.pull().expect("composite");
+    let expected = render_i420(&mut lib);
+    assert_same(&out, &caps, &expected.as_ref(), "180x180");
+    // 180 * 9 / 16 = 101.25: a 180x102 picture from row 38 ((180 - 102) / 2 = 39, to even).
+    let picture = lib.layout().picture();
+    assert_eq!(
+        (picture.x, picture.y, picture.width, picture.height),
+        (0, 38, 180, 102)
+    );
+    let y = expected.as_ref();
+    for row in (0..38).chain(140..180) {
+        assert!(y.plane(0).row(row).iter().all(|&v| v == 16), "row {row}");
+    }
+    assert!(y.plane(0).row(89).iter().any(|&v| v != 16));
+    let seat = lib.seating().seat_of("8:acs:a").unwrap();
+    let seat = lib.layout().seat_rect(seat).unwrap();
+    assert_eq!(seat.intersect(&picture), seat);
+    assert_eq!(
+        el.property::<String>("seating-map"),
+        lib.seating_map((1280, 720)).to_json()
+    );
+}

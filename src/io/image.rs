@@ -158,6 +158,8 @@ pub(crate) struct PngWriter {
     rgba: Option<Frame>,
     /// Packed RGB(A) bytes handed to the encoder; grows to the largest frame, then is kept.
     packed: Vec<u8>,
+    /// Write RGBA even for frames without alpha (opaque: alpha 255), not RGB.
+    always_alpha: bool,
 }
 
 impl std::fmt::Debug for PngWriter {
@@ -165,14 +167,23 @@ impl std::fmt::Debug for PngWriter {
         f.debug_struct("PngWriter")
             .field("rgba", &self.rgba)
             .field("packed_capacity", &self.packed.capacity())
+            .field("always_alpha", &self.always_alpha)
             .finish()
     }
 }
 
 impl PngWriter {
+    /// A writer of RGBA PNGs only: a frame's alpha, or opaque (255) for frames without.
+    pub(crate) fn rgba() -> Self {
+        Self {
+            always_alpha: true,
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn write(&mut self, path: &Path, frame: &FrameRef<'_>) -> Result<(), IoError> {
         let (w, h) = (frame.width(), frame.height());
-        let alpha = frame.format().has_alpha();
+        let alpha = self.always_alpha || frame.format().has_alpha();
         let src = match frame.format() {
             PixelFormat::Rgba | PixelFormat::Bgra => *frame,
             _ => {

@@ -28,7 +28,9 @@ pub enum OutputSpec {
     Y4mFile(PathBuf),
     /// Y4M on standard output (`-`).
     Stdout,
-    /// A PNG per frame, named by a pattern with one `%d` or `%0Nd` (e.g. `frames/%05d.png`).
+    /// An RGBA PNG per frame (the frame's alpha, or opaque for frames without, such as the
+    /// compositor's I420; YUV converted with the frame's colour tag), named by a pattern with
+    /// one `%d` or `%0Nd` (e.g. `frames/%05d.png`).
     /// Frames are numbered from 1, as FFmpeg's image2 muxer does.
     PngPattern(String),
 }
@@ -282,7 +284,7 @@ impl FrameSink {
                     width,
                     height,
                     next: 1,
-                    png: PngWriter::default(),
+                    png: PngWriter::rgba(),
                     cleanup,
                 })
             }

@@ -585,6 +585,19 @@ impl Meeting {
         Ok(())
     }
 
+    /// Sets how a participant's seat is segmented (`None`: the meeting's,
+    /// [`CompositorOptions::segment`]; see [`crate::Compositor::set_segmenter_of`]); like their
+    /// framing it follows them into breakout rooms until they leave the meeting.
+    pub fn set_segmenter_of(
+        &mut self,
+        id: &str,
+        factory: Option<crate::segment::SegmenterFactory>,
+    ) -> Result<(), MeetingError> {
+        let p = self.person(id)?;
+        self.rooms[p.room].stream.set_segmenter_of(id, factory)?;
+        Ok(())
+    }
+
     /// Hands over a participant's frame with its timestamp (µs, meeting clock); see
     /// [`crate::stream::InputBuffer::push`].
     pub fn push(&mut self, id: &str, frame: Frame, pts_us: i64) -> Result<Pushed, MeetingError> {

@@ -77,6 +77,11 @@ pub(crate) fn compose<'s>(
             if !layout.base_covers {
                 bp.fill(black);
             }
+            // Layers draw only inside the picture area; the bars stay black.
+            bp.clip = bp.clip.intersect(&layout.picture);
+            if bp.clip.is_empty() {
+                continue;
+            }
             for layer in &layout.layers {
                 match layer {
                     LayerPlan::Sprite(s) => {

@@ -50,13 +50,18 @@ pub struct Layout {
     pub(super) color: ColorSpec,
     pub(super) layers: Vec<LayerPlan>,
     pub(super) seat_rects: Vec<Rect>,
+    /// The part of the output the scene fills ([`crate::geometry::letterbox`]): the whole
+    /// output at the scene's aspect; outside it, bars of the output colour's black.
+    pub(super) picture: Rect,
     /// The first layer is an opaque sprite covering the whole output: no need to clear.
     pub(super) base_covers: bool,
 }
 
 impl Layout {
     /// Places `scene` at `width x height` (even sides, checked by the caller), converting
-    /// sprites into `color`'s YUV.
+    /// sprites into `color`'s YUV. An output at another aspect than the scene's extent is
+    /// letterboxed ([`crate::geometry::letterbox`]): the scene keeps its aspect, centred, and
+    /// the bars are black.
     pub fn new(
         scene: &Scene,
         width: u32,
@@ -67,8 +72,9 @@ impl Layout {
     }
 
     /// Places the `view` window of `scene` (world units, e.g. an autoZoom view,
-    /// [`crate::zoom`]) at `width x height`: `view` maps onto the whole output, sprites and
-    /// seats outside it are cut off.
+    /// [`crate::zoom`]) at `width x height`: `view` (at the extent's aspect) maps onto the
+    /// picture area (the whole output, or its letterboxed part when the output's aspect
+    /// differs from the extent's), sprites and seats outside it are cut off.
     pub fn with_view(
         scene: &Scene,
         view: &Extent,
@@ -80,15 +86,16 @@ impl Layout {
         // non-finite, negative or out-of-extent number.
         scene.check_geometry()?;
         check_extent(view)?;
-        let map = WorldToPixel::new(*view, width, height);
+        let map = WorldToPixel::letterboxed(&scene.extent, *view, width, height);
+        let picture = map.area();
         // Seats lie inside the extent, so clipping to it only trims rounding (in degenerate
         // extents one ulp of world can be many pixels). Through the whole extent that is the
-        // output: a seat never renders larger than it. Through a smaller view (autoZoom) a seat
-        // the output's edge cuts keeps its size (composing cuts it), within one output size
-        // around the output.
+        // picture area: a seat never renders larger than it. Through a smaller view (autoZoom)
+        // a seat the picture's edge cuts keeps its size (composing cuts it), within one output
+        // size around the output.
         let (w, h) = (i64::from(width), i64::from(height));
         let bounds = if *view == scene.extent {
-            Rect::new(0, 0, w, h)
+            picture
         } else {
             let e = &scene.extent;
             map.rect_even(&WorldRect {
@@ -111,15 +118,13 @@ impl Layout {
                 Layer::Sprite(i) => {
                     let sprite = &scene.sprites[i];
                     let full = map.rect_even(&sprite.rect);
-                    if let Some(p) =
-                        prepare_sprite(&mut resizer, sprite, full, width, height, color)?
-                    {
+                    if let Some(p) = prepare_sprite(&mut resizer, sprite, full, picture, color)? {
                         layers.push(LayerPlan::Sprite(p));
                     }
                 }
                 Layer::Seat(i) => {
                     let r = seat_rects[i];
-                    if r.width >= 2 && r.height >= 2 && !r.clip(width, height).is_empty() {
+                    if r.width >= 2 && r.height >= 2 && !r.intersect(&picture).is_empty() {
                         layers.push(LayerPlan::Seat(i));
                     }
                 }
@@ -133,6 +138,7 @@ impl Layout {
             color,
             layers,
             seat_rects,
+            picture,
             base_covers,
         })
     }
@@ -149,6 +155,12 @@ impl Layout {
     /// the seat at the output's edge: then it extends past it and only its inside is drawn).
     pub fn seat_rect(&self, i: usize) -> Option<Rect> {
         self.seat_rects.get(i).copied()
+    }
+    /// The part of the output the scene fills (even): the whole output when its aspect is
+    /// the scene extent's, else the centred letterboxed (or pillarboxed) area; the rest is
+    /// black bars.
+    pub fn picture(&self) -> Rect {
+        self.picture
     }
     /// Number of seats.
     pub fn seat_count(&self) -> usize {
@@ -171,17 +183,17 @@ fn crop_inside(start: f64, len: f64, size: f64) -> (f64, f64) {
     (start, len)
 }
 
-/// Scales the part of `sprite` (placed at `full`) that lies inside the output, converts it
-/// to YUV + A in `color` and premultiplies it; `None` when none of it is visible.
+/// Scales the part of `sprite` (placed at `full`) that lies inside the picture area of the
+/// output, converts it to YUV + A in `color` and premultiplies it; `None` when none of it is
+/// visible.
 fn prepare_sprite(
     resizer: &mut fr::Resizer,
     sprite: &Sprite,
     full: Rect,
-    out_w: u32,
-    out_h: u32,
+    picture: Rect,
     color: ColorSpec,
 ) -> Result<Option<PreparedSprite>, ComposeError> {
-    let vis = full.clip(out_w, out_h);
+    let vis = full.intersect(&picture);
     if vis.is_empty() || full.width <= 0 || full.height <= 0 {
         return Ok(None);
     }

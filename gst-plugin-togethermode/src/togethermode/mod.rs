@@ -19,7 +19,9 @@
 //! | `seating-map` | string, read-only | | the ACS seating map JSON: participant id → `{top, left, width, height}` |
 //!
 //! The output size and format come from the source caps (I420 or RGBA, even sizes; default
-//! 1920x1080 I420). Every change of the seating map, or of who is seated as what, is also
+//! 1920x1080 I420). Caps at another aspect than the scene's letterbox it as the library does:
+//! the scene keeps its aspect, centred, with black bars, and the seating map is in that
+//! picture. Every change of the seating map, or of who is seated as what, is also
 //! posted as an element message named [`SEATING_MESSAGE`] with a string field
 //! [`SEATING_FIELD`] (the map) and an array field [`PARTICIPANTS_FIELD`]: one `participant`
 //! structure per seated pad, in pad order, with string fields `id`, `identity-kind` and

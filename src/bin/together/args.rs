@@ -9,6 +9,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use together_mode::error::SizeError;
+use together_mode::frame::{Matrix, Range};
 use together_mode::framing::{FramingMode, FramingParseError};
 use together_mode::geometry::{check_output_size, parse_size};
 use together_mode::io::{FrameSink, OutputSpec};
@@ -118,6 +119,46 @@ pub fn framing_mode(s: &str) -> Result<FramingMode, FramingParseError> {
 /// `--auto-zoom`: `on` or `off` (overrides the scene's `autoZoom`; absent: the scene's).
 pub fn auto_zoom() -> impl TypedValueParser<Value = bool> {
     PossibleValuesParser::new(["on", "off"]).map(|s| s == "on")
+}
+
+/// The output's colour (`demo`, `render`): the composite's YUV matrix and range, what the
+/// Y4M output holds (its header tags the range, `XCOLORRANGE`; Y4M has no field for the
+/// matrix) and what PNG output is converted to RGB with. The defaults (BT.601, limited) are
+/// the library's [`ColorSpec::default`].
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct ColorArgs {
+    /// The output's YUV matrix: bt601 (the default) or bt709.
+    #[arg(long = "color", value_name = "bt601|bt709", default_value = "bt601", value_parser = matrix())]
+    pub matrix: Matrix,
+    /// The output's YUV range: limited (the default; Y 16-235) or full (0-255).
+    #[arg(long, value_name = "limited|full", default_value = "limited", value_parser = range())]
+    pub range: Range,
+}
+
+impl ColorArgs {
+    /// The colour spec these flags name.
+    pub fn spec(&self) -> ColorSpec {
+        ColorSpec {
+            matrix: self.matrix,
+            range: self.range,
+        }
+    }
+}
+
+/// `--color`: `bt601` or `bt709`.
+fn matrix() -> impl TypedValueParser<Value = Matrix> {
+    PossibleValuesParser::new(["bt601", "bt709"]).map(|s| match s.as_str() {
+        "bt709" => Matrix::Bt709,
+        _ => Matrix::Bt601,
+    })
+}
+
+/// `--range`: `limited` or `full`.
+fn range() -> impl TypedValueParser<Value = Range> {
+    PossibleValuesParser::new(["limited", "full"]).map(|s| match s.as_str() {
+        "full" => Range::Full,
+        _ => Range::Limited,
+    })
 }
 
 /// `--segment`: the library's [`SegmentMode`] names as the possible values.

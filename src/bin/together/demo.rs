@@ -55,7 +55,10 @@ pub struct DemoArgs {
     /// scene's own `autoZoom` (false for the built-in scenes).
     #[arg(long, value_name = "on|off", value_parser = args::auto_zoom())]
     auto_zoom: Option<bool>,
-    /// .y4m file, '-' for stdout, or a PNG pattern like frames/%05d.png.
+    #[command(flatten)]
+    color: args::ColorArgs,
+    /// Where the frames go; the name chooses the format: a .y4m file or '-' (stdout) for
+    /// I420 Y4M, or a PNG pattern like frames/%05d.png for one RGBA PNG per frame (opaque).
     #[arg(long)]
     out: String,
 }
@@ -73,6 +76,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
     }
     let options = CompositorOptions::default()
         .with_size(w, h)
+        .with_color(a.color.spec())
         .with_framing(a.framing)
         .with_auto_zoom(a.auto_zoom);
     let segmenters = args::segmenter(a.segment, a.model.as_deref(), &a.ml)?.factory()?;

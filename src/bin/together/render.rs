@@ -9,7 +9,7 @@ use together_mode::io::ClipSource;
 use together_mode::meeting::role_from_name;
 use together_mode::scene::SceneLimits;
 use together_mode::seating::{Reservation, ReservationParseError};
-use together_mode::segment::SegmentMode;
+use together_mode::segment::{SegmentMode, SegmentModeError, SegmenterConfig};
 use together_mode::{Compositor, CompositorOptions, Role, Scene};
 
 use crate::args::{self, MlArgs};
@@ -57,6 +57,10 @@ pub struct RenderArgs {
     /// who frames themselves, or a crop of their frames); repeatable, ID as in --input.
     #[arg(long = "input-framing", value_name = "ID=MODE", value_parser = input_framing)]
     input_framings: Vec<InputFraming>,
+    /// ID=MODE: one input's own --segment mode, over --segment (e.g. alpha for an input
+    /// that carries its own matte in an ml run); repeatable, ID as in --input.
+    #[arg(long = "input-segment", value_name = "ID=MODE", value_parser = input_segment)]
+    input_segments: Vec<InputSegment>,
     /// ID=organizer|coOrganizer|presenter|attendee: one input's meeting role (default
     /// attendee); repeatable, ID as in --input. Organizers, co-organizers and presenters take
     /// reserved seats first.
@@ -71,7 +75,10 @@ pub struct RenderArgs {
     /// scene's own `autoZoom` (false for the built-in scenes).
     #[arg(long, value_name = "on|off", value_parser = args::auto_zoom())]
     auto_zoom: Option<bool>,
-    /// .y4m file, '-' for stdout, or a PNG pattern like frames/%05d.png.
+    #[command(flatten)]
+    color: args::ColorArgs,
+    /// Where the frames go; the name chooses the format: a .y4m file or '-' (stdout) for
+    /// I420 Y4M, or a PNG pattern like frames/%05d.png for one RGBA PNG per frame (opaque).
     #[arg(long)]
     out: String,
 }
@@ -127,6 +134,32 @@ fn input_framing(spec: &str) -> Result<InputFraming, BadInputFraming> {
     })
 }
 
+/// One `--input-segment ID=MODE`.
+#[derive(Debug, Clone)]
+struct InputSegment {
+    id: String,
+    mode: SegmentMode,
+}
+
+/// A bad `--input-segment`.
+#[derive(Debug, thiserror::Error)]
+enum BadInputSegment {
+    /// No `=`.
+    #[error("must be ID=MODE")]
+    NotIdMode,
+    /// Not a segment mode.
+    #[error(transparent)]
+    Mode(#[from] SegmentModeError),
+}
+
+fn input_segment(spec: &str) -> Result<InputSegment, BadInputSegment> {
+    let (id, mode) = spec.split_once('=').ok_or(BadInputSegment::NotIdMode)?;
+    Ok(InputSegment {
+        id: id.to_string(),
+        mode: mode.parse()?,
+    })
+}
+
 /// One `--input-role ID=ROLE`.
 #[derive(Debug, Clone)]
 struct InputRole {
@@ -169,6 +202,7 @@ pub fn run(a: &RenderArgs) -> Result<()> {
     let scene = Scene::open(&a.scene, &SceneLimits::default())?;
     let options = CompositorOptions::default()
         .with_size(w, h)
+        .with_color(a.color.spec())
         .with_framing(a.framing)
         .with_auto_zoom(a.auto_zoom);
     let segmenters = args::segmenter(a.segment, a.model.as_deref(), &a.ml)?.factory()?;
@@ -215,6 +249,27 @@ pub fn run(a: &RenderArgs) -> Result<()> {
         }
         if engine.seating().seat_of(&f.id).is_some() {
             engine.set_framing(&f.id, Some(f.mode))?;
+        }
+    }
+    for (i, g) in a.input_segments.iter().enumerate() {
+        if !a.inputs.iter().any(|input| input.id == g.id) {
+            bail!("--input-segment {}: no --input has the id {:?}", g.id, g.id);
+        }
+        if a.input_segments[..i].iter().any(|o| o.id == g.id) {
+            bail!("--input-segment {}: given twice", g.id);
+        }
+        if engine.seating().seat_of(&g.id).is_some() {
+            let context = || format!("--input-segment {}", g.id);
+            let config = if g.mode.uses_model() {
+                args::segmenter(g.mode, a.model.as_deref(), &a.ml).with_context(context)?
+            } else {
+                SegmenterConfig {
+                    mode: g.mode,
+                    ..SegmenterConfig::default()
+                }
+            };
+            let factory = config.factory().with_context(context)?;
+            engine.set_segmenter_of(&g.id, Some(factory))?;
         }
     }
     let frames = match a.frames {
