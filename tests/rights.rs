@@ -11,6 +11,7 @@ use together_mode::{CompositorOptions, Role, Scene, SegmentMode};
 const W: u32 = 160;
 const H: u32 = 90;
 const HOST: &str = "8:orgid:host";
+const PRESENTER: &str = "8:orgid:presenter";
 
 fn meeting() -> Meeting {
     let options = MeetingOptions::default()
@@ -87,6 +88,8 @@ enum Row {
     /// get all breakout rooms; manage breakout rooms: organizer, co-organizer, breakout room
     /// manager.
     Rooms,
+    /// name / unname breakout room managers: the organizer.
+    Name,
     /// Joining an open room one is not assigned to: those who manage rooms (not a row of the
     /// table: the others are refused as not assigned, 403/46414).
     JoinAny,
@@ -107,6 +110,10 @@ fn expected(row: Row, kind: IdentityKind, who: Who) -> Option<(u16, u32)> {
             Who::Organizer | Who::CoOrganizer | Who::Presenter | Who::Manager => None,
             Who::Attendee => Some((403, 46303)),
         },
+        (Row::Name, IdentityKind::Microsoft365) => match who {
+            Who::Organizer => None,
+            _ => Some((403, 46303)),
+        },
         (Row::Rooms, IdentityKind::Microsoft365) => match who {
             Who::Organizer | Who::CoOrganizer | Who::Manager => None,
             Who::Presenter | Who::Attendee => Some((403, 46303)),
@@ -117,10 +124,12 @@ fn expected(row: Row, kind: IdentityKind, who: Who) -> Option<(u16, u32)> {
 /// A meeting with the actor in the main room (video on, seated), two Microsoft 365
 /// attendees seated beside them, Together Mode running, an open room `r1` the actor and
 /// `x1` are assigned to (no auto-move: they stay in main), a closed room `r2`, and an open
-/// room `r3` nobody is assigned to. A `Manager` actor is named by the organizer.
+/// room `r3` nobody is assigned to, and a Microsoft 365 presenter (video off) to name a
+/// manager. A `Manager` actor is named by the organizer.
 fn setup(actor: &str, who: Who) -> Meeting {
     let mut m = meeting();
     m.join(HOST, Role::Organizer).unwrap();
+    m.join(PRESENTER, Role::Presenter).unwrap();
     m.join(actor, who.role()).unwrap();
     if who == Who::Manager {
         m.add_breakout_room_manager(HOST, actor).unwrap();
@@ -338,6 +347,26 @@ fn operations() -> Vec<(&'static str, Row, Prep, Op)> {
             assert_eq!(m.breakout_room("r1").unwrap().settings, settings);
             Ok(())
         }),
+        (
+            "name a breakout room manager",
+            Row::Name,
+            nothing,
+            |m, a| {
+                m.add_breakout_room_manager(a, PRESENTER)?;
+                assert!(m.breakout_room_managers().contains(&PRESENTER.to_string()));
+                Ok(())
+            },
+        ),
+        (
+            "unname a breakout room manager",
+            Row::Name,
+            |m, _| m.add_breakout_room_manager(HOST, PRESENTER).unwrap(),
+            |m, a| {
+                m.remove_breakout_room_manager(a, PRESENTER)?;
+                assert!(!m.breakout_room_managers().contains(&PRESENTER.to_string()));
+                Ok(())
+            },
+        ),
         (
             "join a room one is not assigned to",
             Row::JoinAny,
