@@ -471,6 +471,16 @@ enum Action {
     ReturnToMain {
         participant: String,
     },
+    /// The organizer names a presenter breakout room manager.
+    AddBreakoutRoomManager {
+        by: String,
+        participant: String,
+    },
+    /// The organizer unnames a breakout room manager.
+    RemoveBreakoutRoomManager {
+        by: String,
+        participant: String,
+    },
 }
 
 fn yes() -> bool {
@@ -503,7 +513,9 @@ impl Action {
             }
             | Action::Assign {
                 by, participant, ..
-            } => vec![by, participant],
+            }
+            | Action::AddBreakoutRoomManager { by, participant }
+            | Action::RemoveBreakoutRoomManager { by, participant } => vec![by, participant],
             Action::SwapSeats { by, a, b } => vec![by, a, b],
             Action::SceneSize { .. } => Vec::new(),
         }
@@ -1106,6 +1118,12 @@ impl Scenario {
                 thread_id,
             } => m.join_room(participant, thread_id)?,
             Action::ReturnToMain { participant } => m.return_to_main(participant)?,
+            Action::AddBreakoutRoomManager { by, participant } => {
+                m.add_breakout_room_manager(by, participant)?
+            }
+            Action::RemoveBreakoutRoomManager { by, participant } => {
+                m.remove_breakout_room_manager(by, participant)?
+            }
         }
         Ok(())
     }

@@ -209,9 +209,10 @@ fn scene_and_seat_changes_need_a_role_and_move_nobody_who_keeps_a_seat() {
     let before: Vec<_> = ids.iter().map(|id| seat(&m, id)).collect();
     assert_eq!(before, vec![Some(0), None, Some(2), Some(3), Some(4)]);
 
+    // A Communication Services user may not (Teams-only: the identity kind, 46417).
     assert_eq!(
         refusal(m.change_scene("8:acs:a", Scene::grid(4, W, H).unwrap())),
-        (403, 46303)
+        (403, 46417)
     );
     drain(&rx);
     let waiting = m
@@ -237,10 +238,10 @@ fn scene_and_seat_changes_need_a_role_and_move_nobody_who_keeps_a_seat() {
         .iter()
         .any(|e| matches!(e.kind, MeetingEvent::SeatingUpdated { .. })));
 
-    // Seats: attendees may not; presenters may; rule violations are 409.
+    // Seats: Communication Services users may not; presenters may; rule violations are 409.
     assert_eq!(
         refusal(m.swap_seats("8:acs:a", "8:acs:a", "8:acs:c")),
-        (403, 46303)
+        (403, 46417)
     );
     m.swap_seats("8:orgid:pres", "8:acs:a", "8:acs:c").unwrap();
     assert_eq!(seat(&m, "8:acs:a"), Some(2));
@@ -413,7 +414,7 @@ fn breakout_room_management_rules() {
     assert_eq!(refusal(m.open_room("8:orgid:o", "zz")), (404, 46402));
     assert_eq!(
         refusal(m.assign("8:acs:a", "8:acs:a", Some("r1"))),
-        (403, 46303)
+        (403, 46417)
     );
     assert_eq!(refusal(m.join_room("8:acs:a", "r1")), (409, 46413));
     m.open_room("8:orgid:o", "r1").unwrap();
@@ -712,7 +713,7 @@ fn reserved_seats_go_to_organizers_and_presenters_and_attendees_wait() {
     // Explicit seats, by those allowed to change seating; nobody seated moves.
     assert_eq!(
         refusal(m.set_reservation("8:acs:a0", Reservation::None)),
-        (403, 46303)
+        (403, 46417)
     );
     m.set_reservation("8:orgid:o", Reservation::Seats(vec![8]))
         .unwrap();
@@ -800,7 +801,8 @@ fn a_seat_layout_saved_in_one_meeting_applies_to_the_next() {
     let rx = next.subscribe();
     assert_eq!(
         refusal(next.apply_seat_layout("8:acs:a", &layout)),
-        (403, 46303)
+        (403, 46417),
+        "Communication Services users may not"
     );
     let skipped = next.apply_seat_layout("8:orgid:o", &layout).unwrap();
     let reasons: Vec<(&str, LayoutSkipReason)> = skipped

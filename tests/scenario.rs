@@ -48,16 +48,16 @@ fn the_example_scenario_writes_a_video_per_room_and_every_event() {
         .filter(|l| l["event"] == "refused")
         .map(|l| (l["code"].as_u64().unwrap(), l["subcode"].as_u64().unwrap()))
         .collect();
-    // ACS user start, attendee start, visitor start, attendee seat change, presenter room
-    // creation, closed room join, unassigned join, attendee start in the room, return to main
-    // from main.
+    // ACS user start, attendee start, visitor start, ACS user's seat change (Microsoft 365
+    // users only), presenter room creation, closed room join, unassigned join, attendee start
+    // in the room, return to main from main.
     assert_eq!(
         refused,
         vec![
             (403, 46306),
             (403, 46303),
             (403, 46303),
-            (403, 46303),
+            (403, 46417),
             (403, 46303),
             (409, 46413),
             (403, 46414),
@@ -538,4 +538,72 @@ fn a_participants_segment_mode_reaches_their_seat() {
         parse(&json(r#""segment": 1,"#)),
         Err(ScenarioError::Json(_))
     ));
+}
+
+/// Breakout room managers and identity rights through the scenario runner: a presenter
+/// manages rooms only while named; a Communication Services organizer never does, nor can
+/// they be named; each refusal is logged with its code.
+#[test]
+fn breakout_room_managers_in_a_scenario() {
+    let s = parse(
+        r#"{"output": {"width": 160, "height": 90, "fps": 10}, "ticks": 3, "segment": "none",
+            "participants": [
+                {"id": "8:orgid:o", "role": "organizer", "source": {"synthetic": {"seed": 1, "width": 64, "height": 48}}},
+                {"id": "8:orgid:p", "role": "presenter", "source": {"synthetic": {"seed": 2, "width": 64, "height": 48}}},
+                {"id": "8:acs:boss", "role": "organizer", "source": {"synthetic": {"seed": 3, "width": 64, "height": 48}}},
+                {"id": "8:acs:pres", "role": "presenter", "source": {"synthetic": {"seed": 4, "width": 64, "height": 48}}}],
+            "events": [{"type": "join", "participant": "8:orgid:o"},
+                       {"type": "join", "participant": "8:orgid:p"},
+                       {"type": "join", "participant": "8:acs:boss"},
+                       {"type": "join", "participant": "8:acs:pres"},
+                       {"type": "createRoom", "by": "8:orgid:p", "threadId": "a", "displayName": "A"},
+                       {"type": "addBreakoutRoomManager", "by": "8:orgid:o", "participant": "8:orgid:p"},
+                       {"type": "createRoom", "by": "8:orgid:p", "threadId": "a", "displayName": "A"},
+                       {"type": "createRoom", "by": "8:acs:boss", "threadId": "b", "displayName": "B"},
+                       {"type": "addBreakoutRoomManager", "by": "8:orgid:o", "participant": "8:acs:pres"},
+                       {"type": "addBreakoutRoomManager", "by": "8:acs:boss", "participant": "8:orgid:p"},
+                       {"at": 1, "type": "removeBreakoutRoomManager", "by": "8:orgid:o", "participant": "8:orgid:p"},
+                       {"at": 1, "type": "openRoom", "by": "8:orgid:p", "threadId": "a"}]}"#,
+    )
+    .unwrap();
+    let tmp = common::TestDir::new("scenario-managers");
+    let out = tmp.join("out");
+    let report = s.run(&out).unwrap();
+    let text = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let refused: Vec<(u64, u64, u64)> = lines
+        .iter()
+        .filter(|l| l["event"] == "refused")
+        .map(|l| {
+            (
+                l["index"].as_u64().unwrap(),
+                l["code"].as_u64().unwrap(),
+                l["subcode"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            (4, 403, 46303),
+            (7, 403, 46417),
+            (8, 403, 46419),
+            (9, 403, 46417),
+            (11, 403, 46303)
+        ]
+    );
+    assert_eq!(report.refused, 5);
+    let managers: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "breakoutRoomManagers")
+        .map(|l| &l["managers"])
+        .collect();
+    assert_eq!(
+        managers,
+        [&serde_json::json!(["8:orgid:p"]), &serde_json::json!([])]
+    );
+    assert_eq!(report.rooms.len(), 2, "main and the manager's room");
 }

@@ -1,8 +1,8 @@
 //! Sequences of meeting operations on `meeting::Meeting`: joins (every identity kind, roles,
 //! hostile ids) and leaves, video on/off, frames of any format and size with hostile
 //! timestamps, start, scene / scene-size / output-size changes, seat assignment and swaps,
-//! breakout rooms (create, assign, open, close, settings with end times, join, return), and
-//! ticks. After every operation:
+//! breakout rooms (create, assign, open, close, settings with end times, join, return),
+//! breakout room managers (name, unname), and ticks. After every operation:
 //! - nobody is in two rooms or two seats, every participant is in exactly one room, and the
 //!   meeting's view of a participant agrees with its room's stream;
 //! - a seated participant has video on (and, under the `Free` policy, is not frozen); the
@@ -10,7 +10,10 @@
 //! - each seating map names exactly the seated participants it can show, with finite boxes
 //!   inside the scene-size box;
 //! - a refused operation (`MeetingError::Refused`) changed nothing, and its code and subcode
-//!   are the refusal's; joins, leaves and `start` follow the identity and role rules;
+//!   are the refusal's; joins, leaves and `start` follow the identity and role rules; scene
+//!   changes and room management succeed only for the rights table's Microsoft 365 roles
+//!   (other identity kinds get 403/46417); the managers are the oracle's (named Microsoft 365
+//!   presenters, unnamed when they come back in another role, at most 10);
 //! - events arrive numbered 1, 2, 3, ... without gaps, ticks never go back;
 //! - a tick renders exactly the rooms whose Together Mode runs, at their output size;
 //! - nothing panics.
@@ -72,6 +75,8 @@ enum Op {
     RoomSettings(u8, u8, Option<i8>, bool),
     JoinRoom(u8, u8),
     ReturnToMain(u8),
+    /// By, participant, name (true) or unname.
+    Manager(u8, u8, bool),
     /// Ticks (1..=4); whether everyone with video on sends a frame first.
     Tick(u8, bool),
 }
@@ -282,6 +287,38 @@ fuzz_target!(|input: Input| {
     let rx = m.subscribe();
     let (mut seq, mut last_tick) = (0u64, 0u64);
     let mut kinds: BTreeMap<String, (IdentityKind, Role)> = BTreeMap::new();
+    // Named breakout room managers (may have left the meeting).
+    let mut managers: BTreeSet<String> = BTreeSet::new();
+    // Whether `by` may manage rooms (`rooms`) or change the scene, per the rights table;
+    // `None` when `by` is not in the meeting.
+    let rights = |kinds: &BTreeMap<String, (IdentityKind, Role)>,
+                  managers: &BTreeSet<String>,
+                  by: &str,
+                  rooms: bool|
+     -> Option<Result<(), u32>> {
+        let &(kind, role) = kinds.get(by)?;
+        Some(if kind != IdentityKind::Microsoft365 {
+            Err(46417)
+        } else if match role {
+            Role::Organizer | Role::CoOrganizer => true,
+            Role::Presenter => !rooms || managers.contains(by),
+            Role::Attendee => false,
+        } {
+            Ok(())
+        } else {
+            Err(46303)
+        })
+    };
+    let subcode = |res: &Result<(), MeetingError>| match res {
+        Ok(()) => None,
+        Err(e) => e.refusal().map(|a| a.subcode),
+    };
+    // A refusal the rights table gives must be that refusal; success needs the rights.
+    let check_rights = |res: &Result<(), MeetingError>, want: Option<Result<(), u32>>| match want {
+        Some(Err(code)) => assert_eq!(subcode(res), Some(code), "{res:?}"),
+        Some(Ok(())) => assert!(!matches!(subcode(res), Some(46303 | 46417)), "{res:?}"),
+        None => assert!(res.is_err()),
+    };
 
     for op in input.ops.iter().take(192) {
         let before = snapshot(&m);
@@ -298,6 +335,9 @@ fuzz_target!(|input: Input| {
                 };
                 assert_eq!(res.is_ok(), valid && !present, "join {pid:?}: {res:?}");
                 if res.is_ok() {
+                    if role != Role::Presenter || kind != IdentityKind::Microsoft365 {
+                        managers.remove(&pid);
+                    }
                     kinds.insert(pid.clone(), (kind, role));
                     let v = m.participant(&pid).expect("joined");
                     assert_eq!((v.kind, v.role, v.video, v.seat), (kind, role, false, None));
@@ -359,7 +399,11 @@ fuzz_target!(|input: Input| {
                 }
                 res.map(|_| ())
             }
-            Op::ChangeScene(by, s) => m.change_scene(&id(by), scene(s)).map(|_| ()),
+            Op::ChangeScene(by, s) => {
+                let res = m.change_scene(&id(by), scene(s)).map(|_| ());
+                check_rights(&res, rights(&kinds, &managers, &id(by), false));
+                res
+            }
             Op::SceneSize(r, w, h) => {
                 let (w, h) = (u32::from(w) % 20000, u32::from(h) % 20000);
                 let res = m.set_scene_size(&room(r), w, h);
@@ -406,6 +450,7 @@ fuzz_target!(|input: Input| {
                     spec = spec.with_scene(scene(s));
                 }
                 let res = m.create_room(&id(by), spec);
+                check_rights(&res, rights(&kinds, &managers, &id(by), true));
                 if res.is_ok() {
                     let b = m.breakout_room(&room(r)).expect("created");
                     assert_eq!(b.state, RoomState::Closed);
@@ -415,11 +460,18 @@ fuzz_target!(|input: Input| {
             }
             Op::Assign(by, p, r) => {
                 let target = r.map(room);
-                m.assign(&id(by), &id(p), target.as_deref())
+                let res = m.assign(&id(by), &id(p), target.as_deref());
+                check_rights(&res, rights(&kinds, &managers, &id(by), true));
+                res
             }
-            Op::OpenRoom(by, r) => m.open_room(&id(by), &room(r)),
+            Op::OpenRoom(by, r) => {
+                let res = m.open_room(&id(by), &room(r));
+                check_rights(&res, rights(&kinds, &managers, &id(by), true));
+                res
+            }
             Op::CloseRoom(by, r) => {
                 let res = m.close_room(&id(by), &room(r));
+                check_rights(&res, rights(&kinds, &managers, &id(by), true));
                 if res.is_ok() {
                     assert!(m.stream(&room(r)).is_none());
                     assert_eq!(m.live(&room(r)).expect("room").members().count(), 0);
@@ -432,6 +484,43 @@ fuzz_target!(|input: Input| {
                     disable_return_to_main_meeting: disable,
                 };
                 m.set_room_settings(&id(by), &room(r), settings)
+            }
+            Op::Manager(by, p, name) => {
+                let (by, pid) = (id(by), id(p));
+                let res = if name {
+                    m.add_breakout_room_manager(&by, &pid)
+                } else {
+                    m.remove_breakout_room_manager(&by, &pid)
+                };
+                let organizer = kinds
+                    .get(&by)
+                    .map(|&(k, r)| (k == IdentityKind::Microsoft365, r == Role::Organizer));
+                match organizer {
+                    None => assert!(res.is_err()),
+                    Some((false, _)) => assert_eq!(subcode(&res), Some(46417)),
+                    Some((true, false)) => assert_eq!(subcode(&res), Some(46303)),
+                    Some((true, true)) => {
+                        let want = match (name, kinds.get(&pid)) {
+                            (false, _) if managers.contains(&pid) => None,
+                            (_, None) => Some(46401),
+                            (false, Some(_)) => None,
+                            (true, Some(&(k, _))) if k != IdentityKind::Microsoft365 => Some(46419),
+                            (true, Some(&(_, r))) if r != Role::Presenter => Some(46418),
+                            (true, Some(_)) if managers.contains(&pid) => None,
+                            (true, Some(_)) if managers.len() >= 10 => Some(46420),
+                            (true, Some(_)) => None,
+                        };
+                        assert_eq!(subcode(&res), want, "{res:?}");
+                    }
+                }
+                if res.is_ok() {
+                    if name {
+                        managers.insert(pid);
+                    } else {
+                        managers.remove(&pid);
+                    }
+                }
+                res
             }
             Op::JoinRoom(p, r) => {
                 let pid = id(p);
@@ -508,6 +597,9 @@ fuzz_target!(|input: Input| {
             }
         }
         check(&m, policy);
+        let named: BTreeSet<String> = m.breakout_room_managers().iter().cloned().collect();
+        assert_eq!(named, managers, "the managers");
+        assert!(managers.len() <= 10);
         drain(&rx, &mut seq, &mut last_tick);
     }
 });

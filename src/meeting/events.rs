@@ -177,6 +177,13 @@ pub enum MeetingEvent {
         /// Entries skipped, with the reason.
         skipped: Vec<LayoutSkip>,
     },
+    /// The breakout room managers changed (named, unnamed, or unnamed because a manager came
+    /// back to the meeting as anything but a Microsoft 365 presenter).
+    #[serde(rename = "breakoutRoomManagers", rename_all = "camelCase")]
+    BreakoutRoomManagers {
+        /// Every manager now, in naming order.
+        managers: Vec<String>,
+    },
     /// ACS `join`: a participant moved into a room (a breakout room, or back to main).
     #[serde(rename = "join", rename_all = "camelCase")]
     Join {

@@ -87,32 +87,61 @@ pub fn role_from_name(name: &str) -> Option<Role> {
     .find(|r| role_name(*r) == name)
 }
 
-/// An operation that needs a role.
+/// An operation that needs rights: a Microsoft 365 identity and a role (see the README's
+/// rights table). Every other identity kind (Communication Services users, Teams visitors,
+/// others) is refused all of them: [`Operation::Start`] with 403/46306 (Communication
+/// Services) or 403/46303, the others with 403/46417 ([`Refusal::Microsoft365Only`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Operation {
-    /// Start Together Mode: Microsoft 365 users who are organizer, co-organizer or presenter.
+    /// Start Together Mode: organizer, co-organizer, presenter.
     Start,
-    /// Change the scene: organizer, co-organizer, presenter.
+    /// Change the scene (Teams only in ACS): organizer, co-organizer, presenter.
     ChangeScene,
-    /// Assign or swap seats: organizer, co-organizer, presenter.
+    /// Assign or swap seats, reserve seats, apply a seat layout (Teams only in ACS):
+    /// organizer, co-organizer, presenter.
     ChangeSeating,
-    /// Create, open, close, configure breakout rooms and assign participants: organizer,
-    /// co-organizer.
+    /// Get every breakout room: organizer, co-organizer, breakout room manager.
+    GetBreakoutRooms,
+    /// Create, open, close and configure breakout rooms, assign participants, join any open
+    /// room: organizer, co-organizer, breakout room manager.
     ManageBreakoutRooms,
+    /// Name or unname breakout room managers: the organizer.
+    NameBreakoutRoomManagers,
 }
 
 impl Operation {
-    /// Whether `role` may do this (identity kind aside).
+    /// Whether an identity kind may ever do this: Microsoft 365 users only.
+    pub fn allows_kind(self, kind: IdentityKind) -> bool {
+        kind == IdentityKind::Microsoft365
+    }
+
+    /// Whether `role` may do this (identity kind aside, and without the rights a breakout
+    /// room manager is named to: see [`Operation::allows_manager`]).
     pub fn allows(self, role: Role) -> bool {
         match self {
             Operation::Start | Operation::ChangeScene | Operation::ChangeSeating => {
                 role.is_privileged()
             }
-            Operation::ManageBreakoutRooms => matches!(role, Role::Organizer | Role::CoOrganizer),
+            Operation::GetBreakoutRooms | Operation::ManageBreakoutRooms => {
+                matches!(role, Role::Organizer | Role::CoOrganizer)
+            }
+            Operation::NameBreakoutRoomManagers => role == Role::Organizer,
         }
     }
+
+    /// Whether a breakout room manager (a presenter the organizer named) may do this:
+    /// getting every room and managing them.
+    pub fn allows_manager(self) -> bool {
+        matches!(
+            self,
+            Operation::GetBreakoutRooms | Operation::ManageBreakoutRooms
+        )
+    }
 }
+
+/// Most breakout room managers a meeting may have (Teams' limit).
+pub const MAX_BREAKOUT_ROOM_MANAGERS: usize = 10;
 
 /// Why an operation was refused. [`code`](Self::code) and [`subcode`](Self::subcode) give the
 /// ACS-style numbers: 403/46306 and 403/46303 are the ACS Together Mode codes; the 4640x-4641x
@@ -132,6 +161,42 @@ pub enum Refusal {
         participant: String,
         /// Their identity kind.
         kind: IdentityKind,
+    },
+    /// An identity kind other than Microsoft 365 tried an operation other than start (the
+    /// Teams-only ones and breakout room management): 403/46417.
+    #[error("{participant:?} ({kind:?}) may not {operation:?}: Microsoft 365 users only")]
+    Microsoft365Only {
+        /// The participant's raw id.
+        participant: String,
+        /// Their identity kind.
+        kind: IdentityKind,
+        /// What they tried.
+        operation: Operation,
+    },
+    /// The organizer named a participant who is not a presenter as a breakout room manager.
+    #[error("{participant:?} is {} and cannot be a breakout room manager: presenters only", role_name(*role))]
+    ManagerNotPresenter {
+        /// The participant's raw id.
+        participant: String,
+        /// Their role.
+        role: Role,
+    },
+    /// The organizer named a participant who is not a Microsoft 365 user as a breakout room
+    /// manager.
+    #[error(
+        "{participant:?} ({kind:?}) cannot be a breakout room manager: Microsoft 365 users only"
+    )]
+    ManagerNotMicrosoft365 {
+        /// The participant's raw id.
+        participant: String,
+        /// Their identity kind.
+        kind: IdentityKind,
+    },
+    /// The meeting has its maximum of breakout room managers.
+    #[error("the meeting already has {max} breakout room managers")]
+    TooManyManagers {
+        /// The limit.
+        max: usize,
     },
     /// The participant's role does not allow the operation.
     #[error("{participant:?} with role {} may not {operation:?}", role_name(*role))]
@@ -221,6 +286,8 @@ impl Refusal {
         match self {
             Refusal::CommunicationServicesUser { .. }
             | Refusal::IdentityNotAllowed { .. }
+            | Refusal::Microsoft365Only { .. }
+            | Refusal::ManagerNotMicrosoft365 { .. }
             | Refusal::RoleNotAllowed { .. }
             | Refusal::NotAssigned { .. }
             | Refusal::ReturnToMainDisabled(_) => 403,
@@ -235,7 +302,9 @@ impl Refusal {
             | Refusal::TooManyRooms { .. }
             | Refusal::DuplicateRoom(_)
             | Refusal::RoomClosed(_)
-            | Refusal::NotInBreakoutRoom(_) => 409,
+            | Refusal::NotInBreakoutRoom(_)
+            | Refusal::ManagerNotPresenter { .. }
+            | Refusal::TooManyManagers { .. } => 409,
         }
     }
 
@@ -259,6 +328,10 @@ impl Refusal {
             Refusal::NotAssigned { .. } => 46414,
             Refusal::ReturnToMainDisabled(_) => 46415,
             Refusal::NotInBreakoutRoom(_) => 46416,
+            Refusal::Microsoft365Only { .. } => 46417,
+            Refusal::ManagerNotPresenter { .. } => 46418,
+            Refusal::ManagerNotMicrosoft365 { .. } => 46419,
+            Refusal::TooManyManagers { .. } => 46420,
         }
     }
 }

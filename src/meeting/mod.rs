@@ -30,18 +30,34 @@
 //!
 //! # Rules
 //!
-//! - Identity comes from the raw id ([`IdentityKind::from_raw_id`]). [`Meeting::start`]
-//!   needs a Microsoft 365 user who is organizer, co-organizer or presenter: a Communication
-//!   Services user gets 403/46306, anyone else refused 403/46303. Start is idempotent. It
+//! Who may do what is the README's rights table: ACS's documented rights, with the Teams-only
+//! operations this engine offers granted as Teams grants them.
+//!
+//! - Identity comes from the raw id ([`IdentityKind::from_raw_id`]). Every operation that needs
+//!   rights ([`Operation`]) needs a Microsoft 365 user; the identity kind is checked before
+//!   the role. [`Meeting::start`] refuses a Communication Services user 403/46306 and a Teams
+//!   visitor or other 403/46303; every other operation refuses them 403/46417
+//!   ([`Refusal::Microsoft365Only`]), whatever their role: an `8:acs:` organizer may neither
+//!   change the scene nor manage breakout rooms.
+//! - Start: organizer, co-organizer, presenter (else 403/46303). Start is idempotent. It
 //!   starts Together Mode in the room the caller is in (each breakout room is its own call).
-//! - Change scene and change seats: organizer, co-organizer, presenter (else 403/46303), in
-//!   the caller's room. A scene change moves nobody who keeps a seat.
-//! - Breakout rooms: organizers and co-organizers create, open, close and configure rooms and
-//!   assign participants (else 403/46303). Opening a room moves its invitees in when it
-//!   auto-moves; other invitees join it with [`Meeting::join_room`] (organizers and
-//!   co-organizers may join any open room). Closing a room, or reaching its end time, moves
-//!   everyone in it back to the main room and ends its Together Mode stream. A participant
-//!   may return to main unless the room disables it.
+//! - Everyone may read a room's stream, scene size and seating map and set the scene size
+//!   (the CSS box they show the stream in): these calls take a room, not an actor.
+//! - Change scene and change seats (assign, swap, reserve, apply a seat layout): organizer,
+//!   co-organizer, presenter (else 403/46303), in the caller's room. A scene change moves
+//!   nobody who keeps a seat.
+//! - Breakout rooms: organizers, co-organizers and breakout room managers get every room
+//!   ([`Meeting::get_breakout_rooms`]), create, open, close and configure rooms and assign
+//!   participants (else 403/46303), and may join any open room. A breakout room manager is
+//!   a Microsoft 365 presenter the organizer names ([`Meeting::add_breakout_room_manager`],
+//!   at most [`MAX_BREAKOUT_ROOM_MANAGERS`]); the naming survives leaving the meeting, but a
+//!   manager who comes back as anything but a Microsoft 365 presenter is unnamed (a
+//!   `breakoutRoomManagers` event says so) and must be named again. Everyone may get their
+//!   assigned room ([`Meeting::assigned_breakout_room`]), join it
+//!   ([`Meeting::join_room`]) when it is open, return to main unless the room disables it,
+//!   and get the settings of the room they are in ([`Meeting::breakout_room_settings`]).
+//!   Opening a room moves its invitees in when it auto-moves. Closing a room, or reaching its
+//!   end time, moves everyone in it back to the main room and ends its Together Mode stream.
 //! - A room's Together Mode ends after `idle_timeout_us` (60 s) in which nobody in the room had
 //!   live video (video on and not frozen).
 //! - Seats, frames and freezing follow [`crate::stream`]: only participants with video on get a
@@ -59,6 +75,7 @@ use rayon::prelude::*;
 pub use events::{BreakoutRoom, Event, MeetingEvent, RoomSettings, RoomState, StreamInfo};
 pub use identity::{
     role_from_name, role_name, AcsError, IdentityKind, MeetingError, Operation, Refusal,
+    MAX_BREAKOUT_ROOM_MANAGERS,
 };
 
 use crate::compositor::CompositorOptions;
@@ -253,6 +270,8 @@ pub struct Meeting {
     subscribers: Vec<Sender<Event>>,
     seq: u64,
     next_stream_id: u64,
+    /// Breakout room managers the organizer named, in naming order.
+    managers: Vec<String>,
 }
 
 fn check_text(field: &'static str, value: &str) -> Result<(), Refusal> {
@@ -304,6 +323,7 @@ impl Meeting {
             subscribers: Vec::new(),
             seq: 0,
             next_stream_id: 1,
+            managers: Vec::new(),
             options: MeetingOptions {
                 max_breakout_rooms: options.max_breakout_rooms.min(MAX_BREAKOUT_ROOMS),
                 ..options
@@ -380,9 +400,27 @@ impl Meeting {
             .ok_or_else(|| Refusal::NotInMeeting(id.to_string()))
     }
 
+    /// The rights check of every operation with an actor: the identity kind first (a
+    /// Communication Services user starting Together Mode gets 403/46306, anyone else who is
+    /// not a Microsoft 365 user 403/46303 for start and 403/46417 for everything else), then
+    /// the role, or the breakout room manager naming (403/46303).
     fn require(&self, by: &str, operation: Operation) -> Result<Person, Refusal> {
         let p = self.person(by)?;
-        if operation.allows(p.role) {
+        if !operation.allows_kind(p.kind) {
+            let participant = by.to_string();
+            return Err(match (operation, p.kind) {
+                (Operation::Start, IdentityKind::CommunicationServices) => {
+                    Refusal::CommunicationServicesUser { participant }
+                }
+                (Operation::Start, kind) => Refusal::IdentityNotAllowed { participant, kind },
+                (operation, kind) => Refusal::Microsoft365Only {
+                    participant,
+                    kind,
+                    operation,
+                },
+            });
+        }
+        if operation.allows(p.role) || (operation.allows_manager() && self.is_manager(by, p)) {
             Ok(p)
         } else {
             Err(Refusal::RoleNotAllowed {
@@ -391,6 +429,14 @@ impl Meeting {
                 operation,
             })
         }
+    }
+
+    /// Whether `id` (whose record is `p`) is a breakout room manager now: named by the
+    /// organizer and still a Microsoft 365 presenter.
+    fn is_manager(&self, id: &str, p: Person) -> bool {
+        p.role == Role::Presenter
+            && p.kind == IdentityKind::Microsoft365
+            && self.managers.iter().any(|m| m == id)
     }
 
     fn room_index(&self, thread_id: &str) -> Option<usize> {
@@ -435,12 +481,13 @@ impl Meeting {
         self.rooms.iter().map(|r| r.info.thread_id.as_str())
     }
 
-    /// The breakout rooms (ACS `breakoutRooms`), in creation order.
+    /// The breakout rooms, in creation order: the host application's view, with no rights
+    /// check. A participant asks with [`get_breakout_rooms`](Self::get_breakout_rooms).
     pub fn breakout_rooms(&self) -> Vec<BreakoutRoom> {
         self.rooms.iter().skip(1).map(|r| r.info.clone()).collect()
     }
 
-    /// One breakout room.
+    /// One breakout room (the host application's view, with no rights check).
     pub fn breakout_room(&self, thread_id: &str) -> Option<&BreakoutRoom> {
         self.breakout_index(thread_id)
             .ok()
@@ -543,12 +590,21 @@ impl Meeting {
             role: role_name(role),
             room: self.rooms[0].info.thread_id.clone(),
         });
+        // A named manager who comes back as anything but a Microsoft 365 presenter is no
+        // longer one (the organizer may name them again once they are).
+        if (role != Role::Presenter || kind != IdentityKind::Microsoft365)
+            && self.managers.iter().any(|m| m == id)
+        {
+            self.managers.retain(|m| m != id);
+            self.emit_managers();
+        }
         self.flush();
         Ok(())
     }
 
-    /// A participant leaves the meeting; their seat is freed. Breakout room assignments stay
-    /// (they apply again if the participant comes back).
+    /// A participant leaves the meeting; their seat is freed. Breakout room assignments and a
+    /// breakout room manager naming stay (they apply again if the participant comes back; a
+    /// manager who comes back as anything but a Microsoft 365 presenter is unnamed).
     pub fn leave(&mut self, id: &str) -> Result<(), MeetingError> {
         let p = self.person(id)?;
         self.rooms[p.room].stream.remove(id)?;
@@ -628,24 +684,7 @@ impl Meeting {
     /// ACS `start()`: starts Together Mode in the caller's room. Microsoft 365 users who are
     /// organizer, co-organizer or presenter only; idempotent (returns the running stream).
     pub fn start(&mut self, by: &str) -> Result<StreamInfo, MeetingError> {
-        let p = self.person(by)?;
-        match p.kind {
-            IdentityKind::Microsoft365 => {}
-            IdentityKind::CommunicationServices => {
-                return Err(Refusal::CommunicationServicesUser {
-                    participant: by.to_string(),
-                }
-                .into())
-            }
-            kind => {
-                return Err(Refusal::IdentityNotAllowed {
-                    participant: by.to_string(),
-                    kind,
-                }
-                .into())
-            }
-        }
-        self.require(by, Operation::Start)?;
+        let p = self.require(by, Operation::Start)?;
         Ok(self.start_in(p.room))
     }
 
@@ -850,6 +889,96 @@ impl Meeting {
         self.emit(MeetingEvent::BreakoutRooms { rooms });
     }
 
+    fn emit_managers(&mut self) {
+        let managers = self.managers.clone();
+        self.emit(MeetingEvent::BreakoutRoomManagers { managers });
+    }
+
+    /// ACS `breakoutRooms` (get), as participant `by` asks for it: every breakout room, in
+    /// creation order. Microsoft 365 organizers, co-organizers and breakout room managers
+    /// (else 403/46417 for other identity kinds, 403/46303 for other roles).
+    pub fn get_breakout_rooms(&self, by: &str) -> Result<Vec<BreakoutRoom>, MeetingError> {
+        self.require(by, Operation::GetBreakoutRooms)?;
+        Ok(self.breakout_rooms())
+    }
+
+    /// ACS `assignedBreakoutRoom`: the breakout room participant `id` is assigned to, if any.
+    /// Anyone in the meeting may ask for their own.
+    pub fn assigned_breakout_room(&self, id: &str) -> Result<Option<BreakoutRoom>, MeetingError> {
+        self.person(id)?;
+        Ok(self
+            .rooms
+            .iter()
+            .skip(1)
+            .find(|r| r.info.invitees.iter().any(|i| i == id))
+            .map(|r| r.info.clone()))
+    }
+
+    /// ACS `breakoutRoomsSettings`: the settings of the breakout room participant `id` is in
+    /// (`None` in the main room). Anyone in the meeting may ask for their own.
+    pub fn breakout_room_settings(&self, id: &str) -> Result<Option<RoomSettings>, MeetingError> {
+        let p = self.person(id)?;
+        Ok((p.room > 0).then(|| self.rooms[p.room].info.settings))
+    }
+
+    /// The breakout room managers the organizer named, in naming order (some may have left
+    /// the meeting: the naming stays until they come back as anything but a Microsoft 365
+    /// presenter).
+    pub fn breakout_room_managers(&self) -> &[String] {
+        &self.managers
+    }
+
+    /// The organizer names a presenter breakout room manager (Teams' "manage breakout rooms"
+    /// for presenters): they may then get every room and manage them as organizers do. Only a
+    /// Microsoft 365 organizer may name (else 403/46417 or 403/46303); the named must be in
+    /// the meeting (404/46401), a Microsoft 365 user (403/46419) and a presenter (409/46418);
+    /// at most [`MAX_BREAKOUT_ROOM_MANAGERS`] (409/46420). Naming a manager again does
+    /// nothing. A `breakoutRoomManagers` event lists the managers.
+    pub fn add_breakout_room_manager(&mut self, by: &str, id: &str) -> Result<(), MeetingError> {
+        self.require(by, Operation::NameBreakoutRoomManagers)?;
+        let p = self.person(id)?;
+        if p.kind != IdentityKind::Microsoft365 {
+            return Err(Refusal::ManagerNotMicrosoft365 {
+                participant: id.to_string(),
+                kind: p.kind,
+            }
+            .into());
+        }
+        if p.role != Role::Presenter {
+            return Err(Refusal::ManagerNotPresenter {
+                participant: id.to_string(),
+                role: p.role,
+            }
+            .into());
+        }
+        if self.managers.iter().any(|m| m == id) {
+            return Ok(());
+        }
+        if self.managers.len() >= MAX_BREAKOUT_ROOM_MANAGERS {
+            return Err(Refusal::TooManyManagers {
+                max: MAX_BREAKOUT_ROOM_MANAGERS,
+            }
+            .into());
+        }
+        self.managers.push(id.to_string());
+        self.emit_managers();
+        Ok(())
+    }
+
+    /// The organizer unnames a breakout room manager (the same rights as naming). The id may
+    /// have left the meeting; an id neither named nor in the meeting is 404/46401; unnaming
+    /// someone not named does nothing. A `breakoutRoomManagers` event lists the managers.
+    pub fn remove_breakout_room_manager(&mut self, by: &str, id: &str) -> Result<(), MeetingError> {
+        self.require(by, Operation::NameBreakoutRoomManagers)?;
+        if !self.managers.iter().any(|m| m == id) {
+            self.person(id)?;
+            return Ok(());
+        }
+        self.managers.retain(|m| m != id);
+        self.emit_managers();
+        Ok(())
+    }
+
     /// Moves a participant into room `to`, with their video state and held frame.
     fn move_to(&mut self, id: &str, to: usize) -> Result<(), MeetingError> {
         let Some(p) = self.people.get(id).copied() else {
@@ -871,7 +1000,7 @@ impl Meeting {
         Ok(())
     }
 
-    /// Creates a closed breakout room (organizer, co-organizer).
+    /// Creates a closed breakout room (organizer, co-organizer, manager).
     pub fn create_room(&mut self, by: &str, spec: RoomSpec) -> Result<(), MeetingError> {
         self.require(by, Operation::ManageBreakoutRooms)?;
         check_text("threadId", &spec.thread_id)?;
@@ -907,7 +1036,8 @@ impl Meeting {
         Ok(())
     }
 
-    /// Assigns a participant to a breakout room (`None`: unassigns). A participant in
+    /// Assigns a participant to a breakout room (`None`: unassigns; organizer, co-organizer,
+    /// manager). A participant in
     /// another breakout room goes back to main; if the new room is open and auto-moves, they
     /// move in.
     pub fn assign(
@@ -943,7 +1073,7 @@ impl Meeting {
         Ok(())
     }
 
-    /// Opens a breakout room (organizer, co-organizer); auto-move invitees in the meeting move
+    /// Opens a breakout room (organizer, co-organizer, manager); auto-move invitees in the meeting move
     /// in. Opening an open room does nothing. An end time that has already passed is cleared
     /// (a `breakoutRoomsSettings` event says so): the reopened room runs until it is closed or
     /// given a new end time, instead of closing again at the next tick.
@@ -975,7 +1105,7 @@ impl Meeting {
         Ok(())
     }
 
-    /// Closes a breakout room (organizer, co-organizer): everyone in it returns to main and
+    /// Closes a breakout room (organizer, co-organizer, manager): everyone in it returns to main and
     /// its Together Mode ends. Closing a closed room does nothing.
     pub fn close_room(&mut self, by: &str, thread_id: &str) -> Result<(), MeetingError> {
         self.require(by, Operation::ManageBreakoutRooms)?;
@@ -1003,7 +1133,7 @@ impl Meeting {
         Ok(())
     }
 
-    /// Sets a breakout room's settings (organizer, co-organizer). A room whose end time has
+    /// Sets a breakout room's settings (organizer, co-organizer, manager). A room whose end time has
     /// passed closes at the next tick.
     pub fn set_room_settings(
         &mut self,
@@ -1021,16 +1151,17 @@ impl Meeting {
         Ok(())
     }
 
-    /// A participant joins an open breakout room they are assigned to (organizers and
-    /// co-organizers may join any open room).
+    /// A participant joins an open breakout room they are assigned to (anyone); those who
+    /// may manage rooms (Microsoft 365 organizers, co-organizers, managers) may join any open
+    /// room.
     pub fn join_room(&mut self, id: &str, thread_id: &str) -> Result<(), MeetingError> {
-        let p = self.person(id)?;
+        self.person(id)?;
         let i = self.breakout_index(thread_id)?;
         let info = &self.rooms[i].info;
         if info.state != RoomState::Open {
             return Err(Refusal::RoomClosed(thread_id.to_string()).into());
         }
-        let manager = Operation::ManageBreakoutRooms.allows(p.role);
+        let manager = self.require(id, Operation::ManageBreakoutRooms).is_ok();
         if !manager && !info.invitees.iter().any(|x| x == id) {
             return Err(Refusal::NotAssigned {
                 participant: id.to_string(),
