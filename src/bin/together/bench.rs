@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use cpu_time::ProcessTime;
 
+use together_mode::framing::FramingMode;
 use together_mode::workload::{Workload, WorkloadMatte};
 use together_mode::CompositorOptions;
 
@@ -44,6 +45,11 @@ pub struct BenchArgs {
     /// --segment ml: longer side of the network's input (default: the library's).
     #[arg(long)]
     ml_input_side: Option<usize>,
+    /// --segment ml: which window of each input a seat shows: auto (framing around the
+    /// person's head, the library's default for seats the selfie model cuts out) or off (the
+    /// workload's centre crop), to measure what framing costs.
+    #[arg(long, value_name = "auto|off", value_parser = args::framing_mode)]
+    framing: Option<FramingMode>,
     /// Fraction of participants that deliver a new frame each tick (0.0..=1.0).
     #[arg(long, default_value = "1.0", value_parser = args::fraction)]
     changed: f64,
@@ -125,15 +131,24 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         && (a.model.is_some()
             || a.ml_budget_ms.is_some()
             || a.ml_input_side.is_some()
+            || a.framing.is_some()
             || a.ml.given())
     {
-        bail!("--model, --backend, --ort-lib and --ml-* are only used with --segment ml");
+        bail!(
+            "--model, --backend, --ort-lib, --framing and --ml-* are only used with --segment ml"
+        );
+    }
+    if matches!(a.framing, Some(FramingMode::Fixed { .. })) {
+        bail!("--framing: auto or off (a fixed crop is not part of the workload)");
     }
     let copy = a.input_path == InputPath::Copy;
     if copy && (rooms != 1 || changed != 1.0) {
         bail!("--input-path copy measures one room with every participant changing");
     }
-    let options = CompositorOptions::default().with_parallel(!a.serial);
+    let mut options = CompositorOptions::default().with_parallel(!a.serial);
+    if let Some(mode) = a.framing {
+        options = options.with_framing_options(options.framing.with_mode(mode));
+    }
     let mut loads = (0..rooms)
         .map(|_| {
             Workload::with_seat_aspect(
@@ -221,11 +236,12 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         // Network runs per seat per output frame, at 30 output frames a second.
         let hz = runs as f64 / (frames as f64 * after.seats.max(1) as f64) * 30.0;
         println!(
-            "ml: seats={} seat={} input={} backend={} period={} refresh_hz_per_seat={hz:.2} runs={runs} ml_run_cpu_ms_per_tick={:.3} ml_frame_cpu_ms_per_tick={:.3} cpu_ms_per_run={:.3}",
+            "ml: seats={} seat={} input={} backend={} framing={} period={} refresh_hz_per_seat={hz:.2} runs={runs} ml_run_cpu_ms_per_tick={:.3} ml_frame_cpu_ms_per_tick={:.3} cpu_ms_per_run={:.3}",
             after.seats,
             after.seat,
             after.input,
             a.ml.backend,
+            a.framing.unwrap_or(FramingMode::Auto),
             after.period,
             (after.run_ms - before.run_ms) / frames as f64,
             (after.frame_ms - before.frame_ms) / frames as f64,
