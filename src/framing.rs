@@ -270,9 +270,11 @@ impl HeadFinder {
         // The map's origin and size in frame pixels.
         let (ox, oy) = (c.x as f32, c.y as f32);
         let (cw, ch) = (c.width as f32, c.height as f32);
-        // Maps over 128x128 are read every other value each way (a quarter of the work; the
-        // head is still many cells wide).
-        let step = if mw * mh > 128 * 128 { 2 } else { 1 };
+        // Maps over 128x128 of the whole frame are read every other value each way (a quarter
+        // of the work; the head is still many cells wide). A zoomed view's map is of a far
+        // person, whose head is few cells wide: read whole.
+        let whole = c == Rect::new(0, 0, i64::from(fw), i64::from(fh));
+        let step = if whole && mw * mh > 128 * 128 { 2 } else { 1 };
         let (pw, ph) = (mw / step, mh / step);
         let n = pw * ph;
         self.labels.clear();
@@ -370,8 +372,10 @@ impl HeadFinder {
         }
         // Hair makes a head wide, not long: where the region narrows to a neck (under
         // NECK_NARROWING of the head's width) above where the width says the chin is, the
-        // head ends there.
-        let height = if neck.0 < NECK_NARROWING * widest {
+        // head ends there. Not in a zoomed view's map: it holds a person far from their
+        // camera, whose head is a few dozen frame pixels, where the face's own contour (the
+        // cheeks, a collar merged with the chin) narrows as much as a neck, run by run.
+        let height = if whole && neck.0 < NECK_NARROWING * widest {
             neck.1.min(HEAD_ASPECT * widest)
         } else {
             HEAD_ASPECT * widest
@@ -458,6 +462,9 @@ pub struct Framer {
     frame: (u32, u32),
     /// The last head found.
     head: Option<HeadEstimate>,
+    /// Whether a map was analysed since the last reset (carried maps are analysed only
+    /// when none was: they repeat what was seen).
+    analysed: bool,
 }
 
 impl Framer {
@@ -465,6 +472,7 @@ impl Framer {
     pub fn reset(&mut self) {
         self.smoother.reset();
         self.head = None;
+        self.analysed = false;
     }
 
     /// Advances the window one frame for a `frame`-sized source and a seat of `aspect`
@@ -483,16 +491,19 @@ impl Framer {
     }
 
     /// Takes in the segmenter's map of the frame just rendered (only maps the network made
-    /// on this frame are analysed; carried ones say nothing new).
+    /// on this frame are analysed, and the first map after a reset; carried ones say nothing
+    /// new: with nobody in the frame, analysing each again cost a head search per seat and
+    /// frame).
     pub fn observe(&mut self, map: Option<PersonMap<'_>>, aspect: f32, options: &FramingOptions) {
         let Some(map) = map else { return };
-        if !map.fresh && self.head.is_some() {
-            return;
-        }
         if map.frame != self.frame {
             self.frame = map.frame;
             self.reset();
         }
+        if !map.fresh && self.analysed {
+            return;
+        }
+        self.analysed = true;
         let head = self.finder.find(&map, options.threshold);
         if head.is_some() {
             self.head = head;
@@ -815,6 +826,30 @@ mod tests {
             height: 100.0,
         };
         assert_eq!(Placement::new(off, frame, seat), None);
+    }
+
+    #[test]
+    fn carried_maps_are_analysed_only_when_no_map_was() {
+        let frame = (1280, 720);
+        let o = FramingOptions::default();
+        let prob = person(256, 144, frame, 640.0, 150.0, 180.0);
+        let empty = vec![0.0; 256 * 144];
+        let carried = |p| PersonMap {
+            fresh: false,
+            ..map(p, 256, 144, frame)
+        };
+        // After a reset, a carried map is analysed (the first the framer sees).
+        let mut f = Framer::default();
+        f.observe(Some(carried(&prob)), 0.75, &o);
+        assert!(f.head().is_some());
+        // Once a map was analysed, carried ones repeat it: not analysed again.
+        let mut f = Framer::default();
+        f.observe(Some(map(&empty, 256, 144, frame)), 0.75, &o);
+        f.observe(Some(carried(&prob)), 0.75, &o);
+        assert!(f.head().is_none());
+        // A fresh one is.
+        f.observe(Some(map(&prob, 256, 144, frame)), 0.75, &o);
+        assert!(f.head().is_some());
     }
 
     #[test]

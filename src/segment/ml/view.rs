@@ -120,28 +120,33 @@ impl ViewPicker {
             let (mut bw, mut bh) = (bw, bh);
             // A person cut by the view's edge (not the frame's) goes on beyond it: reach
             // half their size further that way.
-            if x0 == 0 && seen.x > 0 {
+            let left = x0 == 0 && seen.x > 0;
+            let right = x1 == width && seen.right() < whole.right();
+            let top = y0 == 0 && seen.y > 0;
+            let bottom = y1 == height && seen.bottom() < whole.bottom();
+            if left {
                 x -= bw / 2.0;
                 bw *= 1.5;
             }
-            if x1 == width && seen.right() < whole.right() {
+            if right {
                 bw *= 1.5;
             }
-            if y0 == 0 && seen.y > 0 {
+            if top {
                 y -= bh / 2.0;
                 bh *= 1.5;
             }
-            if y1 == height && seen.bottom() < whole.bottom() {
+            if bottom {
                 bh *= 1.5;
             }
-            Some([x.max(0.0), y.max(0.0), bw.min(fw), bh.min(fh)])
+            let cut = left || right || top || bottom;
+            Some(([x.max(0.0), y.max(0.0), bw.min(fw), bh.min(fh)], cut))
         });
         match found {
             Some(_) if was_whole => {
                 self.reset();
                 Seen::Map
             }
-            Some([x, y, bw, bh]) => {
+            Some(([x, y, bw, bh], cut)) => {
                 self.misses = 0;
                 let h = (MARGIN * bh.max(bw * fh / fw)).max(fh / 3.0);
                 if h >= WHOLE_AT * fh {
@@ -180,9 +185,15 @@ impl ViewPicker {
                     ww,
                     wh,
                 );
+                let was_tracking = std::mem::replace(&mut self.tracking, true);
                 self.next = Some(r);
-                self.tracking = true;
-                Seen::Map
+                // Part of a person (cut by the view): the next view holds them; meanwhile
+                // this map does not show them (a head cut in half is no head to frame by).
+                match (cut, was_tracking) {
+                    (false, _) => Seen::Map,
+                    (true, true) => Seen::Miss,
+                    (true, false) => Seen::Nobody,
+                }
             }
             None if was_whole => {
                 self.tracking = false;
@@ -356,6 +367,35 @@ mod tests {
             Seen::Nobody
         );
         assert_eq!(v.view(FRAME), whole());
+    }
+
+    #[test]
+    fn a_person_cut_by_a_tile_is_not_shown_until_a_view_holds_them() {
+        let mut v = ViewPicker::default();
+        v.observe(&map(256, 144, whole(), None), 256, whole(), FRAME);
+        let t = v.view(FRAME);
+        assert_eq!(t, Rect::new(120, 68, 240, 134));
+        // Head and shoulders from y 150 to 250: the centre tile (to y 202) cuts them.
+        let person = Rect::new(220, 150, 60, 100);
+        let seen = v.observe(&map(256, 144, t, Some(person)), 256, t, FRAME);
+        assert_eq!(seen, Seen::Nobody);
+        let next = v.view(FRAME);
+        assert!(
+            next.bottom() > t.bottom() && next.bottom() >= 240,
+            "{next:?}"
+        );
+        // Within two more runs a view holds them whole, and the map is used.
+        let mut z = next;
+        let mut last = Seen::Nobody;
+        for _ in 0..2 {
+            last = v.observe(&map(256, 144, z, Some(person)), 256, z, FRAME);
+            z = v.view(FRAME);
+            if last == Seen::Map {
+                break;
+            }
+        }
+        assert_eq!(last, Seen::Map);
+        assert_eq!(z.intersect(&person), person, "{z:?}");
     }
 
     #[test]
