@@ -119,6 +119,40 @@ impl Workload {
         matte: WorkloadMatte,
         options: CompositorOptions,
     ) -> Result<Self, ComposeError> {
+        let with_alpha = matte == WorkloadMatte::PerPixel;
+        Self::build(n, width, height, seat_aspect, matte, options, |k| {
+            let seed = k as u64 % 8;
+            Ok([pattern(seed, 0, with_alpha)?, pattern(seed, 1, with_alpha)?])
+        })
+    }
+
+    /// The workload on a grid of seats of `seat_aspect` with every participant showing
+    /// `frames` (alternating, as the patterns do) instead of the test pattern: for example
+    /// two frames of a real person, to measure what the selfie model and framing cost on
+    /// someone they find (nobody is found in the pattern). Not the canonical workload.
+    pub fn with_frames(
+        n: usize,
+        width: u32,
+        height: u32,
+        seat_aspect: (u32, u32),
+        matte: WorkloadMatte,
+        options: CompositorOptions,
+        frames: &[Frame; 2],
+    ) -> Result<Self, ComposeError> {
+        Self::build(n, width, height, seat_aspect, matte, options, |_| {
+            Ok(frames.clone())
+        })
+    }
+
+    fn build(
+        n: usize,
+        width: u32,
+        height: u32,
+        seat_aspect: (u32, u32),
+        matte: WorkloadMatte,
+        options: CompositorOptions,
+        frames: impl Fn(usize) -> Result<[Frame; 2], ComposeError>,
+    ) -> Result<Self, ComposeError> {
         let scene = Scene::grid_with_seat_aspect(n, width, height, seat_aspect)?;
         let opacity = if matte == WorkloadMatte::Constant {
             0.8
@@ -134,15 +168,13 @@ impl Workload {
                 .with_seat_opacity(opacity)
                 .with_segment(crate::segment::SegmentMode::Alpha),
         )?;
-        let with_alpha = matte == WorkloadMatte::PerPixel;
         let mut ids = Vec::with_capacity(n);
         let mut spare = Vec::with_capacity(n);
         let mut pool = Vec::with_capacity(n);
         for k in 0..n {
             let id = format!("8:acs:bench-{k}");
             engine.join(&id, Role::Attendee)?;
-            let seed = k as u64 % 8;
-            let (a, b) = (pattern(seed, 0, with_alpha)?, pattern(seed, 1, with_alpha)?);
+            let [a, b] = frames(k)?;
             pool.push([a.clone(), b.clone()]);
             engine.push(&id, a, 0)?;
             spare.push(Some(b));

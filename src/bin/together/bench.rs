@@ -7,7 +7,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use cpu_time::ProcessTime;
 
+use together_mode::frame::Frame;
 use together_mode::framing::FramingMode;
+use together_mode::io::Y4mReader;
 use together_mode::workload::{Workload, WorkloadMatte};
 use together_mode::CompositorOptions;
 
@@ -50,6 +52,11 @@ pub struct BenchArgs {
     /// workload's centre crop), to measure what framing costs.
     #[arg(long, value_name = "auto|off", value_parser = args::framing_mode)]
     framing: Option<FramingMode>,
+    /// A .y4m clip whose first two frames every participant shows, alternating, instead of
+    /// the test pattern (for example a real person, whom the selfie model and framing find:
+    /// nobody is found in the pattern). Not the canonical workload.
+    #[arg(long, value_name = "PATH")]
+    clip: Option<PathBuf>,
     /// Fraction of participants that deliver a new frame each tick (0.0..=1.0).
     #[arg(long, default_value = "1.0", value_parser = args::fraction)]
     changed: f64,
@@ -114,6 +121,22 @@ fn cpu_now() -> Result<ProcessTime> {
     ProcessTime::try_now().context("reading the process CPU time")
 }
 
+/// The first two frames of the .y4m clip at `path` (a one-frame clip: its frame twice).
+fn first_two_frames(path: &std::path::Path) -> Result<[Frame; 2]> {
+    let file = std::fs::File::open(path).with_context(|| format!("--clip {}", path.display()))?;
+    let mut reader = Y4mReader::new(std::io::BufReader::new(file))
+        .with_context(|| format!("--clip {}", path.display()))?;
+    let first = reader
+        .read_frame()
+        .with_context(|| format!("--clip {}", path.display()))?
+        .with_context(|| format!("--clip {}: no frames", path.display()))?;
+    let second = reader
+        .read_frame()
+        .with_context(|| format!("--clip {}", path.display()))?
+        .unwrap_or_else(|| first.clone());
+    Ok([first, second])
+}
+
 /// CPU time of this process since `start`, in milliseconds.
 fn cpu_ms_since(start: ProcessTime) -> Result<f64> {
     let elapsed = start
@@ -149,16 +172,26 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     if let Some(mode) = a.framing {
         options = options.with_framing_options(options.framing.with_mode(mode));
     }
+    let clip = a.clip.as_deref().map(first_two_frames).transpose()?;
     let mut loads = (0..rooms)
-        .map(|_| {
-            Workload::with_seat_aspect(
+        .map(|_| match &clip {
+            Some(frames) => Workload::with_frames(
                 participants,
                 w,
                 h,
                 a.seat_aspect,
                 a.segment.workload(),
                 options,
-            )
+                frames,
+            ),
+            None => Workload::with_seat_aspect(
+                participants,
+                w,
+                h,
+                a.seat_aspect,
+                a.segment.workload(),
+                options,
+            ),
         })
         .collect::<Result<Vec<_>, _>>()?;
     let ml_stats = if ml {
@@ -231,12 +264,21 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     let wall = t0.elapsed().as_secs_f64() * 1e3 / frames as f64;
     let cpu = cpu_ms_since(c0)? / frames as f64;
     if let (Some(f), Some(before)) = (&ml_stats, ml0) {
+        // Seats whose framing found a head (with --framing off: none).
+        let framed = (0..participants)
+            .filter(|k| {
+                loads[0]
+                    .engine()
+                    .framing_of(&format!("8:acs:bench-{k}"))
+                    .is_some()
+            })
+            .count();
         let after = f();
         let runs = after.runs - before.runs;
         // Network runs per seat per output frame, at 30 output frames a second.
         let hz = runs as f64 / (frames as f64 * after.seats.max(1) as f64) * 30.0;
         println!(
-            "ml: seats={} seat={} input={} backend={} framing={} period={} refresh_hz_per_seat={hz:.2} runs={runs} ml_run_cpu_ms_per_tick={:.3} ml_frame_cpu_ms_per_tick={:.3} cpu_ms_per_run={:.3}",
+            "ml: seats={} seat={} input={} backend={} framing={} framed_seats={framed} period={} refresh_hz_per_seat={hz:.2} runs={runs} ml_run_cpu_ms_per_tick={:.3} ml_frame_cpu_ms_per_tick={:.3} cpu_ms_per_run={:.3}",
             after.seats,
             after.seat,
             after.input,
