@@ -561,8 +561,10 @@ impl Compositor {
 
     fn invalidate<const N: usize>(&mut self, seats: [Option<usize>; N]) {
         for s in seats.into_iter().flatten() {
-            if let Some(slot) = self.slots.get_mut(s) {
-                slot.key = None;
+            // Stale (an empty id matches nobody), the key's string kept for the re-render:
+            // a participant whose framing changes every tick allocates nothing.
+            if let Some(key) = self.slots.get_mut(s).and_then(|slot| slot.key.as_mut()) {
+                key.participant.clear();
             }
         }
     }

@@ -218,6 +218,53 @@ fn a_framed_seat_allocates_nothing_once_the_window_settled() {
     );
 }
 
+/// A window that changes size (a person leaning in and back) allocates nothing once the
+/// largest size was seen: the scale plans are made over in their buffers. Fixed crops of
+/// three sizes (one past the frame's edge, so the seat has a transparent border) take turns.
+#[test]
+fn a_window_that_changes_size_allocates_nothing_once_its_sizes_were_seen() {
+    let scene = Scene::builtin("auditorium").unwrap();
+    let options = CompositorOptions::default()
+        .with_size(640, 360)
+        .with_segment(SegmentMode::Alpha)
+        .with_parallel(false);
+    let mut e = Compositor::with_segmenter(scene, options, factory(false)).unwrap();
+    e.join("a", Role::Attendee).unwrap();
+    let f = frame();
+    let fixed = |x, y, width, height| FramingMode::Fixed {
+        x,
+        y,
+        width,
+        height,
+    };
+    let windows = [
+        fixed(40, 20, 180, 200),
+        fixed(100, 60, 120, 150),
+        fixed(200, 100, 180, 220),
+    ];
+    let mut tick = 0i64;
+    let mut cycle = |e: &mut Compositor| {
+        for w in windows {
+            e.set_framing("a", Some(w)).unwrap();
+            e.push_ref("a", &f.as_ref(), tick).unwrap();
+            e.render().unwrap();
+            tick += 1;
+        }
+    };
+    // Every size once (and twice, so each plan was made over from a larger one).
+    cycle(&mut e);
+    cycle(&mut e);
+    let ((), bytes) = allocated_by(|| {
+        for _ in 0..10 {
+            cycle(&mut e);
+        }
+    });
+    assert_eq!(
+        bytes, 0,
+        "a window changing size allocated {bytes} bytes in 30 ticks"
+    );
+}
+
 /// Hostile fixed crops (from a property, a flag or a file) render without a panic: one wholly
 /// outside the frame or thinner than 2 pixels inside it is the centre crop, one at the edge of
 /// `u32` too; one partly outside shows the part inside (not the centre crop).

@@ -423,20 +423,23 @@ struct SeatScalers {
     scratch: ScaleScratch,
 }
 
-/// The plan in `slot`, remade unless it was made for these sizes.
+/// The plan in `slot`, made over (in its own buffers: a framing window that changes size
+/// allocates nothing once the largest size was seen) unless it was made for these sizes.
 fn plan_for(
     slot: &mut Option<ScalePlan>,
     src: (usize, usize),
     dst: (usize, usize),
     mirror: bool,
 ) -> &ScalePlan {
-    if !slot
-        .as_ref()
-        .is_some_and(|plan| plan.fits(src, dst, mirror))
-    {
-        *slot = None;
+    match slot {
+        Some(plan) => {
+            if !plan.fits(src, dst, mirror) {
+                plan.remake(src, dst, mirror);
+            }
+            plan
+        }
+        None => slot.insert(ScalePlan::new(src, dst, mirror)),
     }
-    slot.get_or_insert_with(|| ScalePlan::new(src, dst, mirror))
 }
 
 impl SeatScalers {

@@ -127,34 +127,49 @@ pub(crate) struct ScalePlan {
 /// reductions (`src` samples), centre-aligned: the output centre `(x + 0.5) * full / dst` in
 /// source pixels, mapped into the reduced grid (`/ 2^halvings - 0.5`), clamped. Using the
 /// full size keeps odd sizes exact (a reduced odd row's last sample covers one pixel).
-fn taps(full: usize, halvings: u32, src: usize, dst: usize) -> Vec<Tap> {
+fn taps(out: &mut Vec<Tap>, full: usize, halvings: u32, src: usize, dst: usize) {
     let r = full as f64 / dst as f64;
     let k = (1u64 << halvings) as f64;
-    (0..dst)
-        .map(|x| {
-            let s = ((x as f64 + 0.5) * r / k - 0.5).clamp(0.0, (src - 1) as f64);
-            if src == 1 {
-                return Tap { i: 0, f: 0 };
-            }
-            let mut i = s.floor() as usize;
-            let mut f = ((s - i as f64) * ONE as f64).round() as u16;
-            if f == ONE {
-                i += 1;
-                f = 0;
-            }
-            if i >= src - 1 {
-                // Keep i + 1 inside the row: the right edge is "all right neighbour".
-                i = src - 2;
-                f = ONE;
-            }
-            Tap { i: i as u32, f }
-        })
-        .collect()
+    out.clear();
+    out.extend((0..dst).map(|x| {
+        let s = ((x as f64 + 0.5) * r / k - 0.5).clamp(0.0, (src - 1) as f64);
+        if src == 1 {
+            return Tap { i: 0, f: 0 };
+        }
+        let mut i = s.floor() as usize;
+        let mut f = ((s - i as f64) * ONE as f64).round() as u16;
+        if f == ONE {
+            i += 1;
+            f = 0;
+        }
+        if i >= src - 1 {
+            // Keep i + 1 inside the row: the right edge is "all right neighbour".
+            i = src - 2;
+            f = ONE;
+        }
+        Tap { i: i as u32, f }
+    }));
 }
 
 impl ScalePlan {
     /// A plan for `src` to `dst` (all sides >= 1), mirrored horizontally if asked.
     pub(crate) fn new(src: (usize, usize), dst: (usize, usize), mirror: bool) -> Self {
+        let mut plan = Self {
+            src,
+            dst,
+            mirror,
+            halvings: 0,
+            xs: Vec::new(),
+            ys: Vec::new(),
+            groups: Vec::new(),
+        };
+        plan.remake(src, dst, mirror);
+        plan
+    }
+
+    /// Makes this plan over for `src` to `dst` in its own buffers: no allocation once they
+    /// have held a plan at least as wide and as tall (a framing window that changes size).
+    pub(crate) fn remake(&mut self, src: (usize, usize), dst: (usize, usize), mirror: bool) {
         let (mut mw, mut mh) = src;
         let mut halvings = 0;
         while mw >= 2 * dst.0 && mh >= 2 * dst.1 && mw >= 2 && mh >= 2 {
@@ -162,48 +177,40 @@ impl ScalePlan {
             mh = mh.div_ceil(2);
             halvings += 1;
         }
-        let mut xs = taps(src.0, halvings, mw, dst.0);
+        taps(&mut self.xs, src.0, halvings, mw, dst.0);
         if mirror {
-            xs.reverse();
+            self.xs.reverse();
         }
-        let ys = taps(src.1, halvings, mh, dst.1);
-        let groups = if mw >= 2 {
-            Self::groups(&xs)
-        } else {
-            Vec::new()
-        };
-        Self {
-            src,
-            dst,
-            mirror,
-            halvings,
-            xs,
-            ys,
-            groups,
+        taps(&mut self.ys, src.1, halvings, mh, dst.1);
+        self.groups.clear();
+        if mw >= 2 {
+            Self::groups(&self.xs, &mut self.groups);
         }
+        (self.src, self.dst, self.mirror, self.halvings) = (src, dst, mirror, halvings);
     }
 
     /// Groups of 8 outputs covering every output (the last group overlaps the one before
     /// when the width is not a multiple of 8), paired for the two lanes (an odd last group
-    /// with itself); empty when the width is under 8 or a group's source pairs do not fit one
-    /// 16-byte window (an interpolation ratio of 2 or more), in which case the scalar kernel
-    /// runs.
-    fn groups(xs: &[Tap]) -> Vec<GroupPair> {
+    /// with itself), into `out` (emptied first); left empty when the width is under 8 or a
+    /// group's source pairs do not fit one 16-byte window (an interpolation ratio of 2 or
+    /// more), in which case the scalar kernel runs.
+    fn groups(xs: &[Tap], out: &mut Vec<GroupPair>) {
+        out.clear();
         let n = xs.len();
         if n < 8 {
-            return Vec::new();
+            return;
         }
-        let mut starts: Vec<usize> = (0..n - 7).step_by(8).collect();
-        if !n.is_multiple_of(8) {
-            starts.push(n - 8);
-        }
-        let mut lanes = Vec::with_capacity(starts.len());
-        for start in starts {
+        // Group starts: every 8 outputs, and the last 8 when the width is not a multiple.
+        let regular = (n - 7).div_ceil(8);
+        let count = regular + usize::from(!n.is_multiple_of(8));
+        let start_of = |g: usize| if g < regular { 8 * g } else { n - 8 };
+        // One lane: (base, start, mask, weights), or None when its pairs span 16 bytes.
+        let lane = |start: usize| {
             let chunk = &xs[start..start + 8];
             let base = chunk.iter().map(|t| t.i).min().unwrap_or(0);
             let top = chunk.iter().map(|t| t.i + 1).max().unwrap_or(0);
             if top - base >= 16 {
-                return Vec::new();
+                return None;
             }
             let (mut mask, mut w) = ([0u8; 16], [0i8; 16]);
             for (k, t) in chunk.iter().enumerate() {
@@ -213,25 +220,36 @@ impl ScalePlan {
                 w[2 * k] = (ONE - t.f) as i8;
                 w[2 * k + 1] = t.f as i8;
             }
-            lanes.push((base, start as u32, mask, w));
+            Some((base, start as u32, mask, w))
+        };
+        for g in (0..count).step_by(2) {
+            let Some(a) = lane(start_of(g)) else {
+                out.clear();
+                return;
+            };
+            let b = if g + 1 < count {
+                match lane(start_of(g + 1)) {
+                    Some(b) => b,
+                    None => {
+                        out.clear();
+                        return;
+                    }
+                }
+            } else {
+                a
+            };
+            let mut pair = GroupPair {
+                mask: [0; 32],
+                w: [0; 32],
+                base: [a.0, b.0],
+                out: [a.1, b.1],
+            };
+            pair.mask[..16].copy_from_slice(&a.2);
+            pair.mask[16..].copy_from_slice(&b.2);
+            pair.w[..16].copy_from_slice(&a.3);
+            pair.w[16..].copy_from_slice(&b.3);
+            out.push(pair);
         }
-        lanes
-            .chunks(2)
-            .map(|pair| {
-                let (a, b) = (pair[0], *pair.get(1).unwrap_or(&pair[0]));
-                let mut g = GroupPair {
-                    mask: [0; 32],
-                    w: [0; 32],
-                    base: [a.0, b.0],
-                    out: [a.1, b.1],
-                };
-                g.mask[..16].copy_from_slice(&a.2);
-                g.mask[16..].copy_from_slice(&b.2);
-                g.w[..16].copy_from_slice(&a.3);
-                g.w[16..].copy_from_slice(&b.3);
-                g
-            })
-            .collect()
     }
 
     /// Whether this plan was made for these sizes.
@@ -680,14 +698,44 @@ mod tests {
         ));
     }
 
+    /// A plan made over in place equals a new one, whatever it held before (sizes up and
+    /// down, mirrored or not, with and without SIMD groups and halvings).
+    #[test]
+    fn a_plan_made_over_equals_a_new_one() {
+        let sizes = [
+            ((640, 360), (102, 136)),
+            ((37, 21), (64, 48)),
+            ((7, 5), (3, 2)),
+            ((300, 200), (150, 100)),
+            ((1, 1), (16, 9)),
+            ((90, 160), (270, 360)),
+        ];
+        let mut plan = ScalePlan::new((2, 2), (2, 2), false);
+        for round in 0..2 {
+            for &(src, dst) in &sizes {
+                let mirror = round == 1;
+                plan.remake(src, dst, mirror);
+                let new = ScalePlan::new(src, dst, mirror);
+                assert!(plan.fits(src, dst, mirror));
+                assert_eq!(plan.xs, new.xs, "{src:?}->{dst:?}");
+                assert_eq!(plan.ys, new.ys, "{src:?}->{dst:?}");
+                assert_eq!(plan.halvings, new.halvings);
+                assert_eq!(plan.groups.len(), new.groups.len(), "{src:?}->{dst:?}");
+                for (a, b) in plan.groups.iter().zip(&new.groups) {
+                    assert_eq!((a.mask, a.w, a.base, a.out), (b.mask, b.w, b.base, b.out));
+                }
+            }
+        }
+    }
+
     #[test]
     fn taps_stay_inside() {
         for src in 1..40 {
             for dst in 1..40 {
-                for t in taps(src, 0, src, dst)
-                    .into_iter()
-                    .chain(taps(2 * src - 1, 1, src, dst))
-                {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                taps(&mut a, src, 0, src, dst);
+                taps(&mut b, 2 * src - 1, 1, src, dst);
+                for t in a.into_iter().chain(b) {
                     assert!(t.f <= ONE);
                     if src > 1 {
                         assert!((t.i as usize) < src - 1, "{src}->{dst}: {t:?}");
