@@ -23,6 +23,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use together_mode::geometry::Rect;
 use together_mode::io::{save_png, Y4mReader};
 use together_mode::{Compositor, CompositorOptions, Role, Scene};
 
@@ -63,14 +64,17 @@ fn prerequisites() -> bool {
     common::require_made(&needs)
 }
 
-/// Renders the clips for `FRAMES` frames; writes the last composite to `png` and returns the
-/// report the measuring script reads (`NAME: seat=N rect=x,y,w,h`, one line per seat).
-fn render(png: &Path) -> String {
+/// Renders `clips` for `FRAMES` frames (autoZoom as `auto_zoom` says; `None`: the scene's,
+/// off); writes the last composite to `png` and returns the report the measuring script reads
+/// (`NAME: seat=N rect=x,y,w,h`, one line per seat) and each seat's rectangle.
+fn render(png: &Path, clips: &[&str], auto_zoom: Option<bool>) -> (String, Vec<Rect>) {
     let scene = Scene::open("builtin:auditorium", &Default::default()).unwrap();
-    let options = CompositorOptions::default().with_size(1920, 1080);
+    let options = CompositorOptions::default()
+        .with_size(1920, 1080)
+        .with_auto_zoom(auto_zoom);
     let mut engine = Compositor::new(scene, options).unwrap();
     let mut readers = Vec::new();
-    for name in CLIPS {
+    for &name in clips {
         let path = root().join(format!("footage/clips/{name}.y4m"));
         let reader = Y4mReader::new(BufReader::new(File::open(&path).unwrap())).unwrap();
         readers.push((name, reader));
@@ -83,10 +87,11 @@ fn render(png: &Path) -> String {
         }
         engine.render().unwrap();
     }
-    let mut report = String::new();
-    for name in CLIPS {
+    let (mut report, mut rects) = (String::new(), Vec::new());
+    for &name in clips {
         let seat = engine.seating().seat_of(name).expect("seated");
         let rect = engine.layout().seat_rect(seat).expect("a seat");
+        rects.push(rect);
         let framing = match engine.framing_of(name) {
             Some((head, win)) => format!(
                 "head {:.3} of the window's height, offset {:+.3}",
@@ -102,23 +107,17 @@ fn render(png: &Path) -> String {
     }
     let frame = engine.render().unwrap();
     save_png(png, &frame).unwrap();
-    report
+    (report, rects)
 }
 
-#[test]
-fn a_face_detector_finds_one_head_size_centred_and_uncut_in_every_seat() {
-    if !prerequisites() {
-        return;
-    }
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let png = dir.join("framing_faces.png");
-    let report_path = dir.join("framing_faces.txt");
-    let report = render(&png);
-    eprint!("{report}");
-    std::fs::write(&report_path, &report).unwrap();
+/// Runs `scripts/measure-framing.py` on `png` with `report` (written beside it); prints what
+/// it says and returns its JSON summary.
+fn measure(png: &Path, report: &str) -> serde_json::Value {
+    let report_path = png.with_extension("txt");
+    std::fs::write(&report_path, report).unwrap();
     let out = Command::new(root().join("models/.venv/bin/python"))
         .arg(root().join("scripts/measure-framing.py"))
-        .arg(&png)
+        .arg(png)
         .arg(&report_path)
         .arg("--json")
         .output()
@@ -135,11 +134,71 @@ fn a_face_detector_finds_one_head_size_centred_and_uncut_in_every_seat() {
         .collect::<Vec<_>>()
         .join("\n");
     eprintln!("{readable}");
-    let summary: serde_json::Value = stdout
+    stdout
         .lines()
         .find_map(|l| l.strip_prefix("JSON "))
         .map(|j| serde_json::from_str(j).expect("the script's JSON parses"))
-        .expect("the script prints its JSON line");
+        .expect("the script prints its JSON line")
+}
+
+/// autoZoom (issue 16, item 4) measured as item 5 asks: three people in `builtin:auditorium`
+/// at 1920x1080, with autoZoom off and on; the face detector finds every face both times, each
+/// face is larger (in output pixels) with it on, and every seat lies inside the output.
+#[test]
+fn auto_zoom_makes_three_faces_larger_and_keeps_them_inside() {
+    if !prerequisites() {
+        return;
+    }
+    let clips = ["close", "offcentre", "still"];
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let mut faces = Vec::new();
+    for zoom in [false, true] {
+        let png = dir.join(format!("framing_faces_zoom_{zoom}.png"));
+        let (report, rects) = render(&png, &clips, Some(zoom));
+        eprint!("autoZoom {zoom}:\n{report}");
+        let summary = measure(&png, &report);
+        let seats = summary["seats"].as_array().expect("seats");
+        assert_eq!(seats.len(), clips.len(), "one measure per seat: {summary}");
+        let mut px = Vec::new();
+        for (seat, rect) in seats.iter().zip(&rects) {
+            let name = seat["name"].as_str().unwrap();
+            assert!(
+                seat["found"].as_bool().unwrap(),
+                "autoZoom {zoom}: no face found in {name}'s seat"
+            );
+            assert!(
+                rect.x >= 0 && rect.y >= 0 && rect.right() <= 1920 && rect.bottom() <= 1080,
+                "autoZoom {zoom}: {name}'s seat {rect:?} is not inside the output"
+            );
+            // The script gives the face's height as a fraction of the seat's.
+            px.push(seat["height"].as_f64().unwrap() * rect.height as f64);
+        }
+        faces.push(px);
+    }
+    eprintln!(
+        "face heights in output pixels, autoZoom off: {:?}, on: {:?}",
+        faces[0], faces[1]
+    );
+    for (k, name) in clips.iter().enumerate() {
+        assert!(
+            faces[1][k] > 1.2 * faces[0][k],
+            "{name}: face {:.1} px with autoZoom, {:.1} px without",
+            faces[1][k],
+            faces[0][k]
+        );
+    }
+}
+
+#[test]
+fn a_face_detector_finds_one_head_size_centred_and_uncut_in_every_seat() {
+    if !prerequisites() {
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let png = dir.join("framing_faces.png");
+    let (report, _) = render(&png, &CLIPS, None);
+    eprint!("{report}");
+    let summary = measure(&png, &report);
     let seats = summary["seats"].as_array().expect("seats");
     assert_eq!(seats.len(), CLIPS.len(), "one measure per seat: {summary}");
     let mut heights = Vec::new();
