@@ -11,7 +11,10 @@
 //!    hair or a hand a little apart from the body still counts as connected), find the
 //!    8-connected regions of the grown mask and keep the one of most matte mass; every pixel
 //!    outside it is set to 0. Run on the coarse mask before refinement (the ML segmenter's
-//!    half-size grid), so the guided filter draws the kept region's edges as before.
+//!    half-size grid), so the guided filter draws the kept region's edges as before, and
+//!    again after it on the final matte's 2x2 maxima
+//!    ([`MatteCleaner::keep_main_region_final`]): refinement can cut a thin bridge the coarse
+//!    mask had to a patch beside the person.
 //! 2. [`MatteCleaner::fade_edges`]: multiply the matte near the seat's left, right and top
 //!    edges by a smoothstep ramp over [`CleanOptions::edge_fade`] of the seat's width, so a
 //!    person cut by the seat's side or top fades out there instead of ending in a straight
@@ -111,6 +114,8 @@ pub struct MatteCleaner {
     /// Seat width and the fade ramp (per pixel from an edge, out of 256) laid out for it.
     ramp_for: usize,
     ramp: Vec<u16>,
+    /// The final matte at half size (2x2 maxima), for [`MatteCleaner::keep_main_region_final`].
+    half: Vec<u8>,
 }
 
 impl MatteCleaner {
@@ -335,6 +340,52 @@ impl MatteCleaner {
         }
     }
 
+    /// Step 1 again on the final (refined) `matte` (the seat's size), on its 2x2 maxima
+    /// (the coarse mask's grid, so the region step costs what it cost there): every pixel
+    /// outside the main region is set to 0. Refinement follows the seat's own edges at full
+    /// resolution, and can cut a thin bridge the coarse mask had between the person and a
+    /// patch beside them (a headrest): the patch is then a piece apart. Does nothing when
+    /// [`CleanOptions::keep_main_region`] is off.
+    pub fn keep_main_region_final(&mut self, matte: &mut PlaneMut<'_>) {
+        let (w, h) = (matte.width(), matte.height());
+        if !self.options.keep_main_region || w == 0 || h == 0 {
+            return;
+        }
+        let (hw, hh) = (w.div_ceil(2), h.div_ceil(2));
+        let mut half = std::mem::take(&mut self.half);
+        half.clear();
+        half.resize(hw * hh, 0);
+        for y in 0..h {
+            let row = matte.as_ref().row(y);
+            let out = &mut half[(y / 2) * hw..][..hw];
+            for (x, &v) in row.iter().enumerate() {
+                let o = &mut out[x / 2];
+                *o = (*o).max(v);
+            }
+        }
+        let before: u64 = half.iter().map(|&v| u64::from(v)).sum();
+        {
+            let Ok(mut view) = PlaneMut::new(&mut half, hw, hh, hw) else {
+                self.half = half;
+                return;
+            };
+            self.keep_main_region(&mut view);
+        }
+        let after: u64 = half.iter().map(|&v| u64::from(v)).sum();
+        if after != before {
+            // Blocks the region step cleared: their pixels go too.
+            for y in 0..h {
+                let cleared = &half[(y / 2) * hw..][..hw];
+                for (x, v) in matte.row_mut(y).iter_mut().enumerate() {
+                    if cleared[x / 2] == 0 {
+                        *v = 0;
+                    }
+                }
+            }
+        }
+        self.half = half;
+    }
+
     /// Step 2: fades `matte` (the seat's size) toward its left, right and top edges (see
     /// the module docs). Does nothing when [`CleanOptions::edge_fade`] is 0.
     pub fn fade_edges(&mut self, matte: &mut PlaneMut<'_>) {
@@ -413,6 +464,40 @@ mod tests {
         let before = m.clone();
         run(&mut m, w, |p| c.keep_main_region(p));
         assert_eq!(m, before);
+    }
+
+    /// The final matte's region step: a patch apart from the person (here a headrest-like
+    /// block 12 pixels to the side, as refinement leaves it once it cut the bridge) goes, the
+    /// person and their soft edge stay exactly; a matte with nothing apart is unchanged.
+    #[test]
+    fn the_final_matte_keeps_only_the_person() {
+        let (w, h) = (64, 48);
+        let mut m = vec![0u8; w * h];
+        for y in 10..48 {
+            m[y * w + 10..y * w + 30].fill(255);
+            m[y * w + 30] = 128;
+            m[y * w + 31] = 40;
+        }
+        let person = m.clone();
+        for y in 12..24 {
+            m[y * w + 44..y * w + 54].fill(220);
+        }
+        // Grow 0.05 of the half matte's 32-cell side: 2 cells each way (4 seat pixels), so
+        // regions 5 cells (10 pixels) apart or less would join.
+        let mut c = MatteCleaner::new(CleanOptions::default().with_grow(0.05));
+        run(&mut m, w, |p| c.keep_main_region_final(p));
+        assert_eq!(m, person);
+        run(&mut m, w, |p| c.keep_main_region_final(p));
+        assert_eq!(m, person);
+        // Off: nothing changes.
+        let mut off = MatteCleaner::new(CleanOptions::default().with_keep_main_region(false));
+        let mut with_patch = m.clone();
+        for y in 12..24 {
+            with_patch[y * w + 44..y * w + 54].fill(220);
+        }
+        let before = with_patch.clone();
+        run(&mut with_patch, w, |p| off.keep_main_region_final(p));
+        assert_eq!(with_patch, before);
     }
 
     /// The final matte's tail: faint matte far from every half-covered pixel goes, the soft

@@ -757,6 +757,7 @@ impl MlSegmenter {
                 })?,
         }
         if let Some(cleaner) = &mut self.cleaner {
+            cleaner.keep_main_region_final(matte);
             cleaner.limit_tail(matte);
             cleaner.fade_edges(matte);
         }
