@@ -302,12 +302,12 @@ fn participants_take_their_own_framing() {
     ));
 }
 
-/// The main room's video of a one-participant scenario with the file's `framing` `top` and
-/// the participant's own `own` (whole frames, so no model is needed).
-fn framed_run(name: &str, top: &str, own: &str) -> Vec<u8> {
+/// The main room's video of a one-participant scenario (its synthetic source carries its
+/// matte as alpha) with the file's top-level `fields` (each followed by a comma) and the
+/// participant's own `own`.
+fn one_participant_run(name: &str, fields: &str, own: &str) -> Vec<u8> {
     let s = parse(&format!(
-        r#"{{"output": {{"width": 160, "height": 90, "fps": 10}}, "ticks": 2, "segment": "none",
-            {top}
+        r#"{{"output": {{"width": 160, "height": 90, "fps": 10}}, "ticks": 2, {fields}
             "participants": [{{"id": "8:orgid:o", "role": "organizer", {own}
                                "source": {{"synthetic": {{"seed": 3, "width": 96, "height": 64}}}}}}],
             "events": [{{"type": "join", "participant": "8:orgid:o"}},
@@ -318,6 +318,12 @@ fn framed_run(name: &str, top: &str, own: &str) -> Vec<u8> {
     let out = tmp.join("out");
     s.run(&out).unwrap();
     std::fs::read(out.join("main.y4m")).unwrap()
+}
+
+/// [`one_participant_run`] with the file's `framing` `top` and the participant's own `own`
+/// (whole frames, so no model is needed).
+fn framed_run(name: &str, top: &str, own: &str) -> Vec<u8> {
+    one_participant_run(name, &format!(r#""segment": "none", {top}"#), own)
 }
 
 /// The participant's own framing is what their seat shows: a crop of their own over the
@@ -487,22 +493,14 @@ fn scenarios_open_scene_zips_and_app_packages_relative_to_the_file() {
     ));
 }
 
-/// The main room's video of a one-participant scenario (its synthetic source carries its
-/// matte as alpha) with the file's `segment` `top` and the participant's own `own`.
+/// [`one_participant_run`] with the file's `segment` `top` (framing off) and the
+/// participant's own `own`.
 fn segmented_run(name: &str, top: &str, own: &str) -> Vec<u8> {
-    let s = parse(&format!(
-        r#"{{"output": {{"width": 160, "height": 90, "fps": 10}}, "ticks": 2, "segment": "{top}",
-            "framing": "off",
-            "participants": [{{"id": "8:orgid:o", "role": "organizer", {own}
-                               "source": {{"synthetic": {{"seed": 3, "width": 96, "height": 64}}}}}}],
-            "events": [{{"type": "join", "participant": "8:orgid:o"}},
-                       {{"type": "start", "by": "8:orgid:o"}}]}}"#
-    ))
-    .unwrap();
-    let tmp = common::TestDir::new(name);
-    let out = tmp.join("out");
-    s.run(&out).unwrap();
-    std::fs::read(out.join("main.y4m")).unwrap()
+    one_participant_run(
+        name,
+        &format!(r#""segment": "{top}", "framing": "off","#),
+        own,
+    )
 }
 
 /// A participant's own `segment` overrides the file's for their seat: their own `none` over

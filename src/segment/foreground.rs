@@ -410,6 +410,18 @@ mod tests {
         }
     }
 
+    /// A `w x h` matte: covered in columns 0..8, then partial coverage falling by 20 a column
+    /// over columns 8..20 (wider than the small window), then none.
+    fn soft_edge(w: usize, h: usize) -> Vec<u8> {
+        (0..w * h)
+            .map(|i| match i % w {
+                x if x < 8 => 255,
+                x if x < 20 => (255 - 20 * (x - 7)) as u8,
+                _ => 0,
+            })
+            .collect()
+    }
+
     /// A soft edge wider than the small window: a covered block (luma 200) at the left, then
     /// a ramp of partial coverage over 12 pixels on luma 20 (the room). The first 8 ramp
     /// pixels take the person's colour (the wide window's reach); the ones beyond are left
@@ -418,13 +430,7 @@ mod tests {
     fn a_wide_soft_edge_is_filled_to_the_reach() {
         let (w, h) = (24, 6);
         let (cw, ch) = (w / 2, h / 2);
-        let matte: Vec<u8> = (0..w * h)
-            .map(|i| match i % w {
-                x if x < 8 => 255,
-                x if x < 20 => (255 - 20 * (x - 7)) as u8,
-                _ => 0,
-            })
-            .collect();
+        let matte = soft_edge(w, h);
         let mut y: Vec<u8> = (0..w * h)
             .map(|i| if i % w < 8 { 200 } else { 20 })
             .collect();
@@ -465,13 +471,7 @@ mod tests {
     fn pixels_next_to_the_person_take_the_colour_beside_them() {
         let (w, h) = (24, 40);
         let (cw, ch) = (w / 2, h / 2);
-        let matte: Vec<u8> = (0..w * h)
-            .map(|i| match i % w {
-                x if x < 8 => 255,
-                x if x < 20 => (255 - 20 * (x - 7)) as u8,
-                _ => 0,
-            })
-            .collect();
+        let matte = soft_edge(w, h);
         let mut y: Vec<u8> = (0..w * h)
             .map(|i| match (i % w, i / w) {
                 (x, _) if x >= 8 => 20,
