@@ -123,16 +123,16 @@ fn cpu_now() -> Result<ProcessTime> {
 
 /// The first two frames of the .y4m clip at `path` (a one-frame clip: its frame twice).
 fn first_two_frames(path: &std::path::Path) -> Result<[Frame; 2]> {
-    let file = std::fs::File::open(path).with_context(|| format!("--clip {}", path.display()))?;
-    let mut reader = Y4mReader::new(std::io::BufReader::new(file))
-        .with_context(|| format!("--clip {}", path.display()))?;
+    let what = || format!("--clip {}", path.display());
+    let file = std::fs::File::open(path).with_context(what)?;
+    let mut reader = Y4mReader::new(std::io::BufReader::new(file)).with_context(what)?;
     let first = reader
         .read_frame()
-        .with_context(|| format!("--clip {}", path.display()))?
-        .with_context(|| format!("--clip {}: no frames", path.display()))?;
+        .with_context(what)?
+        .with_context(|| format!("{}: no frames", what()))?;
     let second = reader
         .read_frame()
-        .with_context(|| format!("--clip {}", path.display()))?
+        .with_context(what)?
         .unwrap_or_else(|| first.clone());
     Ok([first, second])
 }

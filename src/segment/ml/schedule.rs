@@ -554,16 +554,12 @@ impl MlSegmenter {
                     view.height as usize,
                 );
                 let luma = f.plane(0).crop(x, y, w, h).map_err(MlError::Frame)?;
+                // Even offsets and sides inside the frame (or the whole frame, odd sides
+                // included): the chroma window is exact.
                 let chroma = |i: usize| {
-                    let p = f.plane(i);
-                    let (cw, ch) = (w.div_ceil(2).min(p.width()), h.div_ceil(2).min(p.height()));
-                    p.crop(
-                        x / 2,
-                        y / 2,
-                        cw.min(p.width() - x / 2),
-                        ch.min(p.height() - y / 2),
-                    )
-                    .map_err(MlError::Frame)
+                    f.plane(i)
+                        .crop(x / 2, y / 2, w.div_ceil(2), h.div_ceil(2))
+                        .map_err(MlError::Frame)
                 };
                 let (u, v) = (chroma(1)?, chroma(2)?);
                 self.prev_view = std::mem::replace(&mut self.map_view, view);
@@ -923,36 +919,33 @@ impl Axis {
     /// The map's taps ([`tap_at`]) of each of `taps.len()` equal cells over the window
     /// (half-pixel centres on both grids), right to left when `mirrored`.
     fn taps(&self, taps: &mut [(u32, u32, f32)], mirrored: bool) {
-        let n = taps.len() as f32;
+        let n = taps.len();
         let per_frame_pixel = self.map as f32 / self.frame;
         for (o, t) in taps.iter_mut().enumerate() {
-            let mut u = (o as f32 + 0.5) / n;
-            if mirrored {
-                u = 1.0 - u;
-            }
-            let f = self.start + u * self.len;
+            let f = self.position(o, n, mirrored);
             *t = tap_at(f * per_frame_pixel - 0.5, self.map);
         }
     }
-}
 
-impl Axis {
     /// The cells (of `n` equal cells over the window, right to left when `mirrored`) whose
     /// centres lie inside the map's `frame` pixels: a range, as positions are monotonic.
     fn inside(&self, n: usize, mirrored: bool) -> std::ops::Range<usize> {
-        let at = |o: usize| {
-            let mut u = (o as f32 + 0.5) / n as f32;
-            if mirrored {
-                u = 1.0 - u;
-            }
-            let f = self.start + u * self.len;
-            f >= 0.0 && f < self.frame
-        };
+        let at = |o: usize| (0.0..self.frame).contains(&self.position(o, n, mirrored));
         let Some(first) = (0..n).find(|&o| at(o)) else {
             return 0..0;
         };
         let end = (first..n).find(|&o| !at(o)).unwrap_or(n);
         first..end
+    }
+
+    /// Where the centre of cell `o` of `n` equal cells over the window lies, in frame pixels
+    /// (right to left when `mirrored`).
+    fn position(&self, o: usize, n: usize, mirrored: bool) -> f32 {
+        let mut u = (o as f32 + 0.5) / n as f32;
+        if mirrored {
+            u = 1.0 - u;
+        }
+        self.start + u * self.len
     }
 }
 
