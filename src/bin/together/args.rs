@@ -171,7 +171,7 @@ pub fn segment_mode() -> impl TypedValueParser<Value = SegmentMode> {
 pub fn backend() -> impl TypedValueParser<Value = Backend> {
     PossibleValuesParser::new(Backend::ALL.map(|b| match b {
         Backend::Ort => PossibleValue::new(b.name()).alias("onnxruntime"),
-        Backend::Tract => PossibleValue::new(b.name()),
+        Backend::Tract | Backend::Native => PossibleValue::new(b.name()),
     }))
     .try_map(|s| s.parse::<Backend>())
 }

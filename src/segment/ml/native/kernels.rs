@@ -1,0 +1,654 @@
+//! The native engine's arithmetic: a scalar reference for every kernel and AVX2/FMA versions
+//! that compute the same operations in the same order, lane by lane, so the two agree bit for
+//! bit (every multiply-add is fused in both: `f32::mul_add` in the scalar code).
+//!
+//! Activations are NHWC with each pixel's channels padded to a multiple of 8 ([`LANES`]); the
+//! padding lanes hold zeros (zero weights and bias) and are never read by a reduction.
+
+use super::Act;
+
+/// Channels per vector; every activation's channel stride is a multiple of it.
+pub(crate) const LANES: usize = 8;
+
+/// Whether this CPU runs the AVX2/FMA kernels.
+pub(crate) fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `act` on one value, as every kernel applies it.
+// `max` then `min`, not `clamp`: a NaN becomes 0 as with the vector `max_ps(v, 0)`.
+#[allow(clippy::manual_clamp)]
+#[inline(always)]
+pub(crate) fn act_scalar(v: f32, act: Act) -> f32 {
+    match act {
+        Act::None => v,
+        Act::Relu => v.max(0.0),
+        Act::Relu6 => v.max(0.0).min(6.0),
+        Act::HardSwish => v * ((v + 3.0).max(0.0).min(6.0) * (1.0 / 6.0)),
+    }
+}
+
+/// Weights of a matrix product packed for the kernels: `panels` groups of 8 output columns,
+/// each `k` rows of 8 values (`[panel][k][8]`), zero beyond the real columns; bias likewise.
+#[derive(Debug, Clone)]
+pub(crate) struct PackedB {
+    pub k: usize,
+    pub panels: usize,
+    pub data: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+impl PackedB {
+    /// Packs `w(kk, n)` for `kk < k`, `n < cols`, and `bias`.
+    pub(crate) fn new(
+        k: usize,
+        cols: usize,
+        bias: &[f32],
+        w: impl Fn(usize, usize) -> f32,
+    ) -> Self {
+        let panels = cols.div_ceil(LANES);
+        let mut data = vec![0.0; panels * k * LANES];
+        for p in 0..panels {
+            for kk in 0..k {
+                for l in 0..LANES {
+                    let n = p * LANES + l;
+                    if n < cols {
+                        data[(p * k + kk) * LANES + l] = w(kk, n);
+                    }
+                }
+            }
+        }
+        let mut b = vec![0.0; panels * LANES];
+        b[..cols].copy_from_slice(&bias[..cols]);
+        PackedB {
+            k,
+            panels,
+            data,
+            bias: b,
+        }
+    }
+}
+
+/// A matrix product with bias and activation: for each row `m < rows`,
+/// `out[m * out_stride + n] = act(bias[n] + Σ_k a[m * a_stride + k] * b[k][n])` for every
+/// column of every panel (`n < panels * 8`), the sum taken in order of `k`.
+pub(crate) struct Gemm<'a> {
+    pub a: &'a [f32],
+    pub a_stride: usize,
+    pub rows: usize,
+    pub b: &'a PackedB,
+    pub out: &'a mut [f32],
+    pub out_stride: usize,
+    pub act: Act,
+}
+
+impl Gemm<'_> {
+    /// Whether every row the product reads and writes is inside its slice.
+    fn fits(&self) -> bool {
+        let k = self.b.k;
+        let cols = self.b.panels * LANES;
+        self.rows == 0
+            || (self.a_stride >= k
+                && self.out_stride >= cols
+                && (self.rows - 1) * self.a_stride + k <= self.a.len()
+                && (self.rows - 1) * self.out_stride + cols <= self.out.len())
+    }
+
+    /// Runs the product, with the AVX2 kernel when `simd`.
+    pub(crate) fn run(self, simd: bool) {
+        assert!(self.fits(), "matrix product out of its buffers");
+        #[cfg(target_arch = "x86_64")]
+        if simd {
+            // SAFETY: `simd` is only true where `simd_available()` said AVX2 and FMA exist,
+            // and `fits()` checked every row read and written lies inside its slice.
+            unsafe { avx2::gemm(self) };
+            return;
+        }
+        let _ = simd;
+        gemm_scalar(self);
+    }
+}
+
+/// The scalar reference of [`Gemm::run`].
+pub(crate) fn gemm_scalar(g: Gemm<'_>) {
+    let k = g.b.k;
+    for m in 0..g.rows {
+        let a = &g.a[m * g.a_stride..m * g.a_stride + k];
+        for p in 0..g.b.panels {
+            let panel = &g.b.data[p * k * LANES..(p + 1) * k * LANES];
+            for l in 0..LANES {
+                let mut acc = g.b.bias[p * LANES + l];
+                for (kk, &av) in a.iter().enumerate() {
+                    acc = av.mul_add(panel[kk * LANES + l], acc);
+                }
+                g.out[m * g.out_stride + p * LANES + l] = act_scalar(acc, g.act);
+            }
+        }
+    }
+}
+
+/// One output row of a depthwise convolution: for `x < out_w`, channel `c < c8`,
+/// `out[x][c] = act(bias[c] + Σ_{ky, kx inside} in[iy][ix][c] * w[ky][kx][c])` with
+/// `iy = y * stride - pad_top + ky * dilation` (rows outside are given as `None`) and
+/// `ix = x * stride - pad_left + kx * dilation`, terms taken in order of `ky` then `kx`.
+pub(crate) struct DepthwiseRow<'a> {
+    /// The input rows for each `ky` (`None` above or below the input).
+    pub rows: &'a [Option<&'a [f32]>],
+    pub in_w: usize,
+    pub c8: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub dilation: usize,
+    pub pad_left: usize,
+    /// Weights `[kh][kw][c8]`.
+    pub w: &'a [f32],
+    pub bias: &'a [f32],
+    pub out: &'a mut [f32],
+    pub out_w: usize,
+    pub act: Act,
+}
+
+impl DepthwiseRow<'_> {
+    fn fits(&self) -> bool {
+        self.c8.is_multiple_of(LANES)
+            && self
+                .rows
+                .iter()
+                .flatten()
+                .all(|r| r.len() >= self.in_w * self.c8)
+            && self.w.len() >= self.rows.len() * self.kw * self.c8
+            && self.bias.len() >= self.c8
+            && self.out.len() >= self.out_w * self.c8
+    }
+
+    /// The first and one-past-last `kx` inside the input for output column `x`.
+    #[inline(always)]
+    fn kx_range(&self, x: usize) -> (usize, usize) {
+        let start = (x * self.stride) as isize - self.pad_left as isize;
+        let d = self.dilation as isize;
+        let mut lo = 0usize;
+        while lo < self.kw && start + lo as isize * d < 0 {
+            lo += 1;
+        }
+        let mut hi = self.kw;
+        while hi > lo && start + (hi as isize - 1) * d >= self.in_w as isize {
+            hi -= 1;
+        }
+        (lo, hi)
+    }
+
+    /// Runs the row, with the AVX2 kernel when `simd`.
+    pub(crate) fn run(self, simd: bool) {
+        assert!(self.fits(), "depthwise row out of its buffers");
+        #[cfg(target_arch = "x86_64")]
+        if simd {
+            // SAFETY: AVX2 and FMA were detected (`simd`), and `fits()` checked the buffers;
+            // the kernel reads only columns `kx_range` keeps inside the input.
+            unsafe { avx2::depthwise_row(self) };
+            return;
+        }
+        let _ = simd;
+        depthwise_row_scalar(self);
+    }
+}
+
+/// The scalar reference of [`DepthwiseRow::run`].
+pub(crate) fn depthwise_row_scalar(d: DepthwiseRow<'_>) {
+    let c8 = d.c8;
+    for x in 0..d.out_w {
+        let (lo, hi) = d.kx_range(x);
+        let ix0 = x * d.stride + lo * d.dilation - d.pad_left;
+        for c in 0..c8 {
+            let mut acc = d.bias[c];
+            for (ky, row) in d.rows.iter().enumerate() {
+                let Some(row) = row else { continue };
+                for kx in lo..hi {
+                    let ix = ix0 + (kx - lo) * d.dilation;
+                    acc = row[ix * c8 + c].mul_add(d.w[(ky * d.kw + kx) * c8 + c], acc);
+                }
+            }
+            d.out[x * c8 + c] = act_scalar(acc, d.act);
+        }
+    }
+}
+
+/// An element-wise step over whole tensors of the same padded layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Binary {
+    Add,
+    Mul,
+}
+
+/// `out[i] = act(a[i] op b[i % b.len()])`: `b` either as long as `a` or one pixel (`c8`
+/// values) broadcast over every pixel.
+pub(crate) fn binary(op: Binary, a: &[f32], b: &[f32], out: &mut [f32], act: Act, simd: bool) {
+    assert!(
+        out.len() == a.len()
+            && !b.is_empty()
+            && a.len().is_multiple_of(b.len())
+            && b.len().is_multiple_of(LANES),
+        "element-wise operands differ in size"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: AVX2 and FMA were detected (`simd`); the sizes were checked above, all
+        // multiples of 8, so every 8-lane load and store is inside its slice.
+        unsafe { avx2::binary(op, a, b, out, act) };
+        return;
+    }
+    let _ = simd;
+    binary_scalar(op, a, b, out, act);
+}
+
+/// The scalar reference of [`binary`].
+pub(crate) fn binary_scalar(op: Binary, a: &[f32], b: &[f32], out: &mut [f32], act: Act) {
+    for (oc, ac) in out.chunks_mut(b.len()).zip(a.chunks(b.len())) {
+        for ((o, &x), &y) in oc.iter_mut().zip(ac).zip(b) {
+            let v = match op {
+                Binary::Add => x + y,
+                Binary::Mul => x * y,
+            };
+            *o = act_scalar(v, act);
+        }
+    }
+}
+
+/// `out[i] = act(x[i])` (the activations that are not fused into a product).
+pub(crate) fn unary(x: &[f32], out: &mut [f32], act: Act, simd: bool) {
+    assert!(
+        out.len() == x.len() && x.len().is_multiple_of(LANES),
+        "element-wise operands differ in size"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: AVX2 and FMA were detected (`simd`); equal sizes, multiples of 8.
+        unsafe { avx2::unary(x, out, act) };
+        return;
+    }
+    let _ = simd;
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = act_scalar(v, act);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{Act, Binary, DepthwiseRow, Gemm, LANES};
+
+    /// `act` on 8 lanes, the same operations as `act_scalar`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn act8(v: __m256, act: Act) -> __m256 {
+        match act {
+            Act::None => v,
+            Act::Relu => _mm256_max_ps(v, _mm256_setzero_ps()),
+            Act::Relu6 => _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(6.0)),
+            Act::HardSwish => {
+                let t = _mm256_add_ps(v, _mm256_set1_ps(3.0));
+                let t = _mm256_min_ps(_mm256_max_ps(t, _mm256_setzero_ps()), _mm256_set1_ps(6.0));
+                _mm256_mul_ps(v, _mm256_mul_ps(t, _mm256_set1_ps(1.0 / 6.0)))
+            }
+        }
+    }
+
+    /// `R` rows by `P` panels of the product, starting at row `m0` and panel `p0`.
+    ///
+    /// # Safety
+    /// AVX2 and FMA available; rows `m0..m0 + R` and panels `p0..p0 + P` inside the product
+    /// whose buffers `Gemm::fits` checked.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn block<const R: usize, const P: usize>(g: &mut Gemm<'_>, m0: usize, p0: usize) {
+        let k = g.b.k;
+        // SAFETY: per the function's contract every pointer below stays inside `g.a`,
+        // `g.b.data`, `g.b.bias` and `g.out`: row `m < rows` reads `a[m * a_stride + kk]` for
+        // `kk < k <= a_stride` and writes `out[m * out_stride + n]` for
+        // `n < panels * 8 <= out_stride`; panel `p` reads `k * 8` packed values.
+        unsafe {
+            let a = g.a.as_ptr();
+            let bd = g.b.data.as_ptr();
+            let mut acc = [[_mm256_setzero_ps(); P]; R];
+            for (p, bias) in
+                (0..P).map(|p| (p, _mm256_loadu_ps(g.b.bias.as_ptr().add((p0 + p) * LANES))))
+            {
+                for row in acc.iter_mut() {
+                    row[p] = bias;
+                }
+            }
+            let mut rows = [a; R];
+            for (r, ptr) in rows.iter_mut().enumerate() {
+                *ptr = a.add((m0 + r) * g.a_stride);
+            }
+            let mut panels = [bd; P];
+            for (p, ptr) in panels.iter_mut().enumerate() {
+                *ptr = bd.add((p0 + p) * k * LANES);
+            }
+            for kk in 0..k {
+                let mut bv = [_mm256_setzero_ps(); P];
+                for p in 0..P {
+                    bv[p] = _mm256_loadu_ps(panels[p].add(kk * LANES));
+                }
+                for r in 0..R {
+                    let av = _mm256_broadcast_ss(&*rows[r].add(kk));
+                    for p in 0..P {
+                        acc[r][p] = _mm256_fmadd_ps(av, bv[p], acc[r][p]);
+                    }
+                }
+            }
+            let out = g.out.as_mut_ptr();
+            for (r, row) in acc.iter().enumerate() {
+                for (p, &v) in row.iter().enumerate() {
+                    _mm256_storeu_ps(
+                        out.add((m0 + r) * g.out_stride + (p0 + p) * LANES),
+                        act8(v, g.act),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Rows `m0..m0 + R` across every panel.
+    ///
+    /// # Safety
+    /// As [`block`].
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn rows<const R: usize>(g: &mut Gemm<'_>, m0: usize) {
+        let panels = g.b.panels;
+        let mut p = 0;
+        // SAFETY: every call covers panels inside `0..panels` and the caller's rows.
+        unsafe {
+            while p + 2 <= panels {
+                block::<R, 2>(g, m0, p);
+                p += 2;
+            }
+            if p < panels {
+                block::<R, 1>(g, m0, p);
+            }
+        }
+    }
+
+    /// The AVX2 [`Gemm::run`].
+    ///
+    /// # Safety
+    /// AVX2 and FMA available; `Gemm::fits` holds.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn gemm(mut g: Gemm<'_>) {
+        const R: usize = 6;
+        let mut m = 0;
+        // SAFETY: rows `m..m + R` (then the last 1..R) lie inside `0..rows`.
+        unsafe {
+            while m + R <= g.rows {
+                rows::<R>(&mut g, m);
+                m += R;
+            }
+            match g.rows - m {
+                5 => rows::<5>(&mut g, m),
+                4 => rows::<4>(&mut g, m),
+                3 => rows::<3>(&mut g, m),
+                2 => rows::<2>(&mut g, m),
+                1 => rows::<1>(&mut g, m),
+                _ => {}
+            }
+        }
+    }
+
+    /// The AVX2 [`DepthwiseRow::run`].
+    ///
+    /// # Safety
+    /// AVX2 and FMA available; `DepthwiseRow::fits` holds.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn depthwise_row(d: DepthwiseRow<'_>) {
+        let c8 = d.c8;
+        let out = d.out.as_mut_ptr();
+        for x in 0..d.out_w {
+            let (lo, hi) = d.kx_range(x);
+            let ix0 = x * d.stride + lo * d.dilation - d.pad_left;
+            let mut c = 0;
+            while c < c8 {
+                // SAFETY: `c + 8 <= c8` (c8 is a multiple of 8); each row read is at a column
+                // `ix < in_w` (kx_range) of a row of `in_w * c8` values; weights and bias are
+                // `kh * kw * c8` and `c8` long (fits), the output `out_w * c8`.
+                unsafe {
+                    let mut acc = _mm256_loadu_ps(d.bias.as_ptr().add(c));
+                    for (ky, row) in d.rows.iter().enumerate() {
+                        let Some(row) = row else { continue };
+                        let rp = row.as_ptr();
+                        let wp = d.w.as_ptr().add(ky * d.kw * c8 + c);
+                        for kx in lo..hi {
+                            let ix = ix0 + (kx - lo) * d.dilation;
+                            acc = _mm256_fmadd_ps(
+                                _mm256_loadu_ps(rp.add(ix * c8 + c)),
+                                _mm256_loadu_ps(wp.add(kx * c8)),
+                                acc,
+                            );
+                        }
+                    }
+                    _mm256_storeu_ps(out.add(x * c8 + c), act8(acc, d.act));
+                }
+                c += LANES;
+            }
+        }
+    }
+
+    /// The AVX2 [`super::binary`].
+    ///
+    /// # Safety
+    /// AVX2 available; `out` and `a` equally long, `b` a divisor of that, all multiples of 8.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn binary(op: Binary, a: &[f32], b: &[f32], out: &mut [f32], act: Act) {
+        let n = b.len();
+        for (oc, ac) in out.chunks_exact_mut(n).zip(a.chunks_exact(n)) {
+            let mut i = 0;
+            while i < n {
+                // SAFETY: `i + 8 <= n` for chunks of `n` values (a multiple of 8).
+                unsafe {
+                    let x = _mm256_loadu_ps(ac.as_ptr().add(i));
+                    let y = _mm256_loadu_ps(b.as_ptr().add(i));
+                    let v = match op {
+                        Binary::Add => _mm256_add_ps(x, y),
+                        Binary::Mul => _mm256_mul_ps(x, y),
+                    };
+                    _mm256_storeu_ps(oc.as_mut_ptr().add(i), act8(v, act));
+                }
+                i += LANES;
+            }
+        }
+    }
+
+    /// The AVX2 [`super::unary`].
+    ///
+    /// # Safety
+    /// AVX2 available; `x` and `out` equally long, a multiple of 8.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn unary(x: &[f32], out: &mut [f32], act: Act) {
+        for (o, v) in out.chunks_exact_mut(LANES).zip(x.chunks_exact(LANES)) {
+            // SAFETY: chunks of exactly 8 values.
+            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), act8(_mm256_loadu_ps(v.as_ptr()), act)) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(2_654_435_761).max(1);
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s % 20_001) as f32 / 2_500.0 - 4.0
+            })
+            .collect()
+    }
+
+    const ACTS: [Act; 4] = [Act::None, Act::Relu, Act::Relu6, Act::HardSwish];
+
+    #[test]
+    fn gemm_avx2_equals_scalar_bit_for_bit() {
+        if !simd_available() {
+            return;
+        }
+        for (rows, k, cols) in [
+            (1usize, 3usize, 8usize),
+            (7, 27, 16),
+            (13, 16, 24),
+            (6, 96, 40),
+            (23, 40, 120),
+            (5, 1, 3),
+        ] {
+            for (ai, act) in ACTS.into_iter().enumerate() {
+                let a_stride = k.div_ceil(8) * 8 + 8;
+                let a = values(rows * a_stride, (rows * 31 + k + ai) as u32);
+                let w = values(k * cols, (cols + ai) as u32);
+                let bias = values(cols, 7 + ai as u32);
+                let b = PackedB::new(k, cols, &bias, |kk, n| w[kk * cols + n]);
+                let out_stride = b.panels * LANES;
+                let mut scalar = vec![f32::NAN; rows * out_stride];
+                let mut simd = vec![f32::NAN; rows * out_stride];
+                for (out, s) in [(&mut scalar, false), (&mut simd, true)] {
+                    Gemm {
+                        a: &a,
+                        a_stride,
+                        rows,
+                        b: &b,
+                        out,
+                        out_stride,
+                        act,
+                    }
+                    .run(s);
+                }
+                assert!(scalar.iter().all(|v| v.is_finite()));
+                let sb: Vec<u32> = scalar.iter().map(|v| v.to_bits()).collect();
+                let vb: Vec<u32> = simd.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(sb, vb, "rows {rows} k {k} cols {cols} {act:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_scalar_is_the_product() {
+        let (rows, k, cols) = (3, 5, 10);
+        let a = values(rows * k, 1);
+        let w = values(k * cols, 2);
+        let bias = values(cols, 3);
+        let b = PackedB::new(k, cols, &bias, |kk, n| w[kk * cols + n]);
+        let mut out = vec![0.0; rows * 16];
+        gemm_scalar(Gemm {
+            a: &a,
+            a_stride: k,
+            rows,
+            b: &b,
+            out: &mut out,
+            out_stride: 16,
+            act: Act::None,
+        });
+        for m in 0..rows {
+            for n in 0..16 {
+                let want = if n < cols {
+                    bias[n] as f64
+                        + (0..k)
+                            .map(|kk| a[m * k + kk] as f64 * w[kk * cols + n] as f64)
+                            .sum::<f64>()
+                } else {
+                    0.0
+                };
+                assert!((out[m * 16 + n] as f64 - want).abs() < 1e-4, "{m} {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn depthwise_avx2_equals_scalar_bit_for_bit() {
+        if !simd_available() {
+            return;
+        }
+        for (in_w, kw, stride, dilation, pad_left, c8) in [
+            (9, 3, 1, 1, 1, 8),
+            (16, 5, 2, 1, 2, 16),
+            (7, 3, 2, 2, 2, 24),
+            (4, 3, 1, 1, 0, 8),
+        ] {
+            let kh = kw;
+            let out_w = (in_w + 2 * pad_left - (kw - 1) * dilation - 1) / stride + 1;
+            let rows_data: Vec<Vec<f32>> =
+                (0..kh).map(|r| values(in_w * c8, r as u32 + 11)).collect();
+            let rows: Vec<Option<&[f32]>> = rows_data
+                .iter()
+                .enumerate()
+                .map(|(r, v)| (r != 1).then_some(v.as_slice()))
+                .collect();
+            let w = values(kh * kw * c8, 5);
+            let bias = values(c8, 6);
+            for act in ACTS {
+                let mut scalar = vec![f32::NAN; out_w * c8];
+                let mut simd = vec![f32::NAN; out_w * c8];
+                for (out, s) in [(&mut scalar, false), (&mut simd, true)] {
+                    DepthwiseRow {
+                        rows: &rows,
+                        in_w,
+                        c8,
+                        kw,
+                        stride,
+                        dilation,
+                        pad_left,
+                        w: &w,
+                        bias: &bias,
+                        out,
+                        out_w,
+                        act,
+                    }
+                    .run(s);
+                }
+                assert!(scalar.iter().all(|v| v.is_finite()));
+                let sb: Vec<u32> = scalar.iter().map(|v| v.to_bits()).collect();
+                let vb: Vec<u32> = simd.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(sb, vb, "in_w {in_w} k {kw} s {stride} d {dilation} {act:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn elementwise_avx2_equals_scalar_bit_for_bit() {
+        if !simd_available() {
+            return;
+        }
+        let a = values(24 * 5, 1);
+        for b in [values(24 * 5, 2), values(24, 3)] {
+            for op in [Binary::Add, Binary::Mul] {
+                for act in ACTS {
+                    let mut s = vec![0.0; a.len()];
+                    let mut v = vec![0.0; a.len()];
+                    binary(op, &a, &b, &mut s, act, false);
+                    binary(op, &a, &b, &mut v, act, true);
+                    assert_eq!(
+                        s.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        v.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
+        for act in ACTS {
+            let mut s = vec![0.0; a.len()];
+            let mut v = vec![0.0; a.len()];
+            unary(&a, &mut s, act, false);
+            unary(&a, &mut v, act, true);
+            assert_eq!(
+                s.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                v.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            );
+        }
+    }
+}
