@@ -78,7 +78,8 @@ impl PackedB {
 
 /// A matrix product with bias and activation: for each row `m < rows`,
 /// `out[m * out_stride + n] = act(bias[n] + Σ_k a[m * a_stride + k] * b[k][n])` for every
-/// column of every panel (`n < panels * 8`), the sum taken in order of `k`.
+/// column of every panel (`n < panels * 8`), the sum taken in order of `k`; plus
+/// `residual[m * out_stride + n]` when there is one.
 pub(crate) struct Gemm<'a> {
     pub a: &'a [f32],
     pub a_stride: usize,
@@ -87,6 +88,8 @@ pub(crate) struct Gemm<'a> {
     pub out: &'a mut [f32],
     pub out_stride: usize,
     pub act: Act,
+    /// Added to each result after the activation (a residual connection), laid out as `out`.
+    pub residual: Option<&'a [f32]>,
 }
 
 impl Gemm<'_> {
@@ -98,7 +101,10 @@ impl Gemm<'_> {
             || (self.a_stride >= k
                 && self.out_stride >= cols
                 && (self.rows - 1) * self.a_stride + k <= self.a.len()
-                && (self.rows - 1) * self.out_stride + cols <= self.out.len())
+                && (self.rows - 1) * self.out_stride + cols <= self.out.len()
+                && self
+                    .residual
+                    .is_none_or(|r| (self.rows - 1) * self.out_stride + cols <= r.len()))
     }
 
     /// Runs the product, with the AVX2 kernel when `simd`.
@@ -128,7 +134,12 @@ pub(crate) fn gemm_scalar(g: Gemm<'_>) {
                 for (kk, &av) in a.iter().enumerate() {
                     acc = av.mul_add(panel[kk * LANES + l], acc);
                 }
-                g.out[m * g.out_stride + p * LANES + l] = act_scalar(acc, g.act);
+                let at = m * g.out_stride + p * LANES + l;
+                let v = act_scalar(acc, g.act);
+                g.out[at] = match g.residual {
+                    Some(r) => v + r[at],
+                    None => v,
+                };
             }
         }
     }
@@ -260,6 +271,38 @@ pub(crate) fn binary_scalar(op: Binary, a: &[f32], b: &[f32], out: &mut [f32], a
     }
 }
 
+/// `out[i] = a[i] * s[i % s.len()] + c[i]` (a squeeze-excite scale then a residual add, each
+/// rounded as the two ops apart): `s` one pixel (`c8` values) broadcast over every pixel.
+pub(crate) fn scale_add(a: &[f32], s: &[f32], c: &[f32], out: &mut [f32], simd: bool) {
+    assert!(
+        out.len() == a.len()
+            && c.len() == a.len()
+            && !s.is_empty()
+            && a.len().is_multiple_of(s.len())
+            && s.len().is_multiple_of(LANES),
+        "element-wise operands differ in size"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: AVX2 was detected (`simd`); the sizes were checked above, all multiples
+        // of 8.
+        unsafe { avx2::scale_add(a, s, c, out) };
+        return;
+    }
+    let _ = simd;
+    scale_add_scalar(a, s, c, out);
+}
+
+/// The scalar reference of [`scale_add`].
+pub(crate) fn scale_add_scalar(a: &[f32], s: &[f32], c: &[f32], out: &mut [f32]) {
+    let n = s.len();
+    for ((oc, ac), cc) in out.chunks_mut(n).zip(a.chunks(n)).zip(c.chunks(n)) {
+        for (((o, &x), &y), &z) in oc.iter_mut().zip(ac).zip(s).zip(cc) {
+            *o = x * y + z;
+        }
+    }
+}
+
 /// `out[i] = act(x[i])` (the activations that are not fused into a product).
 pub(crate) fn unary(x: &[f32], out: &mut [f32], act: Act, simd: bool) {
     assert!(
@@ -345,12 +388,15 @@ mod avx2 {
                 }
             }
             let out = g.out.as_mut_ptr();
+            let res = g.residual.map(<[f32]>::as_ptr);
             for (r, row) in acc.iter().enumerate() {
                 for (p, &v) in row.iter().enumerate() {
-                    _mm256_storeu_ps(
-                        out.add((m0 + r) * g.out_stride + (p0 + p) * LANES),
-                        act8(v, g.act),
-                    );
+                    let at = (m0 + r) * g.out_stride + (p0 + p) * LANES;
+                    let mut v = act8(v, g.act);
+                    if let Some(res) = res {
+                        v = _mm256_add_ps(v, _mm256_loadu_ps(res.add(at)));
+                    }
+                    _mm256_storeu_ps(out.add(at), v);
                 }
             }
         }
@@ -465,6 +511,36 @@ mod avx2 {
         }
     }
 
+    /// The AVX2 [`super::scale_add`].
+    ///
+    /// # Safety
+    /// AVX2 available; `out`, `a` and `c` equally long, `s` a divisor of that, all multiples
+    /// of 8.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn scale_add(a: &[f32], s: &[f32], c: &[f32], out: &mut [f32]) {
+        let n = s.len();
+        for ((oc, ac), cc) in out
+            .chunks_exact_mut(n)
+            .zip(a.chunks_exact(n))
+            .zip(c.chunks_exact(n))
+        {
+            let mut i = 0;
+            while i < n {
+                // SAFETY: `i + 8 <= n` for chunks of `n` values (a multiple of 8).
+                unsafe {
+                    let x = _mm256_loadu_ps(ac.as_ptr().add(i));
+                    let y = _mm256_loadu_ps(s.as_ptr().add(i));
+                    let z = _mm256_loadu_ps(cc.as_ptr().add(i));
+                    _mm256_storeu_ps(
+                        oc.as_mut_ptr().add(i),
+                        _mm256_add_ps(_mm256_mul_ps(x, y), z),
+                    );
+                }
+                i += LANES;
+            }
+        }
+    }
+
     /// The AVX2 [`super::unary`].
     ///
     /// # Safety
@@ -518,6 +594,9 @@ mod tests {
                 let out_stride = b.panels * LANES;
                 let mut scalar = vec![f32::NAN; rows * out_stride];
                 let mut simd = vec![f32::NAN; rows * out_stride];
+                // Every other case with a residual connection added.
+                let res = values(rows * out_stride, 99);
+                let residual = (ai % 2 == 1).then_some(res.as_slice());
                 for (out, s) in [(&mut scalar, false), (&mut simd, true)] {
                     Gemm {
                         a: &a,
@@ -527,6 +606,7 @@ mod tests {
                         out,
                         out_stride,
                         act,
+                        residual,
                     }
                     .run(s);
                 }
@@ -554,6 +634,7 @@ mod tests {
             out: &mut out,
             out_stride: 16,
             act: Act::None,
+            residual: None,
         });
         for m in 0..rows {
             for n in 0..16 {
@@ -640,6 +721,15 @@ mod tests {
                 }
             }
         }
+        let (sc, c) = (values(24, 8), values(24 * 5, 9));
+        let mut s = vec![0.0; a.len()];
+        let mut v = vec![0.0; a.len()];
+        scale_add(&a, &sc, &c, &mut s, false);
+        scale_add(&a, &sc, &c, &mut v, true);
+        assert_eq!(
+            s.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            v.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
         for act in ACTS {
             let mut s = vec![0.0; a.len()];
             let mut v = vec![0.0; a.len()];

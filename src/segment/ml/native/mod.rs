@@ -54,12 +54,14 @@ impl From<Activation> for Act {
 /// One step of the plan, over tensor ids (resolved to buffers at run time).
 #[derive(Debug, Clone)]
 enum Step {
-    /// A 1x1, stride-1 convolution: one matrix product over every pixel.
+    /// A 1x1, stride-1 convolution: one matrix product over every pixel, plus the tensor
+    /// of a residual connection when an ADD of it was fused in.
     Pointwise {
         x: TensorId,
         out: TensorId,
         b: PackedB,
         act: Act,
+        residual: Option<TensorId>,
     },
     /// Any other convolution: im2col per output row, then a product.
     Conv {
@@ -105,6 +107,13 @@ enum Step {
         out: TensorId,
         op: Binary,
         act: Act,
+    },
+    /// A squeeze-excite scale (MUL by one pixel) and the ADD that reads it, in one pass.
+    ScaleAdd {
+        a: TensorId,
+        s: TensorId,
+        c: TensorId,
+        out: TensorId,
     },
     GlobalMean {
         x: TensorId,
@@ -153,16 +162,12 @@ fn c8(c: usize) -> usize {
 impl NativePlan {
     /// Plans `net` for an `h x w` input.
     pub(crate) fn new(net: &Network, h: usize, w: usize) -> Result<Self, MlError> {
-        Self::with_simd(net, h, w, kernels::simd_available())
+        Self::build(net, h, w, kernels::simd_available(), true)
     }
 
-    /// As [`NativePlan::new`], with the AVX2 kernels only when `simd` (and the CPU has them).
-    pub(crate) fn with_simd(
-        net: &Network,
-        h: usize,
-        w: usize,
-        simd: bool,
-    ) -> Result<Self, MlError> {
+    /// As [`NativePlan::new`], with the AVX2 kernels only when `simd` (and the CPU has them)
+    /// and ops folded into the step before them only when `fuse`.
+    fn build(net: &Network, h: usize, w: usize, simd: bool, fuse: bool) -> Result<Self, MlError> {
         let shapes = net.shapes_for(h, w)?;
         let n = net.tensor_count;
         // Readers of each tensor, to decide fusions and lifetimes.
@@ -177,6 +182,8 @@ impl NativePlan {
         let mut scratch = 0usize;
         // The step that wrote each tensor, for fusing a following activation.
         let mut written_by: Vec<Option<usize>> = vec![None; n];
+        // Steps folded into a later one (a squeeze-excite MUL into its ADD).
+        let mut removed: Vec<bool> = Vec::new();
         for node in &net.nodes {
             let out = node.out;
             let step = match &node.op {
@@ -199,6 +206,7 @@ impl NativePlan {
                             out,
                             b,
                             act: (*act).into(),
+                            residual: None,
                         }
                     } else {
                         let [ih, iw, _] = shapes[*x];
@@ -311,7 +319,8 @@ impl NativePlan {
                     let src = alias[*x];
                     // Fuse into the product or depthwise step that wrote `x`, when this is
                     // its only reader and it has no activation of its own.
-                    let fused = readers[*x] == 1
+                    let fused = fuse
+                        && readers[*x] == 1
                         && *x != net.output
                         && written_by[src].is_some_and(|i| set_act(&mut steps[i], act));
                     if fused {
@@ -322,6 +331,25 @@ impl NativePlan {
                     Step::Unary { x: *x, out, act }
                 }
                 Op::Logistic { x } => Step::Logistic { x: *x, out },
+                Op::Add {
+                    a,
+                    b,
+                    act: Activation::None,
+                } if fuse
+                    && fuse_add(
+                        &mut steps,
+                        &mut removed,
+                        &mut alias,
+                        &mut written_by,
+                        &readers,
+                        &shapes,
+                        [*a, *b],
+                        out,
+                        net.output,
+                    ) =>
+                {
+                    continue;
+                }
                 Op::Add { a, b, act } | Op::Mul { a, b, act } => {
                     let op = if matches!(node.op, Op::Add { .. }) {
                         Binary::Add
@@ -359,7 +387,13 @@ impl NativePlan {
             let step = resolve(step, &alias);
             written_by[out] = Some(steps.len());
             steps.push(step);
+            removed.push(false);
         }
+        let steps: Vec<Step> = steps
+            .into_iter()
+            .zip(removed)
+            .filter_map(|(s, r)| (!r).then_some(s))
+            .collect();
         let input = net.input;
         let output = alias[net.output];
         // Buffers: a tensor's buffer goes back to the pool after its last reader.
@@ -483,7 +517,13 @@ impl NativePlan {
             &self.buffers[self.slot[t]][..h * w * c8(c)]
         };
         match step {
-            Step::Pointwise { x, b, act, .. } => {
+            Step::Pointwise {
+                x,
+                b,
+                act,
+                residual,
+                ..
+            } => {
                 let [ih, iw, ic] = self.shapes[*x];
                 Gemm {
                     a: buf(*x),
@@ -493,6 +533,7 @@ impl NativePlan {
                     out: &mut out[..out_len],
                     out_stride: oc8,
                     act: *act,
+                    residual: residual.map(buf),
                 }
                 .run(simd);
             }
@@ -511,6 +552,7 @@ impl NativePlan {
                         out: &mut out[y * ow * oc8..(y + 1) * ow * oc8],
                         out_stride: oc8,
                         act: *act,
+                        residual: None,
                     }
                     .run(simd);
                 }
@@ -580,6 +622,7 @@ impl NativePlan {
                         out: row,
                         out_stride: cols,
                         act: Act::None,
+                        residual: None,
                     }
                     .run(simd);
                     for ky in 0..*kh {
@@ -614,6 +657,9 @@ impl NativePlan {
             }
             Step::Binary { a, b, op, act, .. } => {
                 kernels::binary(*op, buf(*a), buf(*b), &mut out[..out_len], *act, simd);
+            }
+            Step::ScaleAdd { a, s, c, .. } => {
+                kernels::scale_add(buf(*a), buf(*s), buf(*c), &mut out[..out_len], simd);
             }
             Step::GlobalMean { x, .. } => {
                 let [ih, iw, ic] = self.shapes[*x];
@@ -746,7 +792,11 @@ fn resize_bilinear(
 /// Gives a product or depthwise step the activation `act` if it has none; whether it did.
 fn set_act(step: &mut Step, act: Act) -> bool {
     match step {
-        Step::Pointwise { act: a, .. }
+        Step::Pointwise {
+            act: a,
+            residual: None,
+            ..
+        }
         | Step::Conv { act: a, .. }
         | Step::Depthwise { act: a, .. }
             if *a == Act::None =>
@@ -776,6 +826,12 @@ fn inputs_of(op: &Op) -> Vec<TensorId> {
 
 fn step_inputs(step: &Step) -> Vec<TensorId> {
     match step {
+        Step::Pointwise {
+            x,
+            residual: Some(r),
+            ..
+        } => vec![*x, *r],
+        Step::ScaleAdd { a, s, c, .. } => vec![*a, *s, *c],
         Step::Pointwise { x, .. }
         | Step::Conv { x, .. }
         | Step::Depthwise { x, .. }
@@ -798,6 +854,7 @@ fn step_output(step: &Step) -> TensorId {
         | Step::Logistic { out, .. }
         | Step::GlobalMean { out, .. }
         | Step::Resize { out, .. }
+        | Step::ScaleAdd { out, .. }
         | Step::Binary { out, .. } => *out,
     }
 }
@@ -817,8 +874,80 @@ fn resolve(mut step: Step, alias: &[TensorId]) -> Step {
             *a = alias[*a];
             *b = alias[*b];
         }
+        Step::ScaleAdd { a, s, c, .. } => {
+            *a = alias[*a];
+            *s = alias[*s];
+            *c = alias[*c];
+        }
+    }
+    if let Step::Pointwise {
+        residual: Some(r), ..
+    } = &mut step
+    {
+        *r = alias[*r];
     }
     step
+}
+
+/// Folds an ADD (no activation) of `operands` into the step before it where that is exact:
+/// into the 1x1 convolution that wrote one operand, as its residual (when the other operand
+/// was written before that convolution ran), or with the squeeze-excite MUL that wrote one
+/// operand into one [`Step::ScaleAdd`]. Either way the folded step's output is read by this
+/// ADD alone. Returns whether it folded (the ADD's output then aliases the step's).
+#[allow(clippy::too_many_arguments)]
+fn fuse_add(
+    steps: &mut Vec<Step>,
+    removed: &mut Vec<bool>,
+    alias: &mut [TensorId],
+    written_by: &mut [Option<usize>],
+    readers: &[usize],
+    shapes: &[Hwc],
+    operands: [TensorId; 2],
+    out: TensorId,
+    net_output: TensorId,
+) -> bool {
+    if shapes[operands[0]] != shapes[operands[1]] || out == net_output {
+        return false;
+    }
+    for (mine, other) in [(operands[0], operands[1]), (operands[1], operands[0])] {
+        if readers[mine] != 1 || mine == net_output {
+            continue;
+        }
+        let (src, res) = (alias[mine], alias[other]);
+        let Some(i) = written_by[src] else { continue };
+        let other_before = written_by[res].is_none_or(|j| j < i);
+        match &mut steps[i] {
+            Step::Pointwise { residual, .. } if residual.is_none() && other_before => {
+                *residual = Some(res);
+                alias[out] = src;
+                written_by[out] = Some(i);
+                return true;
+            }
+            _ => {}
+        }
+        if let Step::Binary {
+            a,
+            b,
+            op: Binary::Mul,
+            act: Act::None,
+            ..
+        } = steps[i]
+        {
+            if shapes[b][0] * shapes[b][1] == 1 && shapes[a] == shapes[src] {
+                removed[i] = true;
+                written_by[out] = Some(steps.len());
+                steps.push(Step::ScaleAdd {
+                    a,
+                    s: b,
+                    c: res,
+                    out,
+                });
+                removed.push(false);
+                return true;
+            }
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -857,13 +986,34 @@ mod tests {
             .collect();
         let mut outs = Vec::new();
         for simd in [false, true] {
-            let mut plan = NativePlan::with_simd(&net, h, w, simd).expect("plan");
+            let mut plan = NativePlan::build(&net, h, w, simd, true).expect("plan");
             let mut out = vec![f32::NAN; h * w];
             plan.run(&input, &mut out).expect("runs");
             assert!(out.iter().all(|v| (0.0..=1.0).contains(v)));
             outs.push(out.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
         }
         assert_eq!(outs[0], outs[1]);
+    }
+
+    #[test]
+    fn fused_steps_compute_what_the_ops_apart_do_bit_for_bit() {
+        let Some(net) = network() else { return };
+        let (h, w) = (64, 112);
+        let input: Vec<f32> = (0..h * w * 3)
+            .map(|i| ((i * 104_729) % 997) as f32 / 997.0)
+            .collect();
+        let mut outs = Vec::new();
+        for fuse in [false, true] {
+            let mut plan = NativePlan::build(&net, h, w, true, fuse).expect("plan");
+            let mut out = vec![f32::NAN; h * w];
+            plan.run(&input, &mut out).expect("runs");
+            outs.push((
+                plan.steps.len(),
+                out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            ));
+        }
+        assert!(outs[1].0 < outs[0].0, "nothing was fused");
+        assert_eq!(outs[0].1, outs[1].1);
     }
 
     #[test]
