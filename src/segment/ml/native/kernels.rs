@@ -303,6 +303,79 @@ pub(crate) fn scale_add_scalar(a: &[f32], s: &[f32], c: &[f32], out: &mut [f32])
     }
 }
 
+/// One output row of a bilinear resize: for output column `x` with source columns
+/// `(x0, x1, fx) = cols[x]` and channel `c`, `top = fma(r0[x1] - r0[x0], fx, r0[x0])`,
+/// `bottom` likewise from `r1`, `out = fma(bottom - top, fy, top)`.
+pub(crate) struct LerpRow<'a> {
+    pub r0: &'a [f32],
+    pub r1: &'a [f32],
+    pub fy: f32,
+    pub cols: &'a [(usize, usize, f32)],
+    pub c8: usize,
+    pub out: &'a mut [f32],
+}
+
+impl LerpRow<'_> {
+    fn fits(&self) -> bool {
+        let in_w = self.r0.len() / self.c8.max(1);
+        self.c8 > 0
+            && self.c8.is_multiple_of(LANES)
+            && self.r1.len() == self.r0.len()
+            && self.out.len() >= self.cols.len() * self.c8
+            && self.cols.iter().all(|&(a, b, _)| a < in_w && b < in_w)
+    }
+
+    /// Runs the row, with the AVX2 kernel when `simd`.
+    pub(crate) fn run(self, simd: bool) {
+        assert!(self.fits(), "resize row out of its buffers");
+        #[cfg(target_arch = "x86_64")]
+        if simd {
+            // SAFETY: AVX2 and FMA were detected (`simd`); `fits()` checked every source
+            // column is inside the rows and the output holds every column.
+            unsafe { avx2::lerp_row(self) };
+            return;
+        }
+        let _ = simd;
+        lerp_row_scalar(self);
+    }
+}
+
+/// The scalar reference of [`LerpRow::run`].
+pub(crate) fn lerp_row_scalar(l: LerpRow<'_>) {
+    let c8 = l.c8;
+    for (x, &(x0, x1, fx)) in l.cols.iter().enumerate() {
+        for c in 0..c8 {
+            let (a0, a1) = (l.r0[x0 * c8 + c], l.r0[x1 * c8 + c]);
+            let (b0, b1) = (l.r1[x0 * c8 + c], l.r1[x1 * c8 + c]);
+            let top = (a1 - a0).mul_add(fx, a0);
+            let bottom = (b1 - b0).mul_add(fx, b0);
+            l.out[x * c8 + c] = (bottom - top).mul_add(l.fy, top);
+        }
+    }
+}
+
+/// `out[c] = Σ_pixels x[p * c8 + c]` (`c8 = out.len()`), summed in pixel order.
+pub(crate) fn sum_pixels(x: &[f32], out: &mut [f32], simd: bool) {
+    assert!(
+        out.len().is_multiple_of(LANES) && !out.is_empty() && x.len().is_multiple_of(out.len()),
+        "sum over pixels of a ragged tensor"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: AVX2 was detected (`simd`); whole pixels of `out.len()` values, a multiple
+        // of 8 (checked above).
+        unsafe { avx2::sum_pixels(x, out) };
+        return;
+    }
+    let _ = simd;
+    out.fill(0.0);
+    for px in x.chunks_exact(out.len()) {
+        for (s, v) in out.iter_mut().zip(px) {
+            *s += v;
+        }
+    }
+}
+
 /// `out[i] = act(x[i])` (the activations that are not fused into a product).
 pub(crate) fn unary(x: &[f32], out: &mut [f32], act: Act, simd: bool) {
     assert!(
@@ -325,7 +398,7 @@ pub(crate) fn unary(x: &[f32], out: &mut [f32], act: Act, simd: bool) {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{Act, Binary, DepthwiseRow, Gemm, LANES};
+    use super::{Act, Binary, DepthwiseRow, Gemm, LerpRow, LANES};
 
     /// `act` on 8 lanes, the same operations as `act_scalar`.
     #[inline]
@@ -541,6 +614,56 @@ mod avx2 {
         }
     }
 
+    /// The AVX2 [`LerpRow::run`].
+    ///
+    /// # Safety
+    /// AVX2 and FMA available; `LerpRow::fits` holds.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn lerp_row(l: LerpRow<'_>) {
+        let c8 = l.c8;
+        let fy = _mm256_set1_ps(l.fy);
+        let (r0, r1, out) = (l.r0.as_ptr(), l.r1.as_ptr(), l.out.as_mut_ptr());
+        for (x, &(x0, x1, fx)) in l.cols.iter().enumerate() {
+            let fxv = _mm256_set1_ps(fx);
+            let mut c = 0;
+            while c < c8 {
+                // SAFETY: `x0, x1 < in_w` and `c + 8 <= c8` (fits), so every load is inside
+                // the rows of `in_w * c8` values; `x < cols.len()`, inside the output.
+                unsafe {
+                    let a0 = _mm256_loadu_ps(r0.add(x0 * c8 + c));
+                    let a1 = _mm256_loadu_ps(r0.add(x1 * c8 + c));
+                    let b0 = _mm256_loadu_ps(r1.add(x0 * c8 + c));
+                    let b1 = _mm256_loadu_ps(r1.add(x1 * c8 + c));
+                    let top = _mm256_fmadd_ps(_mm256_sub_ps(a1, a0), fxv, a0);
+                    let bottom = _mm256_fmadd_ps(_mm256_sub_ps(b1, b0), fxv, b0);
+                    let v = _mm256_fmadd_ps(_mm256_sub_ps(bottom, top), fy, top);
+                    _mm256_storeu_ps(out.add(x * c8 + c), v);
+                }
+                c += LANES;
+            }
+        }
+    }
+
+    /// The AVX2 [`super::sum_pixels`].
+    ///
+    /// # Safety
+    /// AVX2 available; `out.len()` a non-zero multiple of 8 dividing `x.len()`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn sum_pixels(x: &[f32], out: &mut [f32]) {
+        let n = out.len();
+        let mut c = 0;
+        while c < n {
+            let mut acc = _mm256_setzero_ps();
+            for px in x.chunks_exact(n) {
+                // SAFETY: `c + 8 <= n`, a pixel's length.
+                acc = _mm256_add_ps(acc, unsafe { _mm256_loadu_ps(px.as_ptr().add(c)) });
+            }
+            // SAFETY: `c + 8 <= n = out.len()`.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(c), acc) };
+            c += LANES;
+        }
+    }
+
     /// The AVX2 [`super::unary`].
     ///
     /// # Safety
@@ -699,6 +822,49 @@ mod tests {
                 assert_eq!(sb, vb, "in_w {in_w} k {kw} s {stride} d {dilation} {act:?}");
             }
         }
+    }
+
+    #[test]
+    fn resize_and_sums_avx2_equal_scalar_bit_for_bit() {
+        if !simd_available() {
+            return;
+        }
+        let (in_w, c8) = (5, 16);
+        let r0 = values(in_w * c8, 21);
+        let r1 = values(in_w * c8, 22);
+        let cols: Vec<(usize, usize, f32)> = (0..10)
+            .map(|x| {
+                (
+                    (x / 2).min(in_w - 1),
+                    (x / 2 + 1).min(in_w - 1),
+                    if x % 2 == 0 { 0.25 } else { 0.75 },
+                )
+            })
+            .collect();
+        let mut outs = Vec::new();
+        for s in [false, true] {
+            let mut out = vec![f32::NAN; cols.len() * c8];
+            LerpRow {
+                r0: &r0,
+                r1: &r1,
+                fy: 0.75,
+                cols: &cols,
+                c8,
+                out: &mut out,
+            }
+            .run(s);
+            outs.push(out.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        }
+        assert_eq!(outs[0], outs[1]);
+        let x = values(24 * 37, 23);
+        let mut a = vec![f32::NAN; 24];
+        let mut b = vec![f32::NAN; 24];
+        sum_pixels(&x, &mut a, false);
+        sum_pixels(&x, &mut b, true);
+        assert_eq!(
+            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
     }
 
     #[test]

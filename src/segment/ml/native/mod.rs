@@ -81,7 +81,7 @@ enum Step {
         act: Act,
     },
     /// Transposed convolution: per input row, a product to every tap's outputs
-    /// (`kh * kw` groups of `c8` columns), added into the output rows they land on.
+    /// (`kh * kw` groups of the output's channels), added into the output rows they land on.
     TransposeConv {
         x: TensorId,
         out: TensorId,
@@ -91,6 +91,9 @@ enum Step {
         kw: usize,
         stride: [usize; 2],
         pad: [usize; 2],
+        /// The network's final LOGISTIC folded in (the output is then dense: one value per
+        /// channel, no padding lanes).
+        logistic: bool,
     },
     Unary {
         x: TensorId,
@@ -119,11 +122,13 @@ enum Step {
         x: TensorId,
         out: TensorId,
     },
+    /// Bilinear resize by whole factors: each output row and column's two source indices and
+    /// the second one's weight, worked out once.
     Resize {
         x: TensorId,
         out: TensorId,
-        scale: [usize; 2],
-        coords: ResizeCoords,
+        rows: Vec<(usize, usize, f32)>,
+        cols: Vec<(usize, usize, f32)>,
     },
 }
 
@@ -149,6 +154,8 @@ pub(crate) struct NativePlan {
     buffers: Vec<Vec<f32>>,
     /// The im2col rows of the general convolutions, and the transposed convolutions' rows.
     scratch: Vec<f32>,
+    /// Tensors stored without padding lanes.
+    dense: Vec<bool>,
     input: TensorId,
     output: TensorId,
     simd: bool,
@@ -182,6 +189,9 @@ impl NativePlan {
         let mut scratch = 0usize;
         // The step that wrote each tensor, for fusing a following activation.
         let mut written_by: Vec<Option<usize>> = vec![None; n];
+        // Tensors stored without padding lanes (the network's output, when its LOGISTIC is
+        // folded into the step that writes it).
+        let mut dense = vec![false; n];
         // Steps folded into a later one (a squeeze-excite MUL into its ADD).
         let mut removed: Vec<bool> = Vec::new();
         for node in &net.nodes {
@@ -214,7 +224,7 @@ impl NativePlan {
                         // Patch order: ky, kx, input channel (the weights' own order).
                         let k = kh * kw * ci;
                         let b = PackedB::new(k, o, bias, |kk, n| wd[n * k + kk]);
-                        scratch = scratch.max(shapes[out][1] * k);
+                        scratch = scratch.max(shapes[out][1] * k + LANES);
                         Step::Conv {
                             x: *x,
                             out,
@@ -286,19 +296,16 @@ impl NativePlan {
                         ],
                     };
                     let wd = &weights.data;
-                    let cols = kh * kw * op8;
+                    // Columns: tap-major, then output channel (no padding between taps).
+                    let cols = kh * kw * o;
                     let zero = vec![0.0; cols];
                     let b = PackedB::new(ci, cols, &zero, |k, n| {
-                        let (tap, oc) = (n / op8, n % op8);
-                        if oc < o {
-                            wd[((oc * kh + tap / kw) * kw + tap % kw) * ci + k]
-                        } else {
-                            0.0
-                        }
+                        let (tap, oc) = (n / o, n % o);
+                        wd[((oc * kh + tap / kw) * kw + tap % kw) * ci + k]
                     });
                     let mut bp = vec![0.0; op8];
                     bp[..o].copy_from_slice(&bias[..o]);
-                    scratch = scratch.max(iw * cols);
+                    scratch = scratch.max(iw * b.panels * LANES);
                     Step::TransposeConv {
                         x: *x,
                         out,
@@ -308,6 +315,7 @@ impl NativePlan {
                         kw,
                         stride: *stride,
                         pad,
+                        logistic: false,
                     }
                 }
                 Op::HardSwish { x } | Op::Relu { x } | Op::Relu6 { x } => {
@@ -330,7 +338,22 @@ impl NativePlan {
                     }
                     Step::Unary { x: *x, out, act }
                 }
-                Op::Logistic { x } => Step::Logistic { x: *x, out },
+                Op::Logistic { x } => {
+                    let src = alias[*x];
+                    // The network's last op on a transposed convolution's output: into it.
+                    let into = written_by[src].filter(|_| {
+                        fuse && readers[*x] == 1 && out == net.output && *x != net.output
+                    });
+                    if let Some(Step::TransposeConv { logistic, .. }) = into.map(|i| &mut steps[i])
+                    {
+                        *logistic = true;
+                        dense[src] = true;
+                        alias[out] = src;
+                        written_by[out] = written_by[src];
+                        continue;
+                    }
+                    Step::Logistic { x: *x, out }
+                }
                 Op::Add {
                     a,
                     b,
@@ -376,12 +399,20 @@ impl NativePlan {
                     }
                 }
                 Op::GlobalMean { x } => Step::GlobalMean { x: *x, out },
-                Op::ResizeBilinear { x, scale, coords } => Step::Resize {
-                    x: *x,
-                    out,
-                    scale: *scale,
-                    coords: *coords,
-                },
+                Op::ResizeBilinear { x, scale, coords } => {
+                    let [ih, iw, _] = shapes[*x];
+                    let taps = |len: usize, scale: usize| {
+                        (0..len * scale)
+                            .map(|o| resize_tap(o, len, scale, *coords))
+                            .collect()
+                    };
+                    Step::Resize {
+                        x: *x,
+                        out,
+                        rows: taps(ih, scale[0]),
+                        cols: taps(iw, scale[1]),
+                    }
+                }
             };
             // Steps read and write resolved (aliased) tensors.
             let step = resolve(step, &alias);
@@ -403,9 +434,14 @@ impl NativePlan {
                 last_read[t] = i;
             }
         }
+        for t in 0..n {
+            if dense[alias[t]] {
+                dense[t] = true;
+            }
+        }
         let size = |t: TensorId| {
             let [h, w, c] = shapes[t];
-            h * w * c8(c)
+            h * w * if dense[t] { c } else { c8(c) }
         };
         let mut slot = vec![usize::MAX; n];
         let mut buffers: Vec<Vec<f32>> = Vec::new();
@@ -459,10 +495,21 @@ impl NativePlan {
             slot,
             buffers,
             scratch: vec![0.0; scratch],
+            dense,
             input,
             output,
             simd: simd && kernels::simd_available(),
         })
+    }
+
+    /// Values per pixel of tensor `t` (its channels, padded unless it is dense).
+    fn stride_of(&self, t: TensorId) -> usize {
+        let c = self.shapes[t][2];
+        if self.dense[t] {
+            c
+        } else {
+            c8(c)
+        }
     }
 
     /// The same plan with buffers of its own.
@@ -495,7 +542,7 @@ impl NativePlan {
         for i in 0..self.steps.len() {
             self.step(i);
         }
-        let ocp = c8(oc);
+        let ocp = self.stride_of(self.output);
         let res = &self.buffers[self.slot[self.output]];
         for (o, px) in out.iter_mut().zip(res.chunks_exact(ocp)) {
             *o = px[0];
@@ -510,11 +557,11 @@ impl NativePlan {
         let out_t = step_output(step);
         let mut out = std::mem::take(&mut self.buffers[self.slot[out_t]]);
         let [oh, ow, oc] = self.shapes[out_t];
-        let oc8 = c8(oc);
+        let oc8 = self.stride_of(out_t);
         let out_len = oh * ow * oc8;
         let buf = |t: TensorId| -> &[f32] {
-            let [h, w, c] = self.shapes[t];
-            &self.buffers[self.slot[t]][..h * w * c8(c)]
+            let [h, w, _] = self.shapes[t];
+            &self.buffers[self.slot[t]][..h * w * self.stride_of(t)]
         };
         match step {
             Step::Pointwise {
@@ -541,11 +588,11 @@ impl NativePlan {
                 let [ih, iw, ic] = self.shapes[*x];
                 let input = buf(*x);
                 let k = b.k;
-                let scratch = &mut scratch[..ow * k];
+                let scratch = &mut scratch[..ow * k + LANES];
                 for y in 0..oh {
                     im2col_row(input, [ih, iw, ic], geo, y, ow, scratch);
                     Gemm {
-                        a: scratch,
+                        a: &scratch[..ow * k],
                         a_stride: k,
                         rows: ow,
                         b,
@@ -604,12 +651,13 @@ impl NativePlan {
                 kw,
                 stride,
                 pad,
+                logistic,
                 ..
             } => {
                 let [ih, iw, ic] = self.shapes[*x];
                 let input = buf(*x);
                 for px in out[..out_len].chunks_exact_mut(oc8) {
-                    px.copy_from_slice(bias);
+                    px.copy_from_slice(&bias[..oc8]);
                 }
                 let cols = b.panels * LANES;
                 let row = &mut scratch[..iw * cols];
@@ -637,8 +685,8 @@ impl NativePlan {
                                 if xx < 0 || xx as usize >= ow {
                                     continue;
                                 }
-                                let src = &row[ix * cols + (ky * kw + kx) * oc8..][..oc8];
-                                let dst = &mut orow[xx as usize * oc8..][..oc8];
+                                let src = &row[ix * cols + (ky * kw + kx) * oc..][..oc];
+                                let dst = &mut orow[xx as usize * oc8..][..oc];
                                 for (d, s) in dst.iter_mut().zip(src) {
                                     *d += s;
                                 }
@@ -646,13 +694,24 @@ impl NativePlan {
                         }
                     }
                 }
+                if *logistic {
+                    for v in out[..out_len].iter_mut() {
+                        *v = sigmoid(*v);
+                    }
+                }
             }
             Step::Unary { x, act, .. } => {
                 kernels::unary(buf(*x), &mut out[..out_len], *act, simd);
             }
             Step::Logistic { x, .. } => {
-                for (o, &v) in out[..out_len].iter_mut().zip(buf(*x)) {
-                    *o = 1.0 / (1.0 + (-v).exp());
+                for (o, v) in out[..out_len]
+                    .chunks_exact_mut(oc8)
+                    .zip(buf(*x).chunks_exact(oc8))
+                {
+                    for (o, &v) in o[..oc].iter_mut().zip(v) {
+                        *o = sigmoid(v);
+                    }
+                    o[oc..].fill(0.0);
                 }
             }
             Step::Binary { a, b, op, act, .. } => {
@@ -665,28 +724,27 @@ impl NativePlan {
                 let [ih, iw, ic] = self.shapes[*x];
                 let cp = c8(ic);
                 let o = &mut out[..cp];
-                o.fill(0.0);
-                for px in buf(*x).chunks_exact(cp) {
-                    for (s, v) in o.iter_mut().zip(px) {
-                        *s += v;
-                    }
-                }
+                kernels::sum_pixels(buf(*x), o, simd);
                 let inv = 1.0 / (ih * iw) as f32;
                 for s in o.iter_mut() {
                     *s *= inv;
                 }
             }
-            Step::Resize {
-                x, scale, coords, ..
-            } => {
-                let [ih, iw, ic] = self.shapes[*x];
-                resize_bilinear(
-                    buf(*x),
-                    [ih, iw, c8(ic)],
-                    *scale,
-                    *coords,
-                    &mut out[..out_len],
-                );
+            Step::Resize { x, rows, cols, .. } => {
+                let [_, iw, ic] = self.shapes[*x];
+                let cp = c8(ic);
+                let input = buf(*x);
+                for (y, &(y0, y1, fy)) in rows.iter().enumerate() {
+                    kernels::LerpRow {
+                        r0: &input[y0 * iw * cp..(y0 + 1) * iw * cp],
+                        r1: &input[y1 * iw * cp..(y1 + 1) * iw * cp],
+                        fy,
+                        cols,
+                        c8: cp,
+                        out: &mut out[y * ow * cp..(y + 1) * ow * cp],
+                    }
+                    .run(simd);
+                }
             }
         }
         let slot = self.slot[out_t];
@@ -721,26 +779,35 @@ fn window(
 }
 
 /// The patches of output row `y`: for each output column, `kh * kw * c` values in the order
-/// ky, kx, channel, zero outside the input.
+/// ky, kx, channel, zero outside the input. `out` holds `ow * kh * kw * c` values plus
+/// [`LANES`] of slack: for fewer than 8 channels each tap is copied as a whole 8-lane pixel
+/// (a fixed-size copy), whose padding lanes (zeros) the next tap then overwrites.
 fn im2col_row(input: &[f32], [ih, iw, c]: Hwc, geo: &Window, y: usize, ow: usize, out: &mut [f32]) {
     let cp = c8(c);
+    let narrow = cp == LANES;
     let k = geo.kh * geo.kw * c;
     for x in 0..ow {
-        let patch = &mut out[x * k..(x + 1) * k];
         for ky in 0..geo.kh {
             let iy = (y * geo.stride[0] + ky * geo.dilation[0]) as isize - geo.pad[0] as isize;
+            let row_inside = iy >= 0 && (iy as usize) < ih;
             for kx in 0..geo.kw {
                 let ix = (x * geo.stride[1] + kx * geo.dilation[1]) as isize - geo.pad[1] as isize;
-                let dst = &mut patch[(ky * geo.kw + kx) * c..][..c];
-                if iy < 0 || iy as usize >= ih || ix < 0 || ix as usize >= iw {
-                    dst.fill(0.0);
-                } else {
-                    let at = (iy as usize * iw + ix as usize) * cp;
-                    dst.copy_from_slice(&input[at..at + c]);
+                let at = x * k + (ky * geo.kw + kx) * c;
+                let inside = row_inside && ix >= 0 && (ix as usize) < iw;
+                let src = (iy.max(0) as usize * iw + ix.max(0) as usize) * cp;
+                match (inside, narrow) {
+                    (true, true) => out[at..at + LANES].copy_from_slice(&input[src..src + LANES]),
+                    (false, true) => out[at..at + LANES].copy_from_slice(&[0.0; LANES]),
+                    (true, false) => out[at..at + c].copy_from_slice(&input[src..src + c]),
+                    (false, false) => out[at..at + c].fill(0.0),
                 }
             }
         }
     }
+}
+
+fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
 }
 
 /// Source position and weight of one output coordinate of a bilinear resize: the two input
@@ -762,31 +829,6 @@ fn resize_tap(o: usize, len: usize, scale: usize, coords: ResizeCoords) -> (usiz
     let frac = s - f;
     let clamp = |v: f32| (v.max(0.0) as usize).min(len - 1);
     (clamp(f), clamp(f + 1.0), frac)
-}
-
-fn resize_bilinear(
-    input: &[f32],
-    [ih, iw, cp]: Hwc,
-    scale: [usize; 2],
-    coords: ResizeCoords,
-    out: &mut [f32],
-) {
-    let (oh, ow) = (ih * scale[0], iw * scale[1]);
-    for y in 0..oh {
-        let (y0, y1, fy) = resize_tap(y, ih, scale[0], coords);
-        let r0 = &input[y0 * iw * cp..(y0 + 1) * iw * cp];
-        let r1 = &input[y1 * iw * cp..(y1 + 1) * iw * cp];
-        let orow = &mut out[y * ow * cp..(y + 1) * ow * cp];
-        for x in 0..ow {
-            let (x0, x1, fx) = resize_tap(x, iw, scale[1], coords);
-            let o = &mut orow[x * cp..(x + 1) * cp];
-            for c in 0..cp {
-                let top = r0[x0 * cp + c] + (r0[x1 * cp + c] - r0[x0 * cp + c]) * fx;
-                let bot = r1[x0 * cp + c] + (r1[x1 * cp + c] - r1[x0 * cp + c]) * fx;
-                o[c] = top + (bot - top) * fy;
-            }
-        }
-    }
 }
 
 /// Gives a product or depthwise step the activation `act` if it has none; whether it did.
