@@ -521,15 +521,50 @@ mod avx2 {
         }
     }
 
-    /// The AVX2 [`DepthwiseRow::run`].
+    /// The AVX2 [`DepthwiseRow::run`]: output columns whose taps are all inside the input
+    /// (on a row with every kernel row inside) by [`depthwise_interior`] for the 3x3 and 5x5
+    /// kernels, the rest column by column.
     ///
     /// # Safety
     /// AVX2 and FMA available; `DepthwiseRow::fits` holds.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn depthwise_row(d: DepthwiseRow<'_>) {
+    pub(super) unsafe fn depthwise_row(mut d: DepthwiseRow<'_>) {
+        let (kh, kw) = (d.rows.len(), d.kw);
+        let fast = d.dilation == 1
+            && matches!((kh, kw), (3, 3) | (5, 5))
+            && d.rows.iter().all(Option::is_some);
+        // Columns with every tap inside: x * stride >= pad_left and
+        // x * stride - pad_left + kw - 1 < in_w.
+        let (lo, hi) = if fast && d.in_w + d.pad_left >= kw {
+            let lo = d.pad_left.div_ceil(d.stride);
+            let hi = ((d.in_w + d.pad_left - kw) / d.stride + 1).min(d.out_w);
+            (lo.min(hi), hi)
+        } else {
+            (0, 0)
+        };
+        // SAFETY: the caller's contract (AVX2, FMA, `fits`); every column range lies inside
+        // `0..out_w`, and `lo..hi` holds only columns whose taps are inside the input.
+        unsafe {
+            depthwise_columns(&mut d, 0..lo);
+            match (kh, kw) {
+                (3, 3) if lo < hi => depthwise_interior::<3, 3>(&mut d, lo..hi),
+                (5, 5) if lo < hi => depthwise_interior::<5, 5>(&mut d, lo..hi),
+                _ => {}
+            }
+            let out_w = d.out_w;
+            depthwise_columns(&mut d, hi.max(lo)..out_w);
+        }
+    }
+
+    /// Output columns `xs` one by one, each tap checked against the input's sides.
+    ///
+    /// # Safety
+    /// AVX2 and FMA available; `DepthwiseRow::fits` holds; `xs` inside `0..out_w`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn depthwise_columns(d: &mut DepthwiseRow<'_>, xs: std::ops::Range<usize>) {
         let c8 = d.c8;
         let out = d.out.as_mut_ptr();
-        for x in 0..d.out_w {
+        for x in xs {
             let (lo, hi) = d.kx_range(x);
             let ix0 = x * d.stride + lo * d.dilation - d.pad_left;
             let mut c = 0;
@@ -556,6 +591,55 @@ mod avx2 {
                 }
                 c += LANES;
             }
+        }
+    }
+
+    /// Output columns `xs`, all of whose `KH x KW` taps are inside the input (dilation 1,
+    /// every row present): per 8 channels the kernel's weights are loaded once for the whole
+    /// run of columns, and the taps are summed in the same order as the scalar reference.
+    ///
+    /// # Safety
+    /// AVX2 and FMA available; `DepthwiseRow::fits` holds; `d.rows` has `KH` rows, all
+    /// present, `d.kw == KW`, `d.dilation == 1`; for every `x` in `xs`,
+    /// `x * stride >= pad_left` and `x * stride - pad_left + KW <= in_w`; `xs` inside
+    /// `0..out_w`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn depthwise_interior<const KH: usize, const KW: usize>(
+        d: &mut DepthwiseRow<'_>,
+        xs: std::ops::Range<usize>,
+    ) {
+        let c8 = d.c8;
+        let out = d.out.as_mut_ptr();
+        let mut rows = [std::ptr::null::<f32>(); KH];
+        for (r, row) in rows.iter_mut().zip(d.rows) {
+            *r = row.map_or(std::ptr::null(), <[f32]>::as_ptr);
+        }
+        let mut c = 0;
+        while c < c8 {
+            // SAFETY: weights `[KH][KW][c8]` and bias `c8` (fits), `c + 8 <= c8`; per the
+            // contract every tap of every column in `xs` is at an input column `< in_w` of a
+            // present row of `in_w * c8` values; outputs at `x < out_w`.
+            unsafe {
+                let mut w = [[_mm256_setzero_ps(); KW]; KH];
+                for (ky, wr) in w.iter_mut().enumerate() {
+                    for (kx, wv) in wr.iter_mut().enumerate() {
+                        *wv = _mm256_loadu_ps(d.w.as_ptr().add((ky * KW + kx) * c8 + c));
+                    }
+                }
+                let bias = _mm256_loadu_ps(d.bias.as_ptr().add(c));
+                for x in xs.clone() {
+                    let ix0 = x * d.stride - d.pad_left;
+                    let mut acc = bias;
+                    for (ky, wr) in w.iter().enumerate() {
+                        let rp = rows[ky].add(ix0 * c8 + c);
+                        for (kx, &wv) in wr.iter().enumerate() {
+                            acc = _mm256_fmadd_ps(_mm256_loadu_ps(rp.add(kx * c8)), wv, acc);
+                        }
+                    }
+                    _mm256_storeu_ps(out.add(x * c8 + c), act8(acc, d.act));
+                }
+            }
+            c += LANES;
         }
     }
 
@@ -781,6 +865,8 @@ mod tests {
         }
         for (in_w, kw, stride, dilation, pad_left, c8) in [
             (9, 3, 1, 1, 1, 8),
+            (12, 5, 1, 1, 2, 16),
+            (11, 3, 2, 1, 0, 8),
             (16, 5, 2, 1, 2, 16),
             (7, 3, 2, 2, 2, 24),
             (4, 3, 1, 1, 0, 8),
@@ -789,14 +875,15 @@ mod tests {
             let out_w = (in_w + 2 * pad_left - (kw - 1) * dilation - 1) / stride + 1;
             let rows_data: Vec<Vec<f32>> =
                 (0..kh).map(|r| values(in_w * c8, r as u32 + 11)).collect();
-            let rows: Vec<Option<&[f32]>> = rows_data
-                .iter()
-                .enumerate()
-                .map(|(r, v)| (r != 1).then_some(v.as_slice()))
-                .collect();
             let w = values(kh * kw * c8, 5);
             let bias = values(c8, 6);
-            for act in ACTS {
+            // Every row present (the interior fast path), and a row missing (column by column).
+            for (missing, act) in [false, true].into_iter().flat_map(|m| ACTS.map(|a| (m, a))) {
+                let rows: Vec<Option<&[f32]>> = rows_data
+                    .iter()
+                    .enumerate()
+                    .map(|(r, v)| (!missing || r != 1).then_some(v.as_slice()))
+                    .collect();
                 let mut scalar = vec![f32::NAN; out_w * c8];
                 let mut simd = vec![f32::NAN; out_w * c8];
                 for (out, s) in [(&mut scalar, false), (&mut simd, true)] {
@@ -819,7 +906,10 @@ mod tests {
                 assert!(scalar.iter().all(|v| v.is_finite()));
                 let sb: Vec<u32> = scalar.iter().map(|v| v.to_bits()).collect();
                 let vb: Vec<u32> = simd.iter().map(|v| v.to_bits()).collect();
-                assert_eq!(sb, vb, "in_w {in_w} k {kw} s {stride} d {dilation} {act:?}");
+                assert_eq!(
+                    sb, vb,
+                    "in_w {in_w} k {kw} s {stride} d {dilation} {act:?} missing {missing}"
+                );
             }
         }
     }

@@ -535,9 +535,17 @@ impl NativePlan {
         }
         let cp = c8(c);
         let buf = &mut self.buffers[self.slot[self.input]];
-        for (px, rgb) in buf.chunks_exact_mut(cp).zip(input.chunks_exact(c)) {
-            px[..c].copy_from_slice(rgb);
-            px[c..].fill(0.0);
+        if c == 3 && cp == LANES {
+            // Whole fixed-size pixels (no copy calls for three values).
+            for (px, rgb) in buf.chunks_exact_mut(LANES).zip(input.chunks_exact(3)) {
+                let v = [rgb[0], rgb[1], rgb[2], 0.0, 0.0, 0.0, 0.0, 0.0];
+                px.copy_from_slice(&v);
+            }
+        } else {
+            for (px, rgb) in buf.chunks_exact_mut(cp).zip(input.chunks_exact(c)) {
+                px[..c].copy_from_slice(rgb);
+                px[c..].fill(0.0);
+            }
         }
         for i in 0..self.steps.len() {
             self.step(i);
@@ -656,8 +664,12 @@ impl NativePlan {
             } => {
                 let [ih, iw, ic] = self.shapes[*x];
                 let input = buf(*x);
-                for px in out[..out_len].chunks_exact_mut(oc8) {
-                    px.copy_from_slice(&bias[..oc8]);
+                if oc8 == 1 {
+                    out[..out_len].fill(bias[0]);
+                } else {
+                    for px in out[..out_len].chunks_exact_mut(oc8) {
+                        px.copy_from_slice(&bias[..oc8]);
+                    }
                 }
                 let cols = b.panels * LANES;
                 let row = &mut scratch[..iw * cols];
@@ -781,10 +793,9 @@ fn window(
 /// The patches of output row `y`: for each output column, `kh * kw * c` values in the order
 /// ky, kx, channel, zero outside the input. `out` holds `ow * kh * kw * c` values plus
 /// [`LANES`] of slack: for fewer than 8 channels each tap is copied as a whole 8-lane pixel
-/// (a fixed-size copy), whose padding lanes (zeros) the next tap then overwrites.
+/// (a fixed-size copy, no call), whose padding lanes (zeros) the next tap then overwrites.
 fn im2col_row(input: &[f32], [ih, iw, c]: Hwc, geo: &Window, y: usize, ow: usize, out: &mut [f32]) {
     let cp = c8(c);
-    let narrow = cp == LANES;
     let k = geo.kh * geo.kw * c;
     for x in 0..ow {
         for ky in 0..geo.kh {
@@ -795,11 +806,19 @@ fn im2col_row(input: &[f32], [ih, iw, c]: Hwc, geo: &Window, y: usize, ow: usize
                 let at = x * k + (ky * geo.kw + kx) * c;
                 let inside = row_inside && ix >= 0 && (ix as usize) < iw;
                 let src = (iy.max(0) as usize * iw + ix.max(0) as usize) * cp;
-                match (inside, narrow) {
-                    (true, true) => out[at..at + LANES].copy_from_slice(&input[src..src + LANES]),
-                    (false, true) => out[at..at + LANES].copy_from_slice(&[0.0; LANES]),
-                    (true, false) => out[at..at + c].copy_from_slice(&input[src..src + c]),
-                    (false, false) => out[at..at + c].fill(0.0),
+                if cp == LANES {
+                    let px: [f32; LANES] = match input.get(src..src + LANES) {
+                        Some(v) if inside => std::array::from_fn(|i| v[i]),
+                        _ => [0.0; LANES],
+                    };
+                    let dst: &mut [f32; LANES] = (&mut out[at..at + LANES])
+                        .try_into()
+                        .expect("a range of LANES values");
+                    *dst = px;
+                } else if inside {
+                    out[at..at + c].copy_from_slice(&input[src..src + c]);
+                } else {
+                    out[at..at + c].fill(0.0);
                 }
             }
         }
