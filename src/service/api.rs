@@ -299,7 +299,11 @@ async fn change_scene(
     ok(s.op(who, true, move |st, who| {
         let waiting = st.meeting.change_scene(&who.id, scene)?;
         let room = st.room_of(&who.id);
-        Ok(json!({ "room": room, "scene": req.scene, "waiting": waiting }))
+        let id = st
+            .meeting
+            .live(&room)
+            .map(|l| l.compositor().scene().id.clone());
+        Ok(json!({ "room": room, "scene": id, "waiting": waiting }))
     })
     .await?)
 }

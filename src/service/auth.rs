@@ -476,7 +476,7 @@ mod tests {
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(first.trim().len(), 64);
-        assert_eq!(load_or_create_key_file(&path).unwrap(), first);
+        assert_eq!(load_or_create_key_file(&path).unwrap().trim(), first.trim());
         // Two authorities from the same file accept each other's tokens.
         let a = Authority::resolve(None, Some(&path)).unwrap();
         let b = Authority::resolve(None, Some(&path)).unwrap();
