@@ -64,6 +64,11 @@ pub enum ServiceError {
     /// The server is shutting down (503/46518).
     #[error("shutting down")]
     ShuttingDown,
+    /// The service cannot start with these settings: a scene, the signing key, the selfie
+    /// model (500/46598; reported by [`Service::new`](super::Service::new), never to a
+    /// client).
+    #[error("{0}")]
+    Setup(String),
     /// Something failed inside (500/46599).
     #[error("internal error: {0}")]
     Internal(String),
@@ -96,7 +101,7 @@ impl ServiceError {
             ServiceError::BodyTooLarge { .. } => 413,
             ServiceError::Limit { .. } | ServiceError::Timeout | ServiceError::ShuttingDown => 503,
             ServiceError::NoRoute => 404,
-            ServiceError::Internal(_) => 500,
+            ServiceError::Setup(_) | ServiceError::Internal(_) => 500,
         }
     }
 
@@ -113,6 +118,7 @@ impl ServiceError {
             ServiceError::NoRoute => 46516,
             ServiceError::UnknownScene(_) => 46517,
             ServiceError::ShuttingDown => 46518,
+            ServiceError::Setup(_) => 46598,
             ServiceError::Internal(_) => 46599,
         }
     }

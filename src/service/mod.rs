@@ -47,7 +47,7 @@ impl Service {
     /// a meeting can be made (the selfie model for `segment = "auto"`).
     pub fn new(config: ServiceConfig) -> Result<Self, ServiceError> {
         let authority = Authority::resolve(config.key.as_deref(), config.key_file.as_deref())
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            .map_err(|e| ServiceError::Setup(e.to_string()))?;
         let runtime = Runtime::new(config)?;
         Ok(Self {
             state: AppState {

@@ -529,11 +529,11 @@ impl Runtime {
     pub fn new(config: ServiceConfig) -> Result<Self, ServiceError> {
         config
             .validate()
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            .map_err(|e| ServiceError::Setup(e.to_string()))?;
         let limits = SceneLimits::default();
         let load = |spec: &str| {
             Scene::open(spec, &limits)
-                .map_err(|e| ServiceError::Internal(format!("scene {spec:?}: {e}")))
+                .map_err(|e| ServiceError::Setup(format!("scene {spec:?}: {e}")))
         };
         let scene = load(&config.scene)?;
         let mut scenes = HashMap::new();
@@ -548,7 +548,8 @@ impl Runtime {
             .with_compositor(compositor)
             .with_fps(config.fps, 1)
             .with_scene_size(size.0, size.1);
-        Meeting::new(scene.clone(), options.clone())?;
+        Meeting::new(scene.clone(), options.clone())
+            .map_err(|e| ServiceError::Setup(format!("a meeting cannot be made: {e}")))?;
         Ok(Self {
             config,
             scene,
@@ -896,6 +897,7 @@ impl Runtime {
         let period = Duration::from_micros(1_000_000 / u64::from(self.config.fps.max(1)));
         let empty_after = Duration::from_millis(self.config.limits.empty_meeting_ms);
         let mut origin = Instant::now();
+        let mut failures = 0u64;
         loop {
             let next_us = handle.lock().meeting.now_us();
             let due = origin + Duration::from_micros(u64::try_from(next_us).unwrap_or(0));
@@ -912,7 +914,17 @@ impl Runtime {
             let mut st = handle.lock();
             match st.meeting.tick() {
                 Ok(info) => st.deliver(info.time_us),
-                Err(e) => eprintln!("together serve: meeting {:?}: tick: {e}", handle.id),
+                Err(e) => {
+                    // Logged at the 1st, 2nd, 4th, 8th, ... failure: a meeting that fails
+                    // every tick does not flood the log.
+                    failures += 1;
+                    if failures.is_power_of_two() {
+                        eprintln!(
+                            "together serve: meeting {:?}: tick failed ({failures} so far): {e}",
+                            handle.id
+                        );
+                    }
+                }
             }
             st.dispatch(&handle.events);
             if st.meeting.participants().next().is_some() || st.event_clients > 0 {
