@@ -683,6 +683,31 @@ fn events_arrive_in_seq_order_with_each_clients_own_seating_map() {
         .pop()
         .unwrap();
     assert_eq!(e["error"]["subcode"], 46405);
+
+    // A scene change reaches both, each map in its client's size (Olivia 640x360, Alice now
+    // 960x540).
+    ok(api.put(
+        "togetherMode/scene",
+        &olivia,
+        json!({"scene": "builtin:grid"}),
+    ));
+    let scene_event = |ws: &mut Ws| {
+        read_until(ws, |v| v["event"] == "togetherModeSceneUpdated")
+            .pop()
+            .unwrap()
+    };
+    let (so, sa) = (scene_event(&mut wo), scene_event(&mut wa));
+    assert_eq!(so["sceneSize"], json!({"width": 640, "height": 360}));
+    assert_eq!(sa["sceneSize"], json!({"width": 960, "height": 540}));
+    assert!(so["seq"] == sa["seq"] && so["scene"] == sa["scene"]);
+    let (mo, ma) = (&so["seatingMap"], &sa["seatingMap"]);
+    assert_eq!(mo.as_object().unwrap().len(), 2);
+    for id in ["8:orgid:olivia", "8:acs:alice"] {
+        for k in ["top", "left", "width", "height"] {
+            let (o, a) = (mo[id][k].as_f64().unwrap(), ma[id][k].as_f64().unwrap());
+            assert!((3.0 * o - 2.0 * a).abs() < 0.05, "{id} {k}: {o} vs {a}");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
