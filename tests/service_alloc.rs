@@ -22,11 +22,21 @@ static GLOBAL: common::alloc::Counting = common::alloc::Counting;
 const WAIT: Duration = Duration::from_secs(20);
 
 /// Counts the frames of room `main` and notes anything unexpected.
-#[derive(Default)]
 struct Sink {
     frames: AtomicUsize,
     last_pts: AtomicI64,
     wrong: AtomicBool,
+}
+
+impl Default for Sink {
+    fn default() -> Self {
+        Self {
+            frames: AtomicUsize::new(0),
+            // Tick 0 is at 0 µs.
+            last_pts: AtomicI64::new(i64::MIN),
+            wrong: AtomicBool::new(false),
+        }
+    }
 }
 
 impl RoomSink for Sink {
