@@ -273,7 +273,6 @@ impl Authority {
                 ErrorKind::InvalidSignature => AuthError::BadSignature,
                 ErrorKind::ExpiredSignature => AuthError::Expired,
                 ErrorKind::MissingRequiredClaim(c) => AuthError::BadClaims(format!("missing {c}")),
-                ErrorKind::Json(_) => AuthError::BadClaims("unreadable claims".into()),
                 _ => AuthError::Malformed,
             })?;
         let claims = data.claims;
@@ -444,6 +443,42 @@ mod tests {
         assert_eq!(a.verify(&old, "m1"), Err(AuthError::Expired));
         assert!(a.mint("../x", "8:acs:a", Role::Attendee, 60).is_err());
         assert!(Authority::new(b"short").is_err());
+    }
+
+    /// A token without an expiry (malformed: the claims do not parse), with an unknown role,
+    /// or unsigned (`alg: none`) is refused even when signed with the right key.
+    #[test]
+    fn signed_tokens_with_unusable_claims_are_refused() {
+        #[derive(Serialize)]
+        struct NoExpiry<'a> {
+            sub: &'a str,
+            mtg: &'a str,
+            role: &'a str,
+        }
+        let a = Authority::new(KEY).unwrap();
+        let key = EncodingKey::from_secret(KEY).unwrap();
+        let header = Header::new(Algorithm::HS256);
+        let claims = NoExpiry {
+            sub: "8:orgid:o",
+            mtg: "m",
+            role: "organizer",
+        };
+        let t = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+        assert_eq!(a.verify(&t, "m"), Err(AuthError::Malformed));
+        let king = Claims {
+            sub: "8:orgid:o".into(),
+            mtg: "m".into(),
+            role: "king".into(),
+            iat: now_s(),
+            exp: now_s() + 60,
+        };
+        let t = jsonwebtoken::encode(&header, &king, &key).unwrap();
+        assert!(matches!(a.verify(&t, "m"), Err(AuthError::BadClaims(_))));
+        assert!(a.mint_claims(&king).is_err());
+        // Another algorithm (none) is malformed here.
+        let parts: Vec<&str> = t.split('.').collect();
+        let unsigned = format!("eyJhbGciOiJub25lIn0.{}.", parts[1]);
+        assert_eq!(a.verify(&unsigned, "m"), Err(AuthError::Malformed));
     }
 
     #[test]
