@@ -14,10 +14,10 @@ use super::{SegmentMode, SegmentModeError, SegmenterFactory};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Backend {
     /// tract, in pure Rust (always available with the feature `ml`).
-    #[default]
     Tract,
-    /// The project's own kernels for this network family, in pure Rust (NHWC f32, AVX2/FMA
-    /// where the CPU has them; always available with the feature `ml`).
+    /// The default: the project's own kernels for this network family, in pure Rust (NHWC
+    /// f32, AVX2/FMA where the CPU has them; always available with the feature `ml`).
+    #[default]
     Native,
     /// ONNX Runtime through `ort` (cargo feature `ml-ort`; the shared library is loaded at run
     /// time, see `segment::ml::load_onnxruntime`).

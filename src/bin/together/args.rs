@@ -180,9 +180,10 @@ pub fn backend() -> impl TypedValueParser<Value = Backend> {
 /// `bench --segment ml`).
 #[derive(clap::Args, Debug, Clone)]
 pub struct MlArgs {
-    /// What runs the selfie model: tract (pure Rust) or ort (onnxruntime; needs
-    /// --features ml-ort and the library: --ort-lib or ORT_DYLIB_PATH).
-    #[arg(long, default_value = "tract", value_parser = backend())]
+    /// What runs the selfie model: native (the default: our own kernels, pure Rust), tract
+    /// (pure Rust) or ort (onnxruntime; needs --features ml-ort and the library: --ort-lib
+    /// or ORT_DYLIB_PATH).
+    #[arg(long, default_value = "native", value_parser = backend())]
     pub backend: Backend,
     /// The onnxruntime shared library for --backend ort (default: $ORT_DYLIB_PATH).
     #[arg(long)]
@@ -190,9 +191,9 @@ pub struct MlArgs {
 }
 
 impl MlArgs {
-    /// Whether the backend options were given (other than the default tract).
+    /// Whether the backend options were given (other than the default backend).
     pub fn given(&self) -> bool {
-        self.backend != Backend::Tract || self.ort_lib.is_some()
+        self.backend != Backend::default() || self.ort_lib.is_some()
     }
 
     /// Refuses `--ort-lib` without `--backend ort`, and both in a build without the ML

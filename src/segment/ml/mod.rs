@@ -1,14 +1,16 @@
 //! ML person segmentation (feature `ml`): MediaPipe's selfie segmentation model (Apache-2.0),
 //! read from its `.tflite` file and run in pure Rust.
 //!
-//! [`SelfieModel::from_file`] reads the flatbuffer, folds the fp16 constants to f32 and maps
-//! each op to a tract op (modules `tflite` and `tract_engine`); [`SelfieModel::runner`] builds an
-//! optimised plan for one input size (the network is fully convolutional: any size that is a
-//! multiple of 16 works, 256x256 and 256x144 are the two models' native sizes).
-//! `scripts/fetch-model.sh` fetches the models, pinned by version and SHA-256.
+//! [`SelfieModel::from_file`] reads the flatbuffer and folds the fp16 constants to f32 into a
+//! small graph (module `tflite`); [`SelfieModel::runner`] builds a plan for one input size
+//! (the network is fully convolutional: any size that is a multiple of 16 works, 256x256 and
+//! 256x144 are the two models' native sizes). `scripts/fetch-model.sh` fetches the models,
+//! pinned by version and SHA-256.
 //!
-//! Two backends run the graph ([`Backend`]): tract (pure Rust, the default) and, with the
-//! feature `ml-ort`, onnxruntime through `ort` (the same graph as an in-memory ONNX model; the
+//! Three backends run the graph ([`Backend`]): the native one (the default: kernels of our
+//! own for this network family, module `native`, as fast as onnxruntime on one thread), tract
+//! (pure Rust, each op mapped to a tract op, module `tract_engine`) and, with the feature
+//! `ml-ort`, onnxruntime through `ort` (the same graph as an in-memory ONNX model; the
 //! shared library is loaded at run time from `ORT_DYLIB_PATH` or [`load_onnxruntime`]).
 //!
 //! [`MlSegmenter`] is the per-seat [`Segmenter`](super::Segmenter); the seats of one
@@ -216,12 +218,13 @@ impl SelfieModel {
         self.net.nodes.len()
     }
 
-    /// Builds an optimised plan for a `width x height` input (~0.1 s; do it once per size).
+    /// Builds a plan for a `width x height` input on the default backend (do it once per
+    /// size).
     pub fn runner(&self, width: usize, height: usize) -> Result<ModelRunner, MlError> {
-        self.runner_with(width, height, GraphRewrite::default())
+        self.runner_on(Backend::default(), width, height, GraphRewrite::default())
     }
 
-    /// [`runner`](Self::runner) with a choice of graph rewrite (for measurements).
+    /// A tract plan with a choice of graph rewrite (for measurements).
     pub fn runner_with(
         &self,
         width: usize,

@@ -73,7 +73,7 @@ pub struct ScheduleOptions {
     pub clean: Option<CleanOptions>,
     /// How the graph is expressed for tract.
     pub rewrite: GraphRewrite,
-    /// What runs the network (tract unless asked otherwise; [`Backend::Ort`] needs the
+    /// What runs the network (the native backend unless asked otherwise; [`Backend::Ort`] needs the
     /// feature `ml-ort` and the onnxruntime library).
     pub backend: Backend,
 }

@@ -664,15 +664,17 @@ impl NativePlan {
             } => {
                 let [ih, iw, ic] = self.shapes[*x];
                 let input = buf(*x);
-                if oc8 == 1 {
-                    out[..out_len].fill(bias[0]);
-                } else {
+                let cols = b.panels * LANES;
+                let row = &mut scratch[..iw * cols];
+                // Taps that neither overlap nor fall outside (kernel = stride, no padding):
+                // each output value is one product plus the bias, written once.
+                let tiled =
+                    [*kh, *kw] == *stride && *pad == [0, 0] && [oh, ow] == [ih * kh, iw * kw];
+                if !tiled {
                     for px in out[..out_len].chunks_exact_mut(oc8) {
                         px.copy_from_slice(&bias[..oc8]);
                     }
                 }
-                let cols = b.panels * LANES;
-                let row = &mut scratch[..iw * cols];
                 for iy in 0..ih {
                     Gemm {
                         a: &input[iy * iw * c8(ic)..(iy + 1) * iw * c8(ic)],
@@ -685,6 +687,27 @@ impl NativePlan {
                         residual: None,
                     }
                     .run(simd);
+                    if tiled {
+                        for ky in 0..*kh {
+                            let y = iy * kh + ky;
+                            let orow = &mut out[y * ow * oc8..(y + 1) * ow * oc8];
+                            for (src, dst) in
+                                row.chunks_exact(cols).zip(orow.chunks_exact_mut(kw * oc8))
+                            {
+                                for (kx, px) in dst.chunks_exact_mut(oc8).enumerate() {
+                                    let taps = &src[(ky * kw + kx) * oc..][..oc];
+                                    for ((d, &t), &bv) in px.iter_mut().zip(taps).zip(bias.iter()) {
+                                        let v = bv + t;
+                                        *d = if *logistic { sigmoid(v) } else { v };
+                                    }
+                                    if oc8 > oc {
+                                        px[oc..].fill(0.0);
+                                    }
+                                }
+                            }
+                        }
+                        continue;
+                    }
                     for ky in 0..*kh {
                         let y = (iy * stride[0] + ky) as isize - pad[0] as isize;
                         if y < 0 || y as usize >= oh {
@@ -706,7 +729,7 @@ impl NativePlan {
                         }
                     }
                 }
-                if *logistic {
+                if *logistic && !tiled {
                     for v in out[..out_len].iter_mut() {
                         *v = sigmoid(*v);
                     }
@@ -797,9 +820,39 @@ fn window(
 fn im2col_row(input: &[f32], [ih, iw, c]: Hwc, geo: &Window, y: usize, ow: usize, out: &mut [f32]) {
     let cp = c8(c);
     let k = geo.kh * geo.kw * c;
+    let iy_of =
+        |ky: usize| (y * geo.stride[0] + ky * geo.dilation[0]) as isize - geo.pad[0] as isize;
+    // Columns whose taps are all inside the input, on a row whose kernel rows all are.
+    let reach = (geo.kw - 1) * geo.dilation[1];
+    let rows_inside = (0..geo.kh).all(|ky| (0..ih as isize).contains(&iy_of(ky)));
+    let (lo, hi) = if rows_inside && cp == LANES && iw + geo.pad[1] > reach {
+        let lo = geo.pad[1].div_ceil(geo.stride[1]);
+        let hi = ((iw + geo.pad[1] - reach - 1) / geo.stride[1] + 1).min(ow);
+        (lo, hi.max(lo))
+    } else {
+        (0, 0)
+    };
     for x in 0..ow {
+        if (lo..hi).contains(&x) {
+            let ix0 = x * geo.stride[1] - geo.pad[1];
+            for ky in 0..geo.kh {
+                let row = iy_of(ky) as usize * iw;
+                for kx in 0..geo.kw {
+                    let src = (row + ix0 + kx * geo.dilation[1]) * LANES;
+                    let at = x * k + (ky * geo.kw + kx) * c;
+                    let px: &[f32; LANES] = input[src..src + LANES]
+                        .try_into()
+                        .expect("a range of LANES values");
+                    let dst: &mut [f32; LANES] = (&mut out[at..at + LANES])
+                        .try_into()
+                        .expect("a range of LANES values");
+                    *dst = *px;
+                }
+            }
+            continue;
+        }
         for ky in 0..geo.kh {
-            let iy = (y * geo.stride[0] + ky * geo.dilation[0]) as isize - geo.pad[0] as isize;
+            let iy = iy_of(ky);
             let row_inside = iy >= 0 && (iy as usize) < ih;
             for kx in 0..geo.kw {
                 let ix = (x * geo.stride[1] + kx * geo.dilation[1]) as isize - geo.pad[1] as isize;
@@ -1089,6 +1142,60 @@ mod tests {
             plan.buffers.len(),
             net.tensor_count
         );
+    }
+
+    #[test]
+    fn im2col_rows_hold_each_patch_with_zeros_outside() {
+        for (ih, iw, c, k, stride, pad) in [
+            (7, 9, 3, 3, 2, 1),
+            (5, 6, 3, 3, 1, 1),
+            (6, 5, 16, 3, 2, 0),
+            (4, 4, 3, 5, 1, 2),
+        ] {
+            let cp = c8(c);
+            // Channel values a function of place; padding lanes zero, as in the plan.
+            let mut input = vec![0.0; ih * iw * cp];
+            for (p, px) in input.chunks_exact_mut(cp).enumerate() {
+                for (ch, v) in px[..c].iter_mut().enumerate() {
+                    *v = (p * 31 + ch) as f32 + 1.0;
+                }
+            }
+            let geo = Window {
+                kh: k,
+                kw: k,
+                stride: [stride; 2],
+                dilation: [1, 1],
+                pad: [pad; 2],
+            };
+            let oh = (ih + 2 * pad - k) / stride + 1;
+            let ow = (iw + 2 * pad - k) / stride + 1;
+            let kk = k * k * c;
+            let mut out = vec![f32::NAN; ow * kk + LANES];
+            for y in 0..oh {
+                im2col_row(&input, [ih, iw, c], &geo, y, ow, &mut out);
+                for x in 0..ow {
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            for ch in 0..c {
+                                let iy = (y * stride + ky) as isize - pad as isize;
+                                let ix = (x * stride + kx) as isize - pad as isize;
+                                let want =
+                                    if iy < 0 || ix < 0 || iy >= ih as isize || ix >= iw as isize {
+                                        0.0
+                                    } else {
+                                        input[(iy as usize * iw + ix as usize) * cp + ch]
+                                    };
+                                assert_eq!(
+                                    out[x * kk + (ky * k + kx) * c + ch],
+                                    want,
+                                    "{ih}x{iw} k{k} s{stride} y{y} x{x}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
