@@ -363,6 +363,7 @@ impl MlShared {
             prev_view: Rect::default(),
             gate: GateState::default(),
             coarse_key: None,
+            run_window: None,
         }
     }
 
@@ -527,6 +528,8 @@ pub struct MlSegmenter {
     gate: GateState,
     /// What the coarse mask was last made from (`None`: nothing, or a map made since).
     coarse_key: Option<CoarseKey>,
+    /// The seat's crop window on the frame of the last run.
+    run_window: Option<Rect>,
 }
 
 /// What a seat's coarse mask is made from besides the map ([`MlSegmenter::coarse_key`]).
@@ -843,7 +846,13 @@ impl MlSegmenter {
                     &self.cur_cols,
                 );
                 tracked = Some((c.dx, c.dy));
-                let d = self.gate.step(&g, due, period as u32, g.changed(&c, w, h));
+                // Motion is tracked inside the seat's window: a window that moved (framing
+                // follows the person) moved the seat's content in the frame, which the
+                // frame-level map must follow.
+                let moved = window_moved(self.run_window, window, g.shift);
+                let d = self
+                    .gate
+                    .step(&g, due, period as u32, moved || g.changed(&c, w, h));
                 match d {
                     Gated::Skip => self.shared.skipped.fetch_add(1, Ordering::Relaxed),
                     Gated::Early => self.shared.early.fetch_add(1, Ordering::Relaxed),
@@ -855,6 +864,7 @@ impl MlSegmenter {
         };
         if self.ran {
             self.gate = GateState::default();
+            self.run_window = window;
         }
         let (dx, dy) = if self.ran {
             self.run_model(input, source.as_ref())?;
@@ -1130,6 +1140,22 @@ fn match_profiles(reference: &[u32], cur: &[u32], range: usize) -> ProfileMatch 
         shift: best.1,
         residual: best.2 / n as f64,
         offset: -(offset as f64) / n as f64,
+    }
+}
+
+/// Whether the crop window moved or changed size by more than `fraction` of its size since
+/// `then` (on either axis; any change to or from no window counts).
+fn window_moved(then: Option<Rect>, now: Option<Rect>, fraction: f32) -> bool {
+    match (then, now) {
+        (Some(a), Some(b)) => {
+            let far = |d: i64, len: i64| d.unsigned_abs() as f32 > fraction * len.max(1) as f32;
+            far(b.x - a.x, a.width)
+                || far(b.y - a.y, a.height)
+                || far(b.width - a.width, a.width)
+                || far(b.height - a.height, a.height)
+        }
+        (None, None) => false,
+        _ => true,
     }
 }
 
@@ -1485,6 +1511,35 @@ mod tests {
             }
             assert!(since < 15, "tick {t}");
         }
+    }
+
+    #[test]
+    fn a_moved_window_counts_as_a_change() {
+        let r = Rect::new(100, 50, 200, 300);
+        assert!(!window_moved(Some(r), Some(r), 0.03));
+        assert!(!window_moved(None, None, 0.03));
+        assert!(window_moved(None, Some(r), 0.03));
+        // 3 % of 200 is 6 pixels across, of 300 9 pixels down.
+        assert!(!window_moved(
+            Some(r),
+            Some(Rect::new(106, 59, 200, 300)),
+            0.03
+        ));
+        assert!(window_moved(
+            Some(r),
+            Some(Rect::new(107, 50, 200, 300)),
+            0.03
+        ));
+        assert!(window_moved(
+            Some(r),
+            Some(Rect::new(100, 40, 200, 300)),
+            0.03
+        ));
+        assert!(window_moved(
+            Some(r),
+            Some(Rect::new(100, 50, 220, 330)),
+            0.03
+        ));
     }
 
     #[test]
