@@ -208,9 +208,11 @@ fn compare_gate(
                     )?;
                     let seconds = (r.seats * r.frames) as f64 / FPS;
                     println!(
-                        "{name} seats={n} round={round} {label}: mean={:.3} worst={:.3} period={} runs/seat-s={:.2} longest_gap={} skipped={} early={} ml_ms/seat-s={:.1} (runs {:.1} + frame work {:.1}) ms/run={:.2}",
+                        "{name} seats={n} round={round} {label}: mean={:.3} worst={:.3} window_mean={:.3} window_worst={:.3} period={} runs/seat-s={:.2} longest_gap={} skipped={} early={} ml_ms/seat-s={:.1} (runs {:.1} + frame work {:.1}) ms/run={:.2}",
                         r.mean,
                         r.worst,
+                        r.window_mean,
+                        r.window_worst,
                         r.stats.period,
                         r.measured_runs as f64 / seconds,
                         r.longest_gap,
@@ -227,6 +229,11 @@ fn compare_gate(
             let cell = |rs: &[Fidelity]| {
                 let mean = rs.iter().map(|r| r.mean).sum::<f64>() / rs.len() as f64;
                 let worst = rs.iter().map(|r| r.worst).fold(f64::INFINITY, f64::min);
+                let wmean = rs.iter().map(|r| r.window_mean).sum::<f64>() / rs.len() as f64;
+                let wworst = rs
+                    .iter()
+                    .map(|r| r.window_worst)
+                    .fold(f64::INFINITY, f64::min);
                 let runs = rs
                     .iter()
                     .map(|r| r.measured_runs as f64 * FPS / (r.seats * r.frames) as f64)
@@ -237,7 +244,9 @@ fn compare_gate(
                 let hi = cpu.iter().copied().fold(0.0, f64::max);
                 let avg = cpu.iter().sum::<f64>() / cpu.len() as f64;
                 (
-                    format!("{mean:.3} / {worst:.3} | {runs:.1} | {lo:.0}–{hi:.0}"),
+                    format!(
+                        "{mean:.3} / {worst:.3} | {wmean:.3} / {wworst:.3} | {runs:.1} | {lo:.0}–{hi:.0}"
+                    ),
                     avg,
                 )
             };
@@ -247,9 +256,9 @@ fn compare_gate(
         }
     }
     println!(
-        "\n| clip | seats | fixed: IoU mean / worst | runs per seat-s | ML CPU ms per seat-s | gated: IoU mean / worst | runs per seat-s | ML CPU ms per seat-s | gated / fixed CPU |"
+        "\n| clip | seats | fixed: frame IoU mean / worst | window IoU | runs per seat-s | ML CPU ms per seat-s | gated: frame IoU mean / worst | window IoU | runs per seat-s | ML CPU ms per seat-s | gated / fixed CPU |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for row in table {
         println!("{row}");
     }
