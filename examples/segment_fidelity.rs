@@ -24,7 +24,7 @@
 //! ```text
 //! cargo run --release --example segment_fidelity -- --gate [--seats 9] [--rounds 2]
 //!     [--gate-interval TICKS] [--gate-residual LEVELS] [--gate-shift FRACTION]
-//!     [--gate-brightness LEVELS] [--no-early] [--threads N]
+//!     [--gate-brightness LEVELS] [--early | --no-early] [--threads N]
 //! ```
 
 use std::io::BufReader;
@@ -73,6 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--gate-shift" => gate.shift = value()?.parse()?,
             "--gate-brightness" => gate.brightness = value()?.parse()?,
             "--no-early" => gate.early = false,
+            "--early" => gate.early = true,
             "--threads" => options.schedule.threads = value()?.parse()?,
             "--model" => model = value()?.into(),
             "--footage" => footage = value()?.into(),
