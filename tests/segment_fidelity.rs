@@ -13,8 +13,10 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use together_mode::io::Y4mReader;
-use together_mode::segment::ml::fidelity::{measure, Fidelity, FidelityOptions};
-use together_mode::segment::ml::SelfieModel;
+use together_mode::segment::ml::fidelity::{
+    every_frame_reference, measure, Fidelity, FidelityOptions,
+};
+use together_mode::segment::ml::{GateOptions, SelfieModel};
 use together_mode::Frame;
 
 mod common;
@@ -159,4 +161,53 @@ fn carphone_clips_follow_mediapipe_under_the_nine_seat_schedule() {
         }
     }
     assert!(low.is_empty(), "mean IoU below the floor: {low:?}");
+}
+
+/// Motion-gated runs on a still person (`still`: astronaut.png with fresh noise every frame)
+/// at a fixed period of 3 (the 9-seat schedule on two threads): against the network on every
+/// frame, the gated schedule keeps the fidelity target (mean IoU 0.95, no seat-frame below
+/// 0.85) with at most half the fixed period's runs and no seat more than 15 ticks (2 Hz at
+/// 30 fps) without a run.
+#[test]
+fn a_still_person_needs_few_network_runs() {
+    let Some(model) = prerequisites(&["still"]) else {
+        return;
+    };
+    let (frames, _) = clip("still");
+    let mut options = FidelityOptions::grid(9);
+    options.compare_zoomed = true;
+    // The period is 3 whatever the costs (a budget too small for any run, capped at 3).
+    options.schedule.budget_ms = 1e-6;
+    options.schedule.max_period = 3;
+    let reference = every_frame_reference(&model, &frames, &options).expect("the reference runs");
+    let measure_with = |gate: Option<GateOptions>| {
+        let mut o = options;
+        o.schedule.gate = gate;
+        let r = measure(&model, &frames, &reference, &o).expect("the measure runs");
+        eprintln!(
+            "still, gate {}: mean {:.3}, worst {:.3}; {} runs in {} ticks x {} seats, longest gap {}, ML CPU {:.1} ms per seat-second",
+            gate.is_some(),
+            r.mean,
+            r.worst,
+            r.measured_runs,
+            r.frames,
+            r.seats,
+            r.longest_gap,
+            r.ml_ms_per_seat_second(30.0)
+        );
+        r
+    };
+    let fixed = measure_with(None);
+    let gated = measure_with(Some(GateOptions::default()));
+    assert_eq!(fixed.stats.period, 3);
+    assert_eq!(fixed.longest_gap, 3);
+    assert!(gated.longest_gap <= 15, "{}", gated.longest_gap);
+    assert!(
+        gated.measured_runs * 2 <= fixed.measured_runs,
+        "gated {} runs, fixed {}",
+        gated.measured_runs,
+        fixed.measured_runs
+    );
+    assert!(gated.mean >= 0.95, "mean {:.3}", gated.mean);
+    assert!(gated.worst >= 0.85, "worst {:.3}", gated.worst);
 }

@@ -49,6 +49,10 @@ pub struct FidelityOptions {
     /// Play the clip backwards once, unmeasured, before the measured pass (see the module
     /// docs).
     pub warm_up: bool,
+    /// Compare seat-frames whose map came from a zoomed view too (right when the reference is
+    /// the engine's own mask, [`every_frame_reference`], which has a value there; MediaPipe's
+    /// has none).
+    pub compare_zoomed: bool,
 }
 
 impl FidelityOptions {
@@ -60,6 +64,7 @@ impl FidelityOptions {
             height: 1080,
             schedule: ScheduleOptions::default(),
             warm_up: true,
+            compare_zoomed: false,
         }
     }
 }
@@ -91,6 +96,24 @@ pub struct Fidelity {
     pub stats: ScheduleStats,
     /// Network runs during the measured pass.
     pub measured_runs: u64,
+    /// The most ticks between two runs of one seat during the measured pass (0 when no seat
+    /// ran twice).
+    pub longest_gap: usize,
+    /// CPU milliseconds of the network runs during the measured pass, all seats (thread CPU
+    /// time, [`ScheduleStats::run_ms`]).
+    pub measured_run_ms: f64,
+    /// CPU milliseconds of the seats' per-frame ML work besides the runs (tracking and the
+    /// gate, refinement, cleaning, colour decontamination) during the measured pass
+    /// ([`ScheduleStats::frame_ms`]).
+    pub measured_frame_ms: f64,
+}
+
+impl Fidelity {
+    /// ML CPU milliseconds per seat and second of the measured pass at `fps` frames a second.
+    pub fn ml_ms_per_seat_second(&self, fps: f64) -> f64 {
+        let seconds = (self.seats * self.frames) as f64 / fps;
+        (self.measured_run_ms + self.measured_frame_ms) / seconds
+    }
 }
 
 /// Why [`measure`] could not run.
@@ -226,16 +249,8 @@ fn iou(mask: &NetworkMask<'_>, reference: &[f32], fw: usize, region: Rect) -> f6
     }
 }
 
-/// Plays `frames` through `options.seats` seats of a grid with the ML segmenter of `model`
-/// and compares every seat's network mask with `reference` (MediaPipe's probability maps of
-/// the same frames at the frames' size, row-major f32, frame after frame). See the module
-/// docs.
-pub fn measure(
-    model: &SelfieModel,
-    frames: &[Frame],
-    reference: &[f32],
-    options: &FidelityOptions,
-) -> Result<Fidelity, FidelityError> {
+/// Checks a clip: not empty, one frame size. Returns that size.
+fn clip_size(frames: &[Frame]) -> Result<(u32, u32), FidelityError> {
     let first = frames.first().ok_or(FidelityError::NoFrames)?;
     let (fw, fh) = (first.width(), first.height());
     for (index, f) in frames.iter().enumerate() {
@@ -247,13 +262,26 @@ pub fn measure(
             });
         }
     }
-    let plane = fw as usize * fh as usize;
-    if reference.len() != frames.len() * plane {
-        return Err(FidelityError::Reference {
-            expected: frames.len() * plane,
-            found: reference.len(),
-        });
-    }
+    Ok((fw, fh))
+}
+
+/// What [`play`] leaves.
+struct Played {
+    /// The scheduler's counters before the measured pass.
+    before: ScheduleStats,
+    /// And after it.
+    after: ScheduleStats,
+}
+
+/// Plays `frames` through `options.seats` seats of a grid (the backward warm-up first when
+/// asked), calling `each` with the frame's index and the seats' recorded masks after every
+/// frame of the measured pass.
+fn play(
+    model: &SelfieModel,
+    frames: &[Frame],
+    options: &FidelityOptions,
+    mut each: impl FnMut(usize, &[Slot]) -> Result<(), FidelityError>,
+) -> Result<Played, FidelityError> {
     if options.seats == 0 {
         return Err(FidelityError::NoSeats);
     }
@@ -296,16 +324,83 @@ pub fn measure(
             show(&mut engine, &f.as_ref())?;
         }
     }
-    let runs_before = shared.stats().runs;
+    let before = shared.stats();
+    for (k, f) in frames.iter().enumerate() {
+        show(&mut engine, &f.as_ref())?;
+        let slots = slots.lock().unwrap_or_else(|e| e.into_inner());
+        each(k, &slots)?;
+    }
+    // While the seats are alive (the period counts them).
+    let after = shared.stats();
+    Ok(Played { before, after })
+}
+
+/// The engine's own network mask of every frame of a clip, in the layout [`measure`] takes
+/// as its reference (frame after frame, row-major f32 at the frames' size; 0 where the map
+/// has no value): one seat of a grid with the network run on every frame (`options`'
+/// schedule with `max_period` 1 and no gate), after the same warm-up as [`measure`]. Against
+/// it, [`measure`] (with [`FidelityOptions::compare_zoomed`]) tells what a schedule loses
+/// against running the network on every frame.
+pub fn every_frame_reference(
+    model: &SelfieModel,
+    frames: &[Frame],
+    options: &FidelityOptions,
+) -> Result<Vec<f32>, FidelityError> {
+    let (fw, fh) = clip_size(frames)?;
+    let (fw, fh) = (fw as usize, fh as usize);
+    let options = FidelityOptions {
+        seats: 1,
+        schedule: ScheduleOptions {
+            max_period: 1,
+            gate: None,
+            ..options.schedule
+        },
+        ..*options
+    };
+    let mut out = Vec::with_capacity(frames.len() * fw * fh);
+    play(model, frames, &options, |frame, slots| {
+        let rec = slots[0].lock().unwrap_or_else(|e| e.into_inner());
+        if !rec.valid {
+            return Err(FidelityError::NoMask { seat: 0, frame });
+        }
+        let m = rec.mask();
+        for y in 0..fh {
+            for x in 0..fw {
+                out.push(m.at(x as f32 + 0.5, y as f32 + 0.5).unwrap_or(0.0));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Plays `frames` through `options.seats` seats of a grid with the ML segmenter of `model`
+/// and compares every seat's network mask with `reference` (MediaPipe's probability maps of
+/// the same frames at the frames' size, row-major f32, frame after frame, or
+/// [`every_frame_reference`]'s). See the module docs.
+pub fn measure(
+    model: &SelfieModel,
+    frames: &[Frame],
+    reference: &[f32],
+    options: &FidelityOptions,
+) -> Result<Fidelity, FidelityError> {
+    let (fw, fh) = clip_size(frames)?;
+    let plane = fw as usize * fh as usize;
+    if reference.len() != frames.len() * plane {
+        return Err(FidelityError::Reference {
+            expected: frames.len() * plane,
+            found: reference.len(),
+        });
+    }
     let (mut sum, mut worst, mut wsum, mut wworst) = (0.0, 1.0f64, 0.0, 1.0f64);
     let mut per_frame = Vec::with_capacity(frames.len());
     let mut whole_frame = true;
     let mut zoomed = 0usize;
+    let mut last_run: Vec<Option<usize>> = vec![None; options.seats];
+    let mut longest_gap = 0usize;
     let full = Rect::new(0, 0, i64::from(fw), i64::from(fh));
-    for (k, f) in frames.iter().enumerate() {
-        show(&mut engine, &f.as_ref())?;
+    let played = play(model, frames, options, |k, slots| {
         let reference = &reference[k * plane..(k + 1) * plane];
-        let slots = slots.lock().unwrap_or_else(|e| e.into_inner());
         let (mut frame_sum, mut frame_n) = (0.0, 0usize);
         for (seat, slot) in slots.iter().enumerate() {
             let rec = slot.lock().unwrap_or_else(|e| e.into_inner());
@@ -313,7 +408,15 @@ pub fn measure(
                 return Err(FidelityError::NoMask { seat, frame: k });
             }
             whole_frame &= rec.whole_frame;
-            if rec.whole_frame && rec.covers != full {
+            if rec.ran {
+                if let Some(Some(last)) = last_run.get(seat) {
+                    longest_gap = longest_gap.max(k - last);
+                }
+                if let Some(l) = last_run.get_mut(seat) {
+                    *l = Some(k);
+                }
+            }
+            if rec.whole_frame && rec.covers != full && !options.compare_zoomed {
                 zoomed += 1;
                 continue;
             }
@@ -334,7 +437,8 @@ pub fn measure(
         } else {
             frame_sum / frame_n as f64
         });
-    }
+        Ok(())
+    })?;
     let measured = frames.len() * options.seats - zoomed;
     let n = if measured == 0 {
         f64::NAN
@@ -344,7 +448,7 @@ pub fn measure(
     if measured == 0 {
         (worst, wworst) = (f64::NAN, f64::NAN);
     }
-    let stats = shared.stats();
+    let (stats, before) = (played.after, played.before);
     Ok(Fidelity {
         seats: options.seats,
         frames: frames.len(),
@@ -356,7 +460,10 @@ pub fn measure(
         per_frame,
         whole_frame,
         stats,
-        measured_runs: stats.runs - runs_before,
+        measured_runs: stats.runs - before.runs,
+        longest_gap,
+        measured_run_ms: stats.run_ms - before.run_ms,
+        measured_frame_ms: stats.frame_ms - before.frame_ms,
     })
 }
 

@@ -33,7 +33,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use resample::{prob_to_matte, rgb8_to_input, yuv420_to_input, Yuv420Resampler};
-pub use schedule::{MlSegmenter, MlShared, NetworkMask, ScheduleOptions, ScheduleStats};
+pub use schedule::{
+    GateOptions, MlSegmenter, MlShared, NetworkMask, ScheduleOptions, ScheduleStats,
+};
 pub use tract_engine::GraphRewrite;
 
 pub use super::Backend;

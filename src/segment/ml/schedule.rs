@@ -65,6 +65,12 @@ pub struct ScheduleOptions {
     pub whole_frame: bool,
     /// Track the carried matte with the seat's motion (else hold it still).
     pub track_motion: bool,
+    /// Motion-gated runs: a seat whose luma changed little since the network's last run on it
+    /// skips its due runs, down to a minimum refresh ([`GateOptions`]); `None`: the fixed
+    /// period (every due tick runs). `None` by default: on the real-footage clips the gate
+    /// keeps the fidelity of the fixed period but does not halve the ML CPU time (the seats'
+    /// per-frame work stays; BENCHMARKS.md, "Motion-gated runs").
+    pub gate: Option<GateOptions>,
     /// Matte refinement (guided by luma) after upsampling; `None` writes the raw probability.
     pub refine: Option<RefineOptions>,
     /// Matte cleaning: only the person's main region is kept (on the mask before
@@ -87,11 +93,162 @@ impl Default for ScheduleOptions {
             max_input_side: 256,
             whole_frame: true,
             track_motion: true,
+            gate: None,
             refine: Some(RefineOptions::default()),
             clean: Some(CleanOptions::default()),
             rewrite: GraphRewrite::default(),
             backend: Backend::default(),
         }
+    }
+}
+
+/// Motion-gated network runs ([`ScheduleOptions::gate`]).
+///
+/// Every tick the seat's luma is compared with the frame the network last saw, through what
+/// motion tracking computes anyway (the integral projections: row and column sums of the
+/// seat's luma): the tracked shift, the residual of the projection match after that shift
+/// (the mean absolute difference of the mean-removed row and column sums, per pixel: what the
+/// shift does not explain) and the change of the mean luma. A seat is *changed* once any of
+/// them passed its threshold since its last run. On its due ticks (the fixed period's
+/// staggered grid) a changed seat runs; an unchanged one skips, unless skipping would leave
+/// more than [`max_interval`](Self::max_interval) ticks between runs. A changed seat that
+/// skipped a due run since its last one may run at once (`early`): the skipped run paid for
+/// it. The decision uses no clock, so a given sequence of frames and periods always gives the
+/// same runs. Seats still looking for their person (the frame-level view's zoomed search) are
+/// not gated, and neither are periods longer than `max_interval` (the budget allows no more
+/// runs than that: every due tick runs, as without the gate).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GateOptions {
+    /// Most ticks between a seat's runs (the minimum refresh) while the period is at most
+    /// this. The default, 15, is 2 Hz at 30 fps: use [`GateOptions::for_fps`] at other rates.
+    pub max_interval: u32,
+    /// Residual of the projection match after the tracked shift, in luma levels per pixel,
+    /// above which a seat counts as changed.
+    pub residual: f32,
+    /// Tracked shift, as a fraction of the seat's width (horizontally) or height
+    /// (vertically), above which a seat counts as changed.
+    pub shift: f32,
+    /// Change of the seat's mean luma, in levels, above which a seat counts as changed.
+    pub brightness: f32,
+    /// Whether a changed seat that skipped a due run since its last run runs at once, before
+    /// its next due tick.
+    pub early: bool,
+}
+
+impl Default for GateOptions {
+    fn default() -> Self {
+        Self {
+            max_interval: 15,
+            residual: 2.0,
+            shift: 0.03,
+            brightness: 4.0,
+            early: false,
+        }
+    }
+}
+
+impl GateOptions {
+    /// The defaults with the minimum refresh at 2 Hz of a `fps` clock (`fps / 2` ticks, at
+    /// least 1).
+    pub fn for_fps(fps: f64) -> Self {
+        let ticks = if fps.is_finite() && fps > 0.0 {
+            (fps / 2.0).floor().clamp(1.0, f64::from(u32::MAX)) as u32
+        } else {
+            1
+        };
+        Self {
+            max_interval: ticks,
+            ..Self::default()
+        }
+    }
+
+    /// Whether `c` (measured on a `w x h` seat) counts as a change.
+    fn changed(&self, c: &Change, w: usize, h: usize) -> bool {
+        // NaN thresholds count every seat as changed (no gating), never as still.
+        let over = |v: f32, t: f32| v > t || t.is_nan();
+        over(c.residual, self.residual)
+            || over(c.brightness.abs(), self.brightness)
+            || over(c.dx.unsigned_abs() as f32, self.shift * w as f32)
+            || over(c.dy.unsigned_abs() as f32, self.shift * h as f32)
+    }
+}
+
+/// How a seat's luma differs from the frame the network last saw, from the integral
+/// projections.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Change {
+    /// Tracked shift, seat pixels.
+    dx: isize,
+    dy: isize,
+    /// The larger of the two axes' residuals after the shift, levels per pixel.
+    residual: f32,
+    /// Mean luma now less then, levels.
+    brightness: f32,
+}
+
+/// One seat's gate ([`GateOptions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct GateState {
+    /// Ticks since the last run (this one included).
+    since: u32,
+    /// Whether a due run was skipped since the last run.
+    saved: bool,
+    /// Whether the seat changed since the last run.
+    changed: bool,
+}
+
+/// What the gate decided on one tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gated {
+    /// Not due, no run.
+    Idle,
+    /// Due and run.
+    Run,
+    /// Due and skipped (unchanged).
+    Skip,
+    /// Not due, run early (changed, and a skipped run pays for it).
+    Early,
+    /// Past `max_interval` ticks without a run (the period's grid moved): run.
+    Forced,
+}
+
+impl Gated {
+    fn runs(self) -> bool {
+        matches!(self, Gated::Run | Gated::Early | Gated::Forced)
+    }
+}
+
+impl GateState {
+    /// One tick of the gate (see [`GateOptions`]): `due` on the period's grid, `changed`
+    /// this tick. A run resets the state.
+    fn step(&mut self, g: &GateOptions, due: bool, period: u32, changed: bool) -> Gated {
+        let max = g.max_interval.max(1);
+        self.since = self.since.saturating_add(1);
+        self.changed |= changed;
+        let d = if period > max {
+            if due {
+                Gated::Run
+            } else {
+                Gated::Idle
+            }
+        } else if due {
+            if self.changed || self.since.saturating_add(period) > max {
+                Gated::Run
+            } else {
+                self.saved = true;
+                Gated::Skip
+            }
+        } else if self.since >= max {
+            Gated::Forced
+        } else if g.early && self.saved && self.changed {
+            Gated::Early
+        } else {
+            Gated::Idle
+        };
+        if d.runs() {
+            *self = Self::default();
+        }
+        d
     }
 }
 
@@ -111,6 +268,10 @@ pub struct ScheduleStats {
     pub period: u32,
     /// Seats currently alive.
     pub seats: usize,
+    /// Due runs the gate skipped (seats that had not changed; [`GateOptions`]).
+    pub skipped: u64,
+    /// Runs the gate made before their due tick (changed seats; [`GateOptions::early`]).
+    pub early: u64,
 }
 
 /// The model and scheduler shared by all seats of one compositor.
@@ -137,6 +298,8 @@ pub struct MlShared {
     frame_ns: AtomicU64,
     segment_cost_ns: AtomicU64,
     decontaminate_cost_ns: AtomicU64,
+    skipped: AtomicU64,
+    early: AtomicU64,
 }
 
 impl MlShared {
@@ -156,6 +319,8 @@ impl MlShared {
             frame_ns: AtomicU64::new(0),
             segment_cost_ns: AtomicU64::new(0),
             decontaminate_cost_ns: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+            early: AtomicU64::new(0),
         })
     }
 
@@ -196,6 +361,9 @@ impl MlShared {
             map_view: Rect::default(),
             prev_prob: Vec::new(),
             prev_view: Rect::default(),
+            gate: GateState::default(),
+            coarse_key: None,
+            run_window: None,
         }
     }
 
@@ -235,6 +403,8 @@ impl MlShared {
             frame_ms: self.frame_ns.load(Ordering::Relaxed) as f64 / 1e6,
             period: self.period(),
             seats: self.seats.load(Ordering::Relaxed),
+            skipped: self.skipped.load(Ordering::Relaxed),
+            early: self.early.load(Ordering::Relaxed),
         }
     }
 
@@ -354,6 +524,23 @@ pub struct MlSegmenter {
     /// The map before the last run, and what it covers.
     prev_prob: Vec<f32>,
     prev_view: Rect,
+    /// The motion gate's state ([`GateOptions`]).
+    gate: GateState,
+    /// What the coarse mask was last made from (`None`: nothing, or a map made since).
+    coarse_key: Option<CoarseKey>,
+    /// The seat's crop window on the frame of the last run.
+    run_window: Option<Rect>,
+}
+
+/// What a seat's coarse mask is made from besides the map ([`MlSegmenter::coarse_key`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct CoarseKey {
+    /// The tracked motion, seat pixels.
+    shift: (isize, isize),
+    /// The seat's crop window and mirroring.
+    window: Option<(Rect, bool)>,
+    /// What the map covers (frame-level view).
+    map_view: Rect,
 }
 
 /// A seat's network mask as carried onto the current frame, before refinement: the last
@@ -488,6 +675,7 @@ impl MlSegmenter {
             (w, h)
         };
         self.coarse_size = (cw, ch);
+        self.coarse_key = None;
         self.coarse.clear();
         self.coarse.resize(cw * ch, 0);
         self.x_taps.clear();
@@ -584,6 +772,7 @@ impl MlSegmenter {
                 found: out.len(),
             });
         }
+        self.coarse_key = None;
         // The last map is kept aside (a tracked person missed once keeps it).
         std::mem::swap(&mut self.prob, &mut self.prev_prob);
         self.prob.resize(out.len(), 0.0);
@@ -631,7 +820,8 @@ impl MlSegmenter {
         }
         self.shared.frames.fetch_add(1, Ordering::Relaxed);
         let track = self.shared.options.track_motion;
-        if track || !self.have_prob {
+        let gate = self.shared.options.gate;
+        if track || !self.have_prob || gate.is_some() {
             projections(&input.y, &mut self.cur_rows, &mut self.cur_cols);
         }
         // When the seat's window moved (framing), the seat's content moved with it: motion
@@ -645,15 +835,47 @@ impl MlSegmenter {
         let period = u64::from(self.shared.period());
         let due = (self.tick + self.phase).is_multiple_of(period);
         self.tick += 1;
-        self.ran = due || !self.have_prob;
+        let mut tracked = None;
+        self.ran = match gate {
+            // Seats still searching for their person (zoomed views) are not gated.
+            Some(g) if self.have_prob && self.view.settled() => {
+                let c = change(
+                    &self.ref_rows,
+                    &self.cur_rows,
+                    &self.ref_cols,
+                    &self.cur_cols,
+                );
+                tracked = Some((c.dx, c.dy));
+                // Motion is tracked inside the seat's window: a window that moved (framing
+                // follows the person) moved the seat's content in the frame, which the
+                // frame-level map must follow.
+                let moved = window_moved(self.run_window, window, g.shift);
+                let d = self
+                    .gate
+                    .step(&g, due, period as u32, moved || g.changed(&c, w, h));
+                match d {
+                    Gated::Skip => self.shared.skipped.fetch_add(1, Ordering::Relaxed),
+                    Gated::Early => self.shared.early.fetch_add(1, Ordering::Relaxed),
+                    _ => 0,
+                };
+                d.runs()
+            }
+            _ => due || !self.have_prob,
+        };
+        if self.ran {
+            self.gate = GateState::default();
+            self.run_window = window;
+        }
         let (dx, dy) = if self.ran {
             self.run_model(input, source.as_ref())?;
             (0, 0)
         } else if track {
-            (
-                best_shift(&self.ref_cols, &self.cur_cols, w / 8),
-                best_shift(&self.ref_rows, &self.cur_rows, h / 8),
-            )
+            tracked.unwrap_or_else(|| {
+                (
+                    best_shift(&self.ref_cols, &self.cur_cols, w / 8),
+                    best_shift(&self.ref_rows, &self.cur_rows, h / 8),
+                )
+            })
         } else {
             (0, 0)
         };
@@ -675,6 +897,15 @@ impl MlSegmenter {
         );
         let sign = if mirrored { -1.0 } else { 1.0 };
         self.shift = (dx as f32 * kx * sign, dy as f32 * ky);
+        // The mask before refinement depends only on the map, where it is cut and moved: when
+        // none of that changed since the last frame (no run, the same motion and window), the
+        // last frame's (cleaned) coarse mask is this one's, bit for bit.
+        let key = CoarseKey {
+            shift: (dx, dy),
+            window: input.source.map(|s| (s.window, s.mirrored)),
+            map_view: self.map_view,
+        };
+        let cached = !self.ran && self.coarse_key == Some(key);
         if let (Some(s), Some((fw, fh))) = (&source, self.frame_size) {
             // Cut the seat's window (moved by the motion) out of the frame-level map, which
             // covers `map_view` of the frame.
@@ -682,35 +913,39 @@ impl MlSegmenter {
             self.covers = mv;
             self.mirrored = false;
             let win = s.window;
-            let x_axis = Axis {
-                start: win.x as f32 - self.shift.0 - mv.x as f32,
-                len: win.width as f32,
-                frame: mv.width as f32,
-                map: pw,
-            };
-            let y_axis = Axis {
-                start: win.y as f32 - self.shift.1 - mv.y as f32,
-                len: win.height as f32,
-                frame: mv.height as f32,
-                map: ph,
-            };
-            x_axis.taps(&mut self.x_taps, s.mirrored);
-            y_axis.taps(&mut self.y_taps, false);
-            window_to_matte(
-                &self.prob,
-                pw,
-                ph,
-                &self.x_taps,
-                &self.y_taps,
-                &mut coarse,
-                &mut self.prob_row,
-            );
-            if mv != Rect::new(0, 0, i64::from(fw), i64::from(fh)) {
-                // A zoomed view: the frame outside it is no person (the taps repeat the
-                // map's edge there).
-                let xs = x_axis.inside(cw, s.mirrored);
-                let ys = y_axis.inside(ch, false);
-                clear_outside(&mut coarse, xs, ys);
+            if cached {
+                // Kept from the last frame (see `key`).
+            } else {
+                let x_axis = Axis {
+                    start: win.x as f32 - self.shift.0 - mv.x as f32,
+                    len: win.width as f32,
+                    frame: mv.width as f32,
+                    map: pw,
+                };
+                let y_axis = Axis {
+                    start: win.y as f32 - self.shift.1 - mv.y as f32,
+                    len: win.height as f32,
+                    frame: mv.height as f32,
+                    map: ph,
+                };
+                x_axis.taps(&mut self.x_taps, s.mirrored);
+                y_axis.taps(&mut self.y_taps, false);
+                window_to_matte(
+                    &self.prob,
+                    pw,
+                    ph,
+                    &self.x_taps,
+                    &self.y_taps,
+                    &mut coarse,
+                    &mut self.prob_row,
+                );
+                if mv != Rect::new(0, 0, i64::from(fw), i64::from(fh)) {
+                    // A zoomed view: the frame outside it is no person (the taps repeat the
+                    // map's edge there).
+                    let xs = x_axis.inside(cw, s.mirrored);
+                    let ys = y_axis.inside(ch, false);
+                    clear_outside(&mut coarse, xs, ys);
+                }
             }
         } else {
             self.covers = covers;
@@ -721,21 +956,24 @@ impl MlSegmenter {
                 (v + v.signum() * s as isize / 2) / s as isize
             };
             let (cdx, cdy) = (scale(dx, cw, w), scale(dy, ch, h));
-            prob_to_matte_shifted(
-                &self.prob,
-                pw,
-                ph,
-                &self.x_taps,
-                &mut coarse,
-                cdx,
-                cdy,
-                &mut self.prob_row,
-            );
+            if !cached {
+                prob_to_matte_shifted(
+                    &self.prob,
+                    pw,
+                    ph,
+                    &self.x_taps,
+                    &mut coarse,
+                    cdx,
+                    cdy,
+                    &mut self.prob_row,
+                );
+            }
         }
-        if let Some(cleaner) = &mut self.cleaner {
+        if let (Some(cleaner), false) = (&mut self.cleaner, cached) {
             cleaner.keep_main_region(&mut coarse);
             cleaner.limit_reach(&mut coarse);
         }
+        self.coarse_key = Some(key);
         match &mut self.refiner {
             Some(refiner) => {
                 if !refiner.refine(&input.y, &coarse.as_ref(), matte) {
@@ -847,9 +1085,30 @@ fn projections(y: &PlaneRef<'_>, rows: &mut [u32], cols: &mut [u32]) {
 /// `cur[i]` and `reference[i - d]` over their overlap (after removing each profile's mean,
 /// so a brightness change does not move it); 0 on ties and for flat profiles.
 fn best_shift(reference: &[u32], cur: &[u32], range: usize) -> isize {
+    match_profiles(reference, cur, range).shift
+}
+
+/// [`best_shift`]'s match of two profiles.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ProfileMatch {
+    /// The shift found.
+    shift: isize,
+    /// The mean absolute difference of the mean-removed profiles at that shift (in the
+    /// profiles' units; 0 for profiles shorter than 8).
+    residual: f64,
+    /// The mean of `cur` less the mean of `reference`.
+    offset: f64,
+}
+
+/// See [`best_shift`].
+fn match_profiles(reference: &[u32], cur: &[u32], range: usize) -> ProfileMatch {
     let n = reference.len().min(cur.len());
     if n < 8 {
-        return 0;
+        return ProfileMatch {
+            shift: 0,
+            residual: 0.0,
+            offset: 0.0,
+        };
     }
     let range = range.min(n / 4) as isize;
     // In integers, scaled by n: |n*r - n*c - (sum r - sum c)| is n times the difference of
@@ -869,14 +1128,53 @@ fn best_shift(reference: &[u32], cur: &[u32], range: usize) -> isize {
         sad as f64 / (hi - lo) as f64
     };
     // No motion unless a shift is clearly (2 %) better.
-    let mut best = (cost(0) * 0.98, 0isize);
+    let still = cost(0);
+    let mut best = (still * 0.98, 0isize, still);
     for d in (-range..=range).filter(|&d| d != 0) {
         let c = cost(d);
         if c < best.0 {
-            best = (c, d);
+            best = (c, d, c);
         }
     }
-    best.1
+    ProfileMatch {
+        shift: best.1,
+        residual: best.2 / n as f64,
+        offset: -(offset as f64) / n as f64,
+    }
+}
+
+/// Whether the crop window moved or changed size by more than `fraction` of its size since
+/// `then` (on either axis; any change to or from no window counts).
+fn window_moved(then: Option<Rect>, now: Option<Rect>, fraction: f32) -> bool {
+    match (then, now) {
+        (Some(a), Some(b)) => {
+            let far = |d: i64, len: i64| d.unsigned_abs() as f32 > fraction * len.max(1) as f32;
+            far(b.x - a.x, a.width)
+                || far(b.y - a.y, a.height)
+                || far(b.width - a.width, a.width)
+                || far(b.height - a.height, a.height)
+        }
+        (None, None) => false,
+        _ => true,
+    }
+}
+
+/// How the seat whose current projections are `cur_rows` (one per row) and `cur_cols` (one
+/// per column) differs from the one of `ref_rows` and `ref_cols`: the shift
+/// [`best_shift`] tracks (range an eighth of each side), the residual after it and the mean
+/// luma change, per pixel.
+fn change(ref_rows: &[u32], cur_rows: &[u32], ref_cols: &[u32], cur_cols: &[u32]) -> Change {
+    let (w, h) = (cur_cols.len(), cur_rows.len());
+    let x = match_profiles(ref_cols, cur_cols, w / 8);
+    let y = match_profiles(ref_rows, cur_rows, h / 8);
+    // A column sums h pixels, a row w.
+    let per = |v: f64, len: usize| (v / len.max(1) as f64) as f32;
+    Change {
+        dx: x.shift,
+        dy: y.shift,
+        residual: per(x.residual, h).max(per(y.residual, w)),
+        brightness: per(x.offset, h),
+    }
 }
 
 /// Whether the network can see `source`'s whole frame: a non-empty crop window inside it
@@ -1071,6 +1369,347 @@ mod tests {
         assert_eq!(period_for(49, 50.0, 0.0, 27.0, 12), 12);
         assert_eq!(period_for(0, 1.0, 0.0, 27.0, 30), 1);
         assert_eq!(period_for(49, 1.0, 0.0, f64::INFINITY, 30), 1);
+    }
+
+    /// Plays `ticks` ticks of one seat's gate at a fixed `period` and `phase`, the seat changed
+    /// on the ticks `changed` says; the first tick runs (the seat has no map yet). Returns
+    /// each tick's decision.
+    fn gate_run(
+        g: &GateOptions,
+        period: u32,
+        phase: u64,
+        ticks: u64,
+        changed: impl Fn(u64) -> bool,
+    ) -> Vec<Gated> {
+        let mut state = GateState::default();
+        (0..ticks)
+            .map(|t| {
+                if t == 0 {
+                    state = GateState::default();
+                    return Gated::Forced;
+                }
+                let due = (t + phase).is_multiple_of(u64::from(period));
+                state.step(g, due, period, changed(t))
+            })
+            .collect()
+    }
+
+    /// The ticks that ran, and the longest gap between runs.
+    fn runs_of(d: &[Gated]) -> (Vec<usize>, usize) {
+        let runs: Vec<usize> = (0..d.len()).filter(|&t| d[t].runs()).collect();
+        let longest = runs.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+        (runs, longest)
+    }
+
+    #[test]
+    fn a_still_seat_runs_at_the_minimum_refresh() {
+        let g = GateOptions::default();
+        assert_eq!(g.max_interval, 15);
+        for period in 1..=15u32 {
+            for phase in 0..u64::from(period) {
+                let d = gate_run(&g, period, phase, 300, |_| false);
+                let (runs, _) = runs_of(&d);
+                for w in runs.windows(2) {
+                    let gap = w[1] - w[0];
+                    // Never more than the bound, and no run the bound did not need: a still
+                    // seat skips every due tick whose skip keeps the next one in the bound.
+                    assert!(gap <= 15, "period {period} phase {phase}: gap {gap}");
+                    assert!(
+                        gap + period as usize > 15,
+                        "period {period} phase {phase}: gap {gap} ran too soon"
+                    );
+                }
+                // Runs only on due ticks (the staggered grid), never early.
+                assert!(!d.contains(&Gated::Early));
+                assert!(d[1..].iter().all(|x| *x != Gated::Forced));
+                let fixed = (0..300u64)
+                    .filter(|t| (t + phase).is_multiple_of(u64::from(period)))
+                    .count();
+                if period <= 7 {
+                    // At least half the runs saved where the bound leaves room.
+                    assert!(
+                        runs.len() * 2 <= fixed + 2,
+                        "period {period}: {}",
+                        runs.len()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_moving_seat_runs_at_least_as_often_as_the_fixed_period() {
+        let g = GateOptions::default();
+        for period in 1..=20u32 {
+            for phase in 0..u64::from(period) {
+                let d = gate_run(&g, period, phase, 200, |_| true);
+                for (t, x) in d.iter().enumerate().skip(1) {
+                    let due = (t as u64 + phase).is_multiple_of(u64::from(period));
+                    assert_eq!(
+                        x.runs(),
+                        due,
+                        "period {period} phase {phase} tick {t}: {x:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_gate_keeps_the_bound_and_the_budget_whatever_the_motion() {
+        let g = GateOptions {
+            early: true,
+            ..GateOptions::default()
+        };
+        // A deterministic pseudo-random pattern of still and moving stretches.
+        let pattern = |seed: u64| {
+            move |t: u64| {
+                let x = (t / 7 + seed)
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (x >> 33).is_multiple_of(3)
+            }
+        };
+        for seed in 0..20 {
+            for period in 1..=15u32 {
+                let phase = seed % u64::from(period);
+                let d = gate_run(&g, period, phase, 400, pattern(seed));
+                let (runs, longest) = runs_of(&d);
+                assert!(longest <= 15, "seed {seed} period {period}: {longest}");
+                // Every early run was paid for by a skipped due run: no more runs than the
+                // fixed period's (the first tick's run aside).
+                let fixed = (1..400u64)
+                    .filter(|t| (t + phase).is_multiple_of(u64::from(period)))
+                    .count();
+                assert!(runs.len() <= fixed + 1, "seed {seed} period {period}");
+                let skips = d.iter().filter(|x| **x == Gated::Skip).count();
+                let early = d.iter().filter(|x| **x == Gated::Early).count();
+                assert!(early <= skips);
+            }
+        }
+        // A seat that sat still and then moves runs at once (it skipped a due run), not at its
+        // next due tick.
+        let d = gate_run(&g, 5, 0, 40, |t| t == 13);
+        assert_eq!(d[10], Gated::Skip);
+        assert_eq!(d[13], Gated::Early);
+        let no_early = GateOptions { early: false, ..g };
+        let d = gate_run(&no_early, 5, 0, 40, |t| t == 13);
+        assert_eq!((d[13], d[15]), (Gated::Idle, Gated::Run));
+        // A period longer than the bound: the budget allows no more, every due tick runs.
+        let d = gate_run(&g, 20, 0, 100, |_| false);
+        let (runs, _) = runs_of(&d);
+        assert_eq!(runs, vec![0, 20, 40, 60, 80]);
+        // The bound holds when the period's grid moves (the period changed).
+        let mut state = GateState::default();
+        let mut since = 0;
+        for t in 0..200u64 {
+            let period = if t < 50 { 4 } else { 7 };
+            let due = (t + 3).is_multiple_of(period);
+            since += 1;
+            if state.step(&g, due, period as u32, false).runs() {
+                since = 0;
+            }
+            assert!(since < 15, "tick {t}");
+        }
+    }
+
+    #[test]
+    fn a_moved_window_counts_as_a_change() {
+        let r = Rect::new(100, 50, 200, 300);
+        assert!(!window_moved(Some(r), Some(r), 0.03));
+        assert!(!window_moved(None, None, 0.03));
+        assert!(window_moved(None, Some(r), 0.03));
+        // 3 % of 200 is 6 pixels across, of 300 9 pixels down.
+        assert!(!window_moved(
+            Some(r),
+            Some(Rect::new(106, 59, 200, 300)),
+            0.03
+        ));
+        assert!(window_moved(
+            Some(r),
+            Some(Rect::new(107, 50, 200, 300)),
+            0.03
+        ));
+        assert!(window_moved(
+            Some(r),
+            Some(Rect::new(100, 40, 200, 300)),
+            0.03
+        ));
+        assert!(window_moved(
+            Some(r),
+            Some(Rect::new(100, 50, 220, 330)),
+            0.03
+        ));
+    }
+
+    #[test]
+    fn gate_thresholds_and_clock() {
+        let g = GateOptions::default();
+        let c = |dx, dy, residual, brightness| Change {
+            dx,
+            dy,
+            residual,
+            brightness,
+        };
+        assert!(!g.changed(&c(0, 0, 0.2, 0.5), 100, 100));
+        assert!(!g.changed(&c(0, 0, 1.9, 0.0), 100, 100));
+        assert!(g.changed(&c(0, 0, 2.1, 0.0), 100, 100));
+        assert!(g.changed(&c(0, 0, 0.0, -5.0), 100, 100));
+        assert!(!g.changed(&c(3, 0, 0.0, 0.0), 100, 100));
+        assert!(g.changed(&c(4, 0, 0.0, 0.0), 100, 100));
+        assert!(g.changed(&c(0, -4, 0.0, 0.0), 50, 100));
+        assert!(!g.changed(&c(0, -4, 0.0, 0.0), 100, 200));
+        let nan = GateOptions {
+            residual: f32::NAN,
+            ..g
+        };
+        assert!(nan.changed(&c(0, 0, 0.0, 0.0), 100, 100));
+        assert_eq!(GateOptions::for_fps(30.0).max_interval, 15);
+        assert_eq!(GateOptions::for_fps(25.0).max_interval, 12);
+        assert_eq!(GateOptions::for_fps(60.0).max_interval, 30);
+        assert_eq!(GateOptions::for_fps(1.0).max_interval, 1);
+        assert_eq!(GateOptions::for_fps(f64::NAN).max_interval, 1);
+        assert_eq!(GateOptions::for_fps(-3.0).max_interval, 1);
+    }
+
+    /// A synthetic seat: a textured background and a bright person-like block at `(px, py)`,
+    /// plus `noise` (a deterministic pattern of +-noise levels that changes with `seed`).
+    fn seat_luma(w: usize, h: usize, px: usize, py: usize, noise: i32, seed: u32) -> Vec<u8> {
+        let mut y = vec![0u8; w * h];
+        for r in 0..h {
+            for c in 0..w {
+                let bg = 60 + ((c * 7 + r * 3) % 40) as i32;
+                let person = (px..px + w / 3).contains(&c) && (py..).contains(&r);
+                let head = (px + w / 12..px + w / 4).contains(&c) && (py - h / 5..py).contains(&r);
+                let v = if person || head { 180 } else { bg };
+                let hash = (c as u32)
+                    .wrapping_mul(2654435761)
+                    .wrapping_add((r as u32).wrapping_mul(40503))
+                    .wrapping_add(seed.wrapping_mul(97))
+                    .wrapping_mul(2246822519);
+                let n = (hash >> 16) as i32 % (2 * noise + 1) - noise;
+                y[r * w + c] = (v + n).clamp(0, 255) as u8;
+            }
+        }
+        y
+    }
+
+    fn change_between(w: usize, h: usize, a: &[u8], b: &[u8]) -> Change {
+        let (mut rr, mut rc, mut cr, mut cc) = (vec![0; h], vec![0; w], vec![0; h], vec![0; w]);
+        projections(&PlaneRef::new(a, w, h, w).unwrap(), &mut rr, &mut rc);
+        projections(&PlaneRef::new(b, w, h, w).unwrap(), &mut cr, &mut cc);
+        change(&rr, &cr, &rc, &cc)
+    }
+
+    #[test]
+    fn change_sees_motion_and_new_content_but_not_noise() {
+        let (w, h) = (120, 160);
+        let g = GateOptions::default();
+        let base = seat_luma(w, h, 40, 60, 0, 0);
+        // Fresh noise (sigma about 3.5 levels) on a still seat: no change.
+        let noisy = seat_luma(w, h, 40, 60, 6, 1);
+        let c = change_between(w, h, &base, &noisy);
+        assert_eq!((c.dx, c.dy), (0, 0));
+        assert!(c.residual < 0.3 && c.brightness.abs() < 0.3, "{c:?}");
+        assert!(!g.changed(&c, w, h));
+        // The person moved 6 pixels right: tracked, and past 3 % of the width.
+        let moved = seat_luma(w, h, 46, 60, 0, 0);
+        let c = change_between(w, h, &base, &moved);
+        assert_eq!(c.dx, 6, "{c:?}");
+        assert!(g.changed(&c, w, h));
+        // Brighter by 10 levels (exposure): no motion, the mean changed.
+        let bright: Vec<u8> = base.iter().map(|&v| v + 10).collect();
+        let c = change_between(w, h, &base, &bright);
+        assert_eq!((c.dx, c.dy), (0, 0));
+        assert!((c.brightness - 10.0).abs() < 0.01, "{c:?}");
+        assert!(c.residual < 0.01, "{c:?}");
+        // Something new in the seat (an arm raised beside the person): not a shift, the
+        // residual says it.
+        let mut arm = base.clone();
+        for r in 20..70 {
+            for c in 85..100 {
+                arm[r * w + c] = 200;
+            }
+        }
+        let c = change_between(w, h, &base, &arm);
+        assert!(c.residual > g.residual, "{c:?}");
+        assert!(g.changed(&c, w, h));
+    }
+
+    /// A seat whose coarse mask is kept from the last frame (no run, no motion, the same
+    /// window) writes the matte it would write with the mask made anew, on the seat view and
+    /// the whole-frame view. Needs the model (`scripts/fetch-model.sh`); skips without it.
+    #[test]
+    fn a_kept_coarse_mask_is_the_one_made_anew() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("models/selfie_segmentation.tflite");
+        if !path.exists() {
+            eprintln!(
+                "SKIPPED: no model at {} (scripts/fetch-model.sh)",
+                path.display()
+            );
+            return;
+        }
+        let model = SelfieModel::from_file(&path).expect("the model loads");
+        let (w, h) = (96, 128);
+        let (u, v) = (vec![128u8; w * h / 4], vec![128u8; w * h / 4]);
+        for whole in [false, true] {
+            for gate in [None, Some(GateOptions::default())] {
+                let opts = ScheduleOptions {
+                    budget_ms: 1e-6,
+                    max_period: 4,
+                    max_input_side: 128,
+                    gate,
+                    ..ScheduleOptions::default()
+                };
+                let (a_shared, b_shared) = (
+                    MlShared::new(model.clone(), opts),
+                    MlShared::new(model.clone(), opts),
+                );
+                let (mut a, mut b) = (a_shared.segmenter(), b_shared.segmenter());
+                let (mut ma, mut mb) = (vec![0u8; w * h], vec![0u8; w * h]);
+                let mut kept = 0;
+                for t in 0..24u32 {
+                    // Still with fresh noise, moving a pixel every sixth frame.
+                    let y = seat_luma(w, h, 30 + (t / 6) as usize, 50, 4, t);
+                    let mut frame = Frame::new(PixelFormat::I420, w as u32, h as u32).unwrap();
+                    {
+                        let mut f = frame.as_mut();
+                        f.plane_mut(0)
+                            .copy_from(&PlaneRef::new(&y, w, h, w).unwrap())
+                            .unwrap();
+                        f.plane_mut(1).fill(128);
+                        f.plane_mut(2).fill(128);
+                    }
+                    let input = SegmentInput {
+                        y: PlaneRef::new(&y, w, h, w).unwrap(),
+                        u: PlaneRef::new(&u, w / 2, h / 2, w / 2).unwrap(),
+                        v: PlaneRef::new(&v, w / 2, h / 2, w / 2).unwrap(),
+                        input_alpha: None,
+                        participant: "p",
+                        pts: i64::from(t),
+                        color: crate::frame::ColorSpec::BT601_LIMITED,
+                        source: whole.then(|| SeatSource {
+                            frame: frame.as_ref(),
+                            window: Rect::new(0, 0, w as i64, h as i64),
+                            mirrored: false,
+                        }),
+                    };
+                    // `a` makes its coarse mask anew every frame.
+                    a.coarse_key = None;
+                    let before = b.coarse_key;
+                    let ra = a.segment(&input, &mut PlaneMut::new(&mut ma, w, h, w).unwrap());
+                    let rb = b.segment(&input, &mut PlaneMut::new(&mut mb, w, h, w).unwrap());
+                    assert_eq!((ra, rb), (Matte::Written, Matte::Written));
+                    assert_eq!(a.ran, b.ran, "tick {t}");
+                    if !b.ran && before.is_some() && before == b.coarse_key {
+                        kept += 1;
+                    }
+                    assert!(ma == mb, "whole {whole}, gate {}: tick {t}", gate.is_some());
+                }
+                assert!(kept >= 6, "whole {whole}: the mask was kept {kept} times");
+            }
+        }
     }
 
     #[test]

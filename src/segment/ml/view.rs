@@ -81,6 +81,12 @@ impl ViewPicker {
         *self = Self::default();
     }
 
+    /// Whether the next run sees the whole frame (not searching for a person or following
+    /// one in a zoomed view).
+    pub fn settled(&self) -> bool {
+        self.next.is_none()
+    }
+
     /// The part of a `frame`-sized frame the next run sees: even offsets and sides, inside
     /// the frame.
     pub fn view(&self, frame: (u32, u32)) -> Rect {
