@@ -376,6 +376,56 @@ pub(crate) fn sum_pixels(x: &[f32], out: &mut [f32], simd: bool) {
     }
 }
 
+// e^x as a polynomial after range reduction (the classic single-precision scheme: x = n ln 2
+// + r, e^r = 1 + r + r^2 p(r)), written out so the scalar and AVX2 versions do the same
+// operations in the same order. About 1 ulp; x is clamped where 2^n stays a normal number.
+const EXP_LO: f32 = -87.3;
+const EXP_HI: f32 = 88.3;
+const LOG2E: f32 = std::f32::consts::LOG2_E;
+const LN2_HI: f32 = 0.693_359_4;
+const LN2_LO: f32 = -2.121_944_4e-4;
+const EXP_P: [f32; 6] = [
+    1.987_569_1e-4,
+    1.398_199_9e-3,
+    8.333_452e-3,
+    4.166_579_6e-2,
+    1.666_666_5e-1,
+    0.5,
+];
+
+/// The scalar sigmoid every kernel computes: `1 / (1 + e^-v)` with the exponential above.
+#[allow(clippy::manual_clamp)] // NaN goes to the low end, as the vector max does.
+pub(crate) fn sigmoid_scalar(v: f32) -> f32 {
+    let x = (-v).max(EXP_LO).min(EXP_HI);
+    let n = (x * LOG2E).round_ties_even();
+    let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, x));
+    let mut p = EXP_P[0];
+    for &c in &EXP_P[1..] {
+        p = p.mul_add(r, c);
+    }
+    let e = p.mul_add(r * r, r) + 1.0;
+    let scale = f32::from_bits(((n as i32 + 127) << 23) as u32);
+    1.0 / (1.0 + e * scale)
+}
+
+/// `x[i] = sigmoid(x[i])` in place.
+pub(crate) fn sigmoid(x: &mut [f32], simd: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: AVX2 and FMA were detected (`simd`); the kernel reads and writes whole
+        // 8-value chunks of `x` and leaves the tail to the scalar code.
+        let done = unsafe { avx2::sigmoid(x) };
+        for v in &mut x[done..] {
+            *v = sigmoid_scalar(*v);
+        }
+        return;
+    }
+    let _ = simd;
+    for v in x {
+        *v = sigmoid_scalar(*v);
+    }
+}
+
 /// `out[i] = act(x[i])` (the activations that are not fused into a product).
 pub(crate) fn unary(x: &[f32], out: &mut [f32], act: Act, simd: bool) {
     assert!(
@@ -748,6 +798,50 @@ mod avx2 {
         }
     }
 
+    /// The AVX2 [`super::sigmoid`] over whole chunks of 8; returns how many values it did.
+    ///
+    /// # Safety
+    /// AVX2 and FMA available.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn sigmoid(x: &mut [f32]) -> usize {
+        use super::{EXP_HI, EXP_LO, EXP_P, LN2_HI, LN2_LO, LOG2E};
+        let mut chunks = x.chunks_exact_mut(LANES);
+        let mut done = 0;
+        for ch in &mut chunks {
+            // SAFETY: a chunk of exactly 8 values.
+            let v = unsafe { _mm256_loadu_ps(ch.as_ptr()) };
+            let neg = _mm256_sub_ps(_mm256_setzero_ps(), v);
+            let x = _mm256_min_ps(
+                _mm256_max_ps(neg, _mm256_set1_ps(EXP_LO)),
+                _mm256_set1_ps(EXP_HI),
+            );
+            let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+                _mm256_mul_ps(x, _mm256_set1_ps(LOG2E)),
+            );
+            let r = _mm256_fmadd_ps(n, _mm256_set1_ps(-LN2_HI), x);
+            let r = _mm256_fmadd_ps(n, _mm256_set1_ps(-LN2_LO), r);
+            let mut p = _mm256_set1_ps(EXP_P[0]);
+            for &c in &EXP_P[1..] {
+                p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+            }
+            let e = _mm256_add_ps(
+                _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r),
+                _mm256_set1_ps(1.0),
+            );
+            let bits = _mm256_slli_epi32::<23>(_mm256_add_epi32(
+                _mm256_cvtps_epi32(n),
+                _mm256_set1_epi32(127),
+            ));
+            let scale = _mm256_castsi256_ps(bits);
+            let one = _mm256_set1_ps(1.0);
+            let out = _mm256_div_ps(one, _mm256_add_ps(one, _mm256_mul_ps(e, scale)));
+            // SAFETY: the same chunk of 8 values.
+            unsafe { _mm256_storeu_ps(ch.as_mut_ptr(), out) };
+            done += LANES;
+        }
+        done
+    }
+
     /// The AVX2 [`super::unary`].
     ///
     /// # Safety
@@ -951,6 +1045,41 @@ mod tests {
         let mut b = vec![f32::NAN; 24];
         sum_pixels(&x, &mut a, false);
         sum_pixels(&x, &mut b, true);
+        assert_eq!(
+            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn sigmoid_avx2_equals_scalar_bit_for_bit_and_libm_closely() {
+        let mut x: Vec<f32> = values(1003, 31).iter().map(|v| v * 6.0).collect();
+        x.extend([
+            0.0,
+            -0.0,
+            100.0,
+            -100.0,
+            88.0,
+            -88.0,
+            f32::MAX,
+            f32::MIN,
+            1e-30,
+        ]);
+        for &v in &x {
+            let want = 1.0 / (1.0 + (-(v as f64)).exp());
+            let got = sigmoid_scalar(v) as f64;
+            assert!(
+                (got - want).abs() <= 4.0 * f32::EPSILON as f64 * want.max(1e-30),
+                "{v}: {got} vs {want}"
+            );
+        }
+        if !simd_available() {
+            return;
+        }
+        let mut a = x.clone();
+        let mut b = x.clone();
+        sigmoid(&mut a, false);
+        sigmoid(&mut b, true);
         assert_eq!(
             a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()

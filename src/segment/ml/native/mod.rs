@@ -697,8 +697,7 @@ impl NativePlan {
                                 for (kx, px) in dst.chunks_exact_mut(oc8).enumerate() {
                                     let taps = &src[(ky * kw + kx) * oc..][..oc];
                                     for ((d, &t), &bv) in px.iter_mut().zip(taps).zip(bias.iter()) {
-                                        let v = bv + t;
-                                        *d = if *logistic { sigmoid(v) } else { v };
+                                        *d = bv + t;
                                     }
                                     if oc8 > oc {
                                         px[oc..].fill(0.0);
@@ -729,10 +728,8 @@ impl NativePlan {
                         }
                     }
                 }
-                if *logistic && !tiled {
-                    for v in out[..out_len].iter_mut() {
-                        *v = sigmoid(*v);
-                    }
+                if *logistic {
+                    kernels::sigmoid(&mut out[..out_len], simd);
                 }
             }
             Step::Unary { x, act, .. } => {
@@ -744,7 +741,7 @@ impl NativePlan {
                     .zip(buf(*x).chunks_exact(oc8))
                 {
                     for (o, &v) in o[..oc].iter_mut().zip(v) {
-                        *o = sigmoid(v);
+                        *o = kernels::sigmoid_scalar(v);
                     }
                     o[oc..].fill(0.0);
                 }
@@ -876,10 +873,6 @@ fn im2col_row(input: &[f32], [ih, iw, c]: Hwc, geo: &Window, y: usize, ow: usize
             }
         }
     }
-}
-
-fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
 }
 
 /// Source position and weight of one output coordinate of a bilinear resize: the two input
