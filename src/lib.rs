@@ -85,6 +85,8 @@ pub mod scenario;
 pub mod scene;
 pub mod seating;
 pub mod segment;
+#[cfg(feature = "serve")]
+pub mod service;
 pub mod stream;
 pub mod synth;
 pub mod zoom;

@@ -1,0 +1,2 @@
+//! The Together Mode service (feature `serve`): WebRTC media in and out.
+pub mod media;

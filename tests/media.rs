@@ -1,0 +1,675 @@
+//! The service's media plane in-process, on 127.0.0.1 (no HTTP): WHIP clients and WHEP
+//! clients made of GStreamer elements talk to `service::media` through their own `webrtcbin`.
+//! Every wait is bounded; colours are checked on decoded pixels.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use gst::glib;
+use gst::prelude::*;
+use gst_video::prelude::*;
+use gst_webrtc::{WebRTCICEGatheringState, WebRTCSDPType, WebRTCSessionDescription};
+
+use together_mode::service::media::{
+    EndReason, EndSink, FrameSink, Media, MediaConfig, MediaError, RoomOutput, ViewerSession,
+};
+use together_mode::{Frame, FrameRef, PixelFormat};
+
+/// The longest any single wait of these tests lasts.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// BT.601 limited-range YUV of pure red, blue and green.
+const RED: [u8; 3] = [81, 90, 240];
+const BLUE: [u8; 3] = [41, 240, 110];
+const GREEN: [u8; 3] = [145, 54, 34];
+
+fn media(config: MediaConfig) -> Media {
+    Media::new(config).expect("GStreamer with webrtcbin, libnice and VP8 is installed")
+}
+
+fn element(factory: &str) -> gst::Element {
+    gst::ElementFactory::make(factory).build().unwrap()
+}
+
+/// A client `webrtcbin` gathering on loopback only, like the server.
+fn client_webrtcbin() -> gst::Element {
+    let webrtc = gst::ElementFactory::make("webrtcbin")
+        .property_from_str("bundle-policy", "max-bundle")
+        .build()
+        .unwrap();
+    let ice = webrtc.property::<glib::Object>("ice-agent");
+    assert!(ice.emit_by_name::<bool>("add-local-ip-address", &[&"127.0.0.1"]));
+    webrtc
+}
+
+fn promise_reply(webrtc: &gst::Element, signal: &str, arg: &dyn ToValue) -> Option<gst::Structure> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    let promise = gst::Promise::with_change_func(move |reply| {
+        let _ = tx.send(reply.ok().flatten().map(|s| s.to_owned()));
+    });
+    webrtc.emit_by_name_with_values(signal, &[arg.to_value(), promise.to_value()]);
+    rx.recv_timeout(WAIT)
+        .expect("webrtcbin answered the promise")
+}
+
+/// Creates the client's offer, applies it and returns it once ICE gathering is complete.
+fn make_offer(webrtc: &gst::Element) -> String {
+    let (tx, rx) = mpsc::sync_channel::<()>(1);
+    webrtc.connect_notify(Some("ice-gathering-state"), move |w, _| {
+        if w.property::<WebRTCICEGatheringState>("ice-gathering-state")
+            == WebRTCICEGatheringState::Complete
+        {
+            let _ = tx.try_send(());
+        }
+    });
+    let reply = promise_reply(webrtc, "create-offer", &None::<gst::Structure>).unwrap();
+    let offer = reply.get::<WebRTCSessionDescription>("offer").unwrap();
+    promise_reply(webrtc, "set-local-description", &offer);
+    rx.recv_timeout(WAIT)
+        .expect("client ICE gathering completes");
+    webrtc
+        .property::<WebRTCSessionDescription>("local-description")
+        .sdp()
+        .as_text()
+        .unwrap()
+}
+
+fn apply_answer(webrtc: &gst::Element, answer: &str) {
+    let sdp = gst_sdp::SDPMessage::parse_buffer(answer.as_bytes()).unwrap();
+    let answer = WebRTCSessionDescription::new(WebRTCSDPType::Answer, sdp);
+    let reply = promise_reply(webrtc, "set-remote-description", &answer);
+    if let Some(reply) = reply {
+        assert!(!reply.has_field("error"), "{reply:?}");
+    }
+}
+
+/// Mean Y, U, V of the centre quarter of a frame.
+fn mean_yuv(frame: FrameRef<'_>) -> [f64; 3] {
+    let mut out = [0.0; 3];
+    for (i, o) in out.iter_mut().enumerate() {
+        let plane = frame.plane(i);
+        let (w, h) = (plane.width(), plane.height());
+        let (mut sum, mut n) = (0u64, 0u64);
+        for y in h / 4..h * 3 / 4 {
+            for &v in &plane.row(y)[w / 4..w * 3 / 4] {
+                sum += u64::from(v);
+                n += 1;
+            }
+        }
+        *o = sum as f64 / n.max(1) as f64;
+    }
+    out
+}
+
+fn close_to(mean: [f64; 3], colour: [u8; 3]) -> bool {
+    mean.iter()
+        .zip(colour)
+        .all(|(m, c)| (m - f64::from(c)).abs() <= 10.0)
+}
+
+/// What a decoded frame looked like.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    width: u32,
+    height: u32,
+    mean: [f64; 3],
+}
+
+fn seen(frame: FrameRef<'_>) -> Seen {
+    Seen {
+        width: frame.width(),
+        height: frame.height(),
+        mean: mean_yuv(frame),
+    }
+}
+
+/// Waits (bounded) for a frame of `size` close to `colour`; returns how many frames came
+/// before it.
+fn wait_for(rx: &mpsc::Receiver<Seen>, size: (u32, u32), colour: [u8; 3]) -> Result<usize, String> {
+    let deadline = Instant::now() + WAIT;
+    let mut last = None;
+    for n in 0.. {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(s) if (s.width, s.height) == size && close_to(s.mean, colour) => return Ok(n),
+            Ok(s) => last = Some(s),
+            Err(_) => break,
+        }
+    }
+    Err(format!(
+        "no {size:?} frame of {colour:?} in {WAIT:?}; last seen {last:?}"
+    ))
+}
+
+/// A solid-colour I420 picture.
+fn solid(width: u32, height: u32, colour: [u8; 3]) -> Frame {
+    let mut frame = Frame::new(PixelFormat::I420, width, height).unwrap();
+    let mut m = frame.as_mut();
+    for (i, value) in colour.into_iter().enumerate() {
+        m.plane_mut(i).fill(value);
+    }
+    frame
+}
+
+/// Pushes the current picture at about 30 frames per second until stopped (at most 60 s).
+struct Feeder {
+    picture: Arc<Mutex<Frame>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<u64>>,
+}
+
+impl Feeder {
+    fn start(first: Frame, mut push: impl FnMut(&Frame, i64) + Send + 'static) -> Feeder {
+        let picture = Arc::new(Mutex::new(first));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (p, s) = (Arc::clone(&picture), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !s.load(Ordering::Relaxed) && n < 1800 {
+                {
+                    let frame = p.lock().unwrap();
+                    push(&frame, (n * 33_333) as i64);
+                }
+                n += 1;
+                std::thread::sleep(Duration::from_millis(33));
+            }
+            n
+        });
+        Feeder {
+            picture,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn show(&self, frame: Frame) {
+        *self.picture.lock().unwrap() = frame;
+    }
+
+    fn stop(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for Feeder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A WHIP client: appsrc of I420 → vp8enc → rtpvp8pay → webrtcbin (send only).
+struct Publisher {
+    pipeline: gst::Pipeline,
+    webrtc: gst::Element,
+    src: gst_app::AppSrc,
+}
+
+impl Publisher {
+    fn new() -> Publisher {
+        let pipeline = gst::Pipeline::new();
+        let src = gst_app::AppSrc::builder()
+            .format(gst::Format::Time)
+            .is_live(true)
+            .build();
+        let enc = gst::ElementFactory::make("vp8enc")
+            .property("deadline", 1i64)
+            .property("keyframe-max-dist", 30i32)
+            .build()
+            .unwrap();
+        let pay = element("rtpvp8pay");
+        let filter = gst::ElementFactory::make("capsfilter")
+            .property(
+                "caps",
+                gst::Caps::builder("application/x-rtp")
+                    .field("media", "video")
+                    .field("encoding-name", "VP8")
+                    .field("payload", 96i32)
+                    .field("clock-rate", 90_000i32)
+                    .build(),
+            )
+            .build()
+            .unwrap();
+        let webrtc = client_webrtcbin();
+        pipeline
+            .add_many([src.upcast_ref(), &enc, &pay, &filter, &webrtc])
+            .unwrap();
+        gst::Element::link_many([src.upcast_ref(), &enc, &pay, &filter, &webrtc]).unwrap();
+        let pad = webrtc.static_pad("sink_0").unwrap();
+        pad.property::<gst_webrtc::WebRTCRTPTransceiver>("transceiver")
+            .set_direction(gst_webrtc::WebRTCRTPTransceiverDirection::Sendonly);
+        pipeline.set_state(gst::State::Playing).unwrap();
+        Publisher {
+            pipeline,
+            webrtc,
+            src,
+        }
+    }
+
+    /// A function pushing frames into this client's encoder (its caps follow the frame's
+    /// size).
+    fn pusher(&self) -> impl FnMut(&Frame, i64) + Send + 'static {
+        let src = self.src.clone();
+        let mut size = (0, 0);
+        move |frame: &Frame, pts_us: i64| {
+            if (frame.width(), frame.height()) != size {
+                size = (frame.width(), frame.height());
+                let info =
+                    gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, size.0, size.1)
+                        .fps(gst::Fraction::new(30, 1))
+                        .build()
+                        .unwrap();
+                src.set_caps(Some(&info.to_caps().unwrap()));
+            }
+            let mut buffer = gst::Buffer::from_slice(frame.to_packed());
+            buffer
+                .get_mut()
+                .unwrap()
+                .set_pts(gst::ClockTime::from_useconds(pts_us as u64));
+            let _ = src.push_buffer(buffer);
+        }
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// Sends each decoded frame's summary to a channel; the `Frame` callback for `publish`.
+fn frame_channel() -> (FrameSink, mpsc::Receiver<Seen>) {
+    let (tx, rx) = mpsc::channel();
+    (
+        Box::new(move |frame: Frame, _pts| {
+            let _ = tx.send(seen(frame.as_ref()));
+        }),
+        rx,
+    )
+}
+
+fn end_channel() -> (EndSink, mpsc::Receiver<EndReason>) {
+    let (tx, rx) = mpsc::channel();
+    (
+        Box::new(move |reason| {
+            let _ = tx.send(reason);
+        }),
+        rx,
+    )
+}
+
+#[test]
+fn published_camera_frames_arrive_decoded_also_after_a_resolution_change() {
+    let media = media(MediaConfig::default());
+    let client = Publisher::new();
+    let feeder = Feeder::start(solid(320, 240, RED), client.pusher());
+    let offer = make_offer(&client.webrtc);
+    assert!(offer.contains("127.0.0.1"), "{offer}");
+
+    let (frames, seen) = frame_channel();
+    let (ended, end) = end_channel();
+    let session = media.publish(&offer, frames, ended).unwrap();
+    let answer = session.answer_sdp().to_string();
+    assert!(
+        answer.contains("a=candidate:") && answer.contains("127.0.0.1"),
+        "{answer}"
+    );
+    assert!(answer.contains("VP8/90000"), "{answer}");
+    apply_answer(&client.webrtc, &answer);
+
+    wait_for(&seen, (320, 240), RED).unwrap();
+    feeder.show(solid(640, 360, BLUE));
+    wait_for(&seen, (640, 360), BLUE).unwrap();
+    feeder.show(solid(160, 120, GREEN));
+    wait_for(&seen, (160, 120), GREEN).unwrap();
+    assert!(end.try_recv().is_err(), "ended while publishing");
+
+    session.close();
+    assert_eq!(end.recv_timeout(WAIT), Ok(EndReason::Closed));
+    assert!(
+        end.recv_timeout(Duration::from_millis(200)).is_err(),
+        "ended twice"
+    );
+    // No frame after `ended`.
+    while seen.try_recv().is_ok() {}
+    feeder.stop();
+    assert!(seen.try_recv().is_err());
+}
+
+#[test]
+fn a_publisher_that_goes_away_ends_its_session() {
+    let media = media(MediaConfig {
+        idle_timeout: Duration::from_secs(2),
+        ..MediaConfig::default()
+    });
+    let client = Publisher::new();
+    let feeder = Feeder::start(solid(320, 240, GREEN), client.pusher());
+    let offer = make_offer(&client.webrtc);
+    let (frames, seen) = frame_channel();
+    let (ended, end) = end_channel();
+    let session = media.publish(&offer, frames, ended).unwrap();
+    apply_answer(&client.webrtc, session.answer_sdp());
+    wait_for(&seen, (320, 240), GREEN).unwrap();
+
+    feeder.stop();
+    drop(client);
+    let reason = end.recv_timeout(WAIT).expect("the session ended");
+    assert!(
+        matches!(reason, EndReason::Timeout | EndReason::Disconnected),
+        "{reason:?}"
+    );
+    assert!(session.is_ended());
+    // Closing an ended session does not call `ended` again.
+    session.close();
+    assert!(end.recv_timeout(Duration::from_millis(200)).is_err());
+}
+
+/// A hand-written offer of a real shape, with the given video codec lines.
+fn offer_with(codecs: &str) -> String {
+    format!(
+        "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE video0\r\n\
+         m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:abcd\r\n\
+         a=ice-pwd:0123456789abcdef0123456789\r\n\
+         a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n\
+         a=setup:actpass\r\na=mid:video0\r\na=sendonly\r\na=rtcp-mux\r\n{codecs}"
+    )
+}
+
+#[test]
+fn bad_offers_get_typed_errors_and_no_session() {
+    let media = media(MediaConfig {
+        negotiation_timeout: Duration::from_secs(5),
+        ..MediaConfig::default()
+    });
+    let never = || -> Box<dyn FnOnce(EndReason) + Send> {
+        Box::new(|reason| panic!("ended called for a refused offer: {reason:?}"))
+    };
+    let drop_frames = || -> Box<dyn FnMut(Frame, i64) + Send> { Box::new(|_, _| {}) };
+    for garbage in [
+        "",
+        "hello",
+        "v=0\r\n",
+        "v=0\r\nm=video 9 RTP/AVP 96\r\n",
+        "\0\0\0",
+    ] {
+        let err = media.publish(garbage, drop_frames(), never()).unwrap_err();
+        assert!(matches!(err, MediaError::BadSdp(_)), "{garbage:?}: {err:?}");
+    }
+    let vp9 = offer_with("a=rtpmap:96 VP9/90000\r\n");
+    let err = media.publish(&vp9, drop_frames(), never()).unwrap_err();
+    assert!(
+        matches!(&err, MediaError::NoCommonCodec { offered, .. } if offered == "VP9" || offered.is_empty()),
+        "{err:?}"
+    );
+    // Every prefix of a well-formed offer: refused or answered, never a panic.
+    let good = offer_with("a=rtpmap:96 VP8/90000\r\n");
+    let mut answered = 0;
+    for end in (0..good.len()).step_by(7).chain([good.len()]) {
+        match media.publish(&good[..end], drop_frames(), Box::new(|_| {})) {
+            Ok(session) => {
+                assert!(session.answer_sdp().contains("VP8"));
+                answered += 1;
+            }
+            Err(MediaError::BadSdp(_) | MediaError::NoCommonCodec { .. }) => {}
+            Err(other) => panic!("{other:?} for {:?}", &good[..end]),
+        }
+    }
+    assert!(answered >= 1, "the whole offer is answered");
+    // A room's output refuses odd sizes and rates.
+    assert!(matches!(
+        media.room_output(641, 360, (30, 1)),
+        Err(MediaError::BadOutput(_))
+    ));
+    assert!(matches!(
+        media.room_output(640, 360, (0, 1)),
+        Err(MediaError::BadOutput(_))
+    ));
+    // And a WHEP offer that receives no VP8 is refused.
+    let output = media.room_output(64, 64, (30, 1)).unwrap();
+    let recv_h264 = offer_with("a=rtpmap:96 H264/90000\r\n").replace("sendonly", "recvonly");
+    assert!(matches!(
+        output.add_viewer(&recv_h264, never()),
+        Err(MediaError::NoCommonCodec { .. })
+    ));
+}
+
+/// A WHEP client: webrtcbin (receive only) → rtpvp8depay → vp8dec → I420 appsink.
+struct Viewer {
+    pipeline: gst::Pipeline,
+    webrtc: gst::Element,
+    frames: mpsc::Receiver<Seen>,
+    decoded: Arc<AtomicU64>,
+    depay: Arc<Mutex<Option<gst::Element>>>,
+}
+
+impl Viewer {
+    fn new() -> Viewer {
+        let pipeline = gst::Pipeline::new();
+        let webrtc = client_webrtcbin();
+        pipeline.add(&webrtc).unwrap();
+        let caps = gst::Caps::builder("application/x-rtp")
+            .field("media", "video")
+            .field("encoding-name", "VP8")
+            .field("payload", 97i32)
+            .field("clock-rate", 90_000i32)
+            .field("rtcp-fb-nack-pli", true)
+            .field("rtcp-fb-ccm-fir", true)
+            .build();
+        webrtc.emit_by_name::<gst_webrtc::WebRTCRTPTransceiver>(
+            "add-transceiver",
+            &[&gst_webrtc::WebRTCRTPTransceiverDirection::Recvonly, &caps],
+        );
+        let (tx, frames) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let decoded = Arc::new(AtomicU64::new(0));
+        let depay_slot = Arc::new(Mutex::new(None));
+        let (count, slot) = (Arc::clone(&decoded), Arc::clone(&depay_slot));
+        let weak = pipeline.downgrade();
+        webrtc.connect_pad_added(move |_, pad| {
+            let Some(pipeline) = weak.upgrade() else {
+                return;
+            };
+            if pad.direction() != gst::PadDirection::Src {
+                return;
+            }
+            let depay = element("rtpvp8depay");
+            let dec = element("vp8dec");
+            let conv = element("videoconvert");
+            let sink = gst_app::AppSink::builder()
+                .caps(
+                    &gst_video::VideoCapsBuilder::new()
+                        .format(gst_video::VideoFormat::I420)
+                        .build(),
+                )
+                .sync(false)
+                .build();
+            let tx = Mutex::new(tx.lock().unwrap().clone());
+            let count = Arc::clone(&count);
+            sink.set_callbacks(
+                gst_app::AppSinkCallbacks::builder()
+                    .new_sample(move |sink| {
+                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                        let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+                        let buffer = sample.buffer().unwrap();
+                        let frame =
+                            gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
+                                .unwrap();
+                        let planes: Vec<_> = (0..3)
+                            .map(|i| {
+                                let (w, h) =
+                                    PixelFormat::I420.plane_size(i, info.width(), info.height());
+                                together_mode::PlaneRef::new(
+                                    frame.plane_data(i as u32).unwrap(),
+                                    w,
+                                    h,
+                                    frame.plane_stride()[i] as usize,
+                                )
+                                .unwrap()
+                            })
+                            .collect();
+                        let view = FrameRef::new(
+                            PixelFormat::I420,
+                            info.width(),
+                            info.height(),
+                            Default::default(),
+                            &planes,
+                        )
+                        .unwrap();
+                        count.fetch_add(1, Ordering::Relaxed);
+                        let _ = tx.lock().unwrap().send(seen(view));
+                        Ok(gst::FlowSuccess::Ok)
+                    })
+                    .build(),
+            );
+            let chain = [&depay, &dec, &conv, sink.upcast_ref()];
+            pipeline.add_many(chain).unwrap();
+            gst::Element::link_many(chain).unwrap();
+            for e in chain {
+                e.sync_state_with_parent().unwrap();
+            }
+            pad.link(&depay.static_pad("sink").unwrap()).unwrap();
+            *slot.lock().unwrap() = Some(depay);
+        });
+        pipeline.set_state(gst::State::Playing).unwrap();
+        Viewer {
+            pipeline,
+            webrtc,
+            frames,
+            decoded,
+            depay: depay_slot,
+        }
+    }
+
+    /// Joins `output`: offer, the server's answer, applied.
+    fn join(&self, output: &RoomOutput) -> (ViewerSession, mpsc::Receiver<EndReason>) {
+        let offer = make_offer(&self.webrtc);
+        let (ended, end) = end_channel();
+        let session = output.add_viewer(&offer, ended).unwrap();
+        apply_answer(&self.webrtc, session.answer_sdp());
+        (session, end)
+    }
+
+    /// Asks the sender for a keyframe the way a decoder does (PLI/FIR through RTCP).
+    fn request_keyframe(&self) {
+        let depay = self.depay.lock().unwrap().clone().expect("receiving");
+        let event = gst_video::UpstreamForceKeyUnitEvent::builder()
+            .all_headers(true)
+            .build();
+        assert!(depay.static_pad("sink").unwrap().push_event(event));
+    }
+}
+
+impl Drop for Viewer {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+fn room_feeder(output: &Arc<RoomOutput>, first: Frame) -> Feeder {
+    let output = Arc::clone(output);
+    Feeder::start(first, move |frame, pts| output.push(frame.as_ref(), pts))
+}
+
+#[test]
+fn a_viewer_sees_the_room_and_a_pli_brings_a_keyframe() {
+    let media = media(MediaConfig {
+        // Only forced keyframes within the test's span.
+        keyframe_interval: Duration::from_secs(600),
+        ..MediaConfig::default()
+    });
+    let output = Arc::new(media.room_output(320, 240, (30, 1)).unwrap());
+    assert_eq!(media.encoders(), 1);
+    let feeder = room_feeder(&output, solid(320, 240, GREEN));
+    let viewer = Viewer::new();
+    let (session, end) = viewer.join(&output);
+    assert!(session.answer_sdp().contains("VP8/90000"));
+    wait_for(&viewer.frames, (320, 240), GREEN).unwrap();
+    feeder.show(solid(320, 240, RED));
+    wait_for(&viewer.frames, (320, 240), RED).unwrap();
+
+    // A keyframe request from the viewer reaches the shared encoder.
+    let before = output.stats();
+    viewer.request_keyframe();
+    let deadline = Instant::now() + WAIT;
+    while output.stats().keyframes == before.keyframes && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let after = output.stats();
+    assert!(
+        after.keyframes > before.keyframes,
+        "{before:?} -> {after:?}"
+    );
+    assert!(after.keyframe_requests > before.keyframe_requests);
+
+    session.close();
+    assert_eq!(end.recv_timeout(WAIT), Ok(EndReason::Closed));
+    assert_eq!(output.stats().viewers, 0);
+    feeder.stop();
+}
+
+#[test]
+fn two_viewers_share_one_encoder_and_a_stuck_viewer_stalls_nobody() {
+    let media = media(MediaConfig {
+        viewer_queue: 5,
+        ..MediaConfig::default()
+    });
+    let output = Arc::new(media.room_output(320, 240, (30, 1)).unwrap());
+    let feeder = room_feeder(&output, solid(320, 240, BLUE));
+    let first = Viewer::new();
+    let second = Viewer::new();
+    let (s1, _e1) = first.join(&output);
+    let (s2, _e2) = second.join(&output);
+    wait_for(&first.frames, (320, 240), BLUE).unwrap();
+    wait_for(&second.frames, (320, 240), BLUE).unwrap();
+    assert_eq!(media.encoders(), 1, "one encoder for the room");
+    assert_eq!(output.stats().viewers, 2);
+
+    // A viewer that never takes the answer never connects: its pipeline holds the frames.
+    let stuck = Viewer::new();
+    let offer = make_offer(&stuck.webrtc);
+    let stuck_session = output.add_viewer(&offer, Box::new(|_| {})).unwrap();
+    assert_eq!(output.stats().viewers, 3);
+    let (encoded, decoded) = (
+        output.stats().encoded,
+        first.decoded.load(Ordering::Relaxed),
+    );
+    feeder.show(solid(320, 240, GREEN));
+    wait_for(&first.frames, (320, 240), GREEN).unwrap();
+    wait_for(&second.frames, (320, 240), GREEN).unwrap();
+    // Well past the stuck viewer's queue: the others kept getting frames.
+    let deadline = Instant::now() + WAIT;
+    while first.decoded.load(Ordering::Relaxed) < decoded + 60 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        first.decoded.load(Ordering::Relaxed) >= decoded + 60,
+        "{decoded} -> {}: {s1:?} {stuck_session:?} {:?}",
+        first.decoded.load(Ordering::Relaxed),
+        output.stats()
+    );
+    assert!(output.stats().encoded >= encoded + 60);
+    assert!(
+        stuck_session.sent() <= 5 + 2,
+        "the stuck viewer's queue is bounded: {stuck_session:?}"
+    );
+    assert!(stuck_session.dropped() > 0, "{stuck_session:?}");
+    // The connected viewers lost at most their start (frames before their first keyframe).
+    assert!(
+        s1.dropped() * 4 < s1.sent() && s2.dropped() * 4 < s2.sent(),
+        "{s1:?} {s2:?}"
+    );
+
+    // `push` itself never waited: the feeder kept its pace (it sleeps 33 ms a frame).
+    let pushed = feeder.stop();
+    let stats = output.stats();
+    assert_eq!(stats.pushed, pushed);
+    drop(stuck_session);
+    drop((s1, s2));
+    assert_eq!(output.stats().viewers, 0);
+}
