@@ -212,35 +212,55 @@ struct Publisher {
 }
 
 impl Publisher {
+    /// A VP8 publisher.
     fn new() -> Publisher {
-        let pipeline = gst::Pipeline::new();
-        let src = gst_app::AppSrc::builder()
-            .format(gst::Format::Time)
-            .is_live(true)
-            .build();
         let enc = gst::ElementFactory::make("vp8enc")
             .property("deadline", 1i64)
             .property("keyframe-max-dist", 30i32)
             .build()
             .unwrap();
-        let pay = element("rtpvp8pay");
+        Publisher::with(vec![enc, element("rtpvp8pay")], "VP8", 96)
+    }
+
+    /// An H.264 publisher (OpenH264, constrained baseline as browsers send).
+    fn h264() -> Publisher {
+        let enc = gst::ElementFactory::make("openh264enc")
+            .property("gop-size", 30u32)
+            .build()
+            .unwrap();
+        let pay = gst::ElementFactory::make("rtph264pay")
+            .property("config-interval", -1i32)
+            .property_from_str("aggregate-mode", "zero-latency")
+            .build()
+            .unwrap();
+        Publisher::with(vec![enc, element("h264parse"), pay], "H264", 102)
+    }
+
+    fn with(chain: Vec<gst::Element>, encoding: &str, payload: i32) -> Publisher {
+        let pipeline = gst::Pipeline::new();
+        let src = gst_app::AppSrc::builder()
+            .format(gst::Format::Time)
+            .is_live(true)
+            .build();
         let filter = gst::ElementFactory::make("capsfilter")
             .property(
                 "caps",
                 gst::Caps::builder("application/x-rtp")
                     .field("media", "video")
-                    .field("encoding-name", "VP8")
-                    .field("payload", 96i32)
+                    .field("encoding-name", encoding)
+                    .field("payload", payload)
                     .field("clock-rate", 90_000i32)
                     .build(),
             )
             .build()
             .unwrap();
         let webrtc = client_webrtcbin();
-        pipeline
-            .add_many([src.upcast_ref(), &enc, &pay, &filter, &webrtc])
-            .unwrap();
-        gst::Element::link_many([src.upcast_ref(), &enc, &pay, &filter, &webrtc]).unwrap();
+        let mut all: Vec<&gst::Element> = vec![src.upcast_ref()];
+        all.extend(chain.iter());
+        all.push(&filter);
+        all.push(&webrtc);
+        pipeline.add_many(all.iter().copied()).unwrap();
+        gst::Element::link_many(all.iter().copied()).unwrap();
         let pad = webrtc.static_pad("sink_0").unwrap();
         pad.property::<gst_webrtc::WebRTCRTPTransceiver>("transceiver")
             .set_direction(gst_webrtc::WebRTCRTPTransceiverDirection::Sendonly);
@@ -340,6 +360,32 @@ fn published_camera_frames_arrive_decoded_also_after_a_resolution_change() {
     while seen.try_recv().is_ok() {}
     feeder.stop();
     assert!(seen.try_recv().is_err());
+}
+
+#[test]
+fn h264_from_a_publisher_is_decoded_where_a_decoder_is_installed() {
+    let media = media(MediaConfig::default());
+    if !media.publish_codecs().contains(&"H264")
+        || gst::ElementFactory::find("openh264enc").is_none()
+    {
+        // gstreamer1.0-plugins-bad has both; CI installs it.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no H.264 decoder or encoder in CI"
+        );
+        eprintln!("skipped: no H.264 decoder or OpenH264 encoder installed");
+        return;
+    }
+    let client = Publisher::h264();
+    let _feeder = Feeder::start(solid(320, 240, BLUE), client.pusher());
+    let offer = make_offer(&client.webrtc);
+    assert!(offer.contains("H264/90000"), "{offer}");
+    let (frames, seen) = frame_channel();
+    let (ended, _end) = end_channel();
+    let session = media.publish(&offer, frames, ended).unwrap();
+    assert!(session.answer_sdp().contains("H264/90000"));
+    apply_answer(&client.webrtc, session.answer_sdp());
+    wait_for(&seen, (320, 240), BLUE).unwrap();
 }
 
 #[test]
