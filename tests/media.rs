@@ -719,3 +719,137 @@ fn two_viewers_share_one_encoder_and_a_stuck_viewer_stalls_nobody() {
     drop((s1, s2));
     assert_eq!(output.stats().viewers, 0);
 }
+
+/// An offer shaped like a browser's (audio and video, many codecs, RTX, header extensions),
+/// written by hand; `DIRECTION` is the offerer's direction.
+const BROWSER_OFFER: &str = "\
+v=0\r\n\
+o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n\
+s=-\r\n\
+t=0 0\r\n\
+a=group:BUNDLE 0 1\r\n\
+a=extmap-allow-mixed\r\n\
+a=msid-semantic: WMS stream\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\n\
+c=IN IP4 0.0.0.0\r\n\
+a=rtcp:9 IN IP4 0.0.0.0\r\n\
+a=ice-ufrag:Xk3r\r\n\
+a=ice-pwd:p0Kc8xXq2hY7mWn3vB5tR1sZ\r\n\
+a=ice-options:trickle\r\n\
+a=fingerprint:sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF\r\n\
+a=setup:actpass\r\n\
+a=mid:0\r\n\
+a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n\
+a=DIRECTION\r\n\
+a=msid:stream audio0\r\n\
+a=rtcp-mux\r\n\
+a=rtpmap:111 opus/48000/2\r\n\
+a=rtcp-fb:111 transport-cc\r\n\
+a=fmtp:111 minptime=10;useinbandfec=1\r\n\
+a=rtpmap:63 red/48000/2\r\n\
+a=fmtp:63 111/111\r\n\
+a=rtpmap:9 G722/8000\r\n\
+a=rtpmap:0 PCMU/8000\r\n\
+a=rtpmap:8 PCMA/8000\r\n\
+a=rtpmap:13 CN/8000\r\n\
+a=rtpmap:110 telephone-event/48000\r\n\
+a=rtpmap:126 telephone-event/8000\r\n\
+a=ssrc:1111 cname:abc\r\n\
+m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 45 46 98 99\r\n\
+c=IN IP4 0.0.0.0\r\n\
+a=rtcp:9 IN IP4 0.0.0.0\r\n\
+a=ice-ufrag:Xk3r\r\n\
+a=ice-pwd:p0Kc8xXq2hY7mWn3vB5tR1sZ\r\n\
+a=ice-options:trickle\r\n\
+a=fingerprint:sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF\r\n\
+a=setup:actpass\r\n\
+a=mid:1\r\n\
+a=extmap:14 urn:ietf:params:rtp-hdrext:toffset\r\n\
+a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n\
+a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n\
+a=DIRECTION\r\n\
+a=msid:stream video0\r\n\
+a=rtcp-mux\r\n\
+a=rtcp-rsize\r\n\
+a=rtpmap:96 VP8/90000\r\n\
+a=rtcp-fb:96 goog-remb\r\n\
+a=rtcp-fb:96 transport-cc\r\n\
+a=rtcp-fb:96 ccm fir\r\n\
+a=rtcp-fb:96 nack\r\n\
+a=rtcp-fb:96 nack pli\r\n\
+a=rtpmap:97 rtx/90000\r\n\
+a=fmtp:97 apt=96\r\n\
+a=rtpmap:102 H264/90000\r\n\
+a=rtcp-fb:102 goog-remb\r\n\
+a=rtcp-fb:102 transport-cc\r\n\
+a=rtcp-fb:102 ccm fir\r\n\
+a=rtcp-fb:102 nack\r\n\
+a=rtcp-fb:102 nack pli\r\n\
+a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n\
+a=rtpmap:103 rtx/90000\r\n\
+a=fmtp:103 apt=102\r\n\
+a=rtpmap:45 AV1/90000\r\n\
+a=rtcp-fb:45 nack pli\r\n\
+a=rtpmap:46 rtx/90000\r\n\
+a=fmtp:46 apt=45\r\n\
+a=rtpmap:98 VP9/90000\r\n\
+a=rtcp-fb:98 nack pli\r\n\
+a=fmtp:98 profile-id=0\r\n\
+a=rtpmap:99 rtx/90000\r\n\
+a=fmtp:99 apt=98\r\n\
+a=ssrc-group:FID 2222 3333\r\n\
+a=ssrc:2222 cname:abc\r\n\
+a=ssrc:3333 cname:abc\r\n\
+";
+
+/// The answer's direction and codecs for each media section, in order.
+fn answered(answer: &str) -> Vec<(String, String, Vec<String>)> {
+    let mut out: Vec<(String, String, Vec<String>)> = Vec::new();
+    for line in answer.lines() {
+        if let Some(m) = line.strip_prefix("m=") {
+            out.push((
+                m.split(' ').next().unwrap().to_string(),
+                String::new(),
+                Vec::new(),
+            ));
+        } else if let Some(last) = out.last_mut() {
+            if let Some(map) = line.strip_prefix("a=rtpmap:") {
+                last.2.push(map.split(' ').nth(1).unwrap().to_string());
+            } else if ["a=sendonly", "a=recvonly", "a=sendrecv", "a=inactive"].contains(&line) {
+                last.1 = line[2..].to_string();
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn browser_shaped_offers_get_vp8_video_and_inactive_audio() {
+    let media = media(MediaConfig::default());
+    let whip = BROWSER_OFFER.replace("DIRECTION", "sendonly");
+    let session = media
+        .publish(&whip, Box::new(|_, _| {}), Box::new(|_| {}))
+        .unwrap();
+    let sections = answered(session.answer_sdp());
+    assert_eq!(sections.len(), 2, "{}", session.answer_sdp());
+    assert_eq!(
+        (sections[0].0.as_str(), sections[0].1.as_str()),
+        ("audio", "inactive")
+    );
+    assert_eq!(sections[1].0, "video");
+    assert_eq!(sections[1].1, "recvonly");
+    assert_eq!(sections[1].2, ["VP8/90000"]);
+
+    let output = media.room_output(64, 64, (30, 1)).unwrap();
+    let whep = BROWSER_OFFER.replace("DIRECTION", "recvonly");
+    let viewer = output.add_viewer(&whep, Box::new(|_| {})).unwrap();
+    let sections = answered(viewer.answer_sdp());
+    assert_eq!(sections.len(), 2, "{}", viewer.answer_sdp());
+    assert_eq!(sections[0].1, "inactive");
+    assert_eq!(sections[1].1, "sendonly");
+    assert_eq!(sections[1].2, ["VP8/90000"]);
+    // The offer's VP8 payload type is the one sent.
+    assert!(viewer
+        .answer_sdp()
+        .contains("m=video 9 UDP/TLS/RTP/SAVPF 96"));
+}

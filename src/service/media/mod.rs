@@ -16,8 +16,8 @@
 //! gathering has finished, bounded by [`MediaConfig::negotiation_timeout`]. ICE gathers only
 //! on the addresses of [`MediaConfig::ice_addresses`] (loopback by default).
 //!
-//! Video only: audio belongs to the SFU or the meeting. Audio sections of an offer are answered
-//! by `webrtcbin` and whatever arrives is discarded.
+//! Video only: audio belongs to the SFU or the meeting. An offer's audio section is answered
+//! `inactive`.
 //!
 //! The calls that take an offer block for the negotiation (tens of milliseconds on a LAN, at
 //! most the timeout): an async server calls them from a blocking task.

@@ -490,6 +490,7 @@ impl Inner {
         let transceiver = sink_pad.property::<gst_webrtc::WebRTCRTPTransceiver>("transceiver");
         transceiver.set_direction(WebRTCRTPTransceiverDirection::Sendonly);
         transceiver.set_codec_preferences(Some(&rtp_caps));
+        peer::refuse_audio(&webrtc);
 
         let id = this.next_viewer.fetch_add(1, Ordering::Relaxed);
         let viewer = Arc::new(Viewer {

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use gst::glib;
 use gst::prelude::*;
 use gst_webrtc::{
-    WebRTCICEConnectionState, WebRTCICEGatheringState, WebRTCPeerConnectionState, WebRTCSDPType,
-    WebRTCSessionDescription,
+    WebRTCICEConnectionState, WebRTCICEGatheringState, WebRTCPeerConnectionState,
+    WebRTCRTPTransceiverDirection, WebRTCSDPType, WebRTCSessionDescription,
 };
 
 use super::{EndReason, EndSink, MediaConfig, MediaError};
@@ -52,6 +52,19 @@ pub(crate) fn webrtcbin(config: &MediaConfig) -> Result<gst::Element, MediaError
         ice.set_property("max-rtp-port", u32::from(hi));
     }
     Ok(webrtc)
+}
+
+/// Video only: an audio section of an offer is answered `inactive` (nothing flows), whatever
+/// its codecs.
+pub(crate) fn refuse_audio(webrtc: &gst::Element) {
+    let caps = gst::Caps::builder("application/x-rtp")
+        .field("media", "audio")
+        .build();
+    let transceiver = webrtc.emit_by_name::<gst_webrtc::WebRTCRTPTransceiver>(
+        "add-transceiver",
+        &[&WebRTCRTPTransceiverDirection::Inactive, &caps],
+    );
+    drop(transceiver);
 }
 
 /// Emits a `webrtcbin` action signal that takes a promise as its last argument and waits for

@@ -109,6 +109,7 @@ pub(crate) fn publish(
         ],
     );
     drop(transceiver);
+    peer::refuse_audio(&webrtc);
 
     let (watch, alive) = peer::Watch::start(
         &pipeline,
@@ -179,7 +180,7 @@ fn no_common_codec(offered: &[Codec], supported: &[Codec]) -> MediaError {
 }
 
 /// A new stream from the peer: video is depayloaded, decoded and handed to the callback;
-/// anything else (audio) is discarded.
+/// anything else (there should be none: audio is answered inactive) is discarded.
 fn on_incoming(
     pipeline: &gst::Pipeline,
     pad: &gst::Pad,
