@@ -240,6 +240,15 @@ fn on_incoming(
         }
     }
     if media == "video" {
+        // A slow `frames` callback drops decoded frames here instead of holding the decoder.
+        let queue = gst::ElementFactory::make("queue")
+            .property_from_str("leaky", "downstream")
+            .property("max-size-buffers", 2u32)
+            .property("max-size-bytes", 0u32)
+            .property("max-size-time", 0u64)
+            .build()
+            .map_err(|e| pipeline_error("making queue", e))?;
+        chain.push(queue);
         chain.push(make("videoconvert")?);
         let sink = gst_app::AppSink::builder()
             .caps(
