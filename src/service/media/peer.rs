@@ -2,7 +2,7 @@
 //! and ports), the answerer's side of a non-trickle negotiation with bounded waits, and the
 //! watch that ends a session once (peer gone, silence, pipeline error, close).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -214,6 +214,8 @@ pub(crate) struct Watch {
     events: mpsc::Sender<Event>,
     thread: Option<JoinHandle<()>>,
     ended: Arc<Mutex<Option<EndSink>>>,
+    /// Set once the session has ended, before `ended` is called.
+    done: Arc<AtomicBool>,
 }
 
 /// Milliseconds since the watch started at which the peer was last heard.
@@ -321,6 +323,8 @@ impl Watch {
         let watched = alive.clone();
         let ended = Arc::new(Mutex::new(Some(ended)));
         let to_call = Arc::clone(&ended);
+        let done = Arc::new(AtomicBool::new(false));
+        let finished = Arc::clone(&done);
         let tick = (idle_timeout / 4).clamp(Duration::from_millis(20), Duration::from_millis(500));
         let thread = std::thread::Builder::new()
             .name("media-watch".into())
@@ -340,6 +344,7 @@ impl Watch {
                 if let Some(bus) = pipeline.bus() {
                     bus.unset_sync_handler();
                 }
+                finished.store(true, Ordering::SeqCst);
                 on_end();
                 let ended = to_call.lock().ok().and_then(|mut e| e.take());
                 if let Some(ended) = ended {
@@ -352,6 +357,7 @@ impl Watch {
                 events: tx,
                 thread: Some(thread),
                 ended,
+                done,
             },
             alive,
         ))
@@ -377,7 +383,7 @@ impl Watch {
 
     /// Whether the session has ended.
     pub(crate) fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(|t| t.is_finished())
+        self.done.load(Ordering::SeqCst)
     }
 }
 
