@@ -598,6 +598,16 @@ impl Viewer {
         let (ended, end) = end_channel();
         let session = output.add_viewer(&offer, ended).unwrap();
         apply_answer(&self.webrtc, session.answer_sdp());
+        // Receiver reports every half second or so, as browsers send them (GStreamer's
+        // default is every 5 s on average, which only a longer idle timeout tolerates).
+        let rtpbin = self
+            .webrtc
+            .downcast_ref::<gst::Bin>()
+            .unwrap()
+            .by_name("rtpbin")
+            .unwrap();
+        let rtp_session = rtpbin.emit_by_name::<glib::Object>("get-internal-session", &[&0u32]);
+        rtp_session.set_property("rtcp-min-interval", 500_000_000u64);
         (session, end)
     }
 
@@ -852,4 +862,34 @@ fn browser_shaped_offers_get_vp8_video_and_inactive_audio() {
     assert!(viewer
         .answer_sdp()
         .contains("m=video 9 UDP/TLS/RTP/SAVPF 96"));
+}
+
+#[test]
+fn a_viewer_that_goes_away_ends_its_session_and_leaves_the_room() {
+    let media = media(MediaConfig {
+        idle_timeout: Duration::from_secs(3),
+        ..MediaConfig::default()
+    });
+    let output = Arc::new(media.room_output(160, 120, (30, 1)).unwrap());
+    let feeder = room_feeder(&output, solid(160, 120, RED));
+    let viewer = Viewer::new();
+    let (session, end) = viewer.join(&output);
+    wait_for(&viewer.frames, (160, 120), RED).unwrap();
+    // Alive (its receiver reports keep coming) for twice the idle timeout.
+    let seen = viewer.decoded.load(Ordering::Relaxed);
+    assert!(
+        end.recv_timeout(Duration::from_secs(6)).is_err(),
+        "a live viewer ended"
+    );
+    assert!(viewer.decoded.load(Ordering::Relaxed) > seen + 60);
+
+    drop(viewer);
+    let reason = end.recv_timeout(WAIT).expect("the session ended");
+    assert!(
+        matches!(reason, EndReason::Timeout | EndReason::Disconnected),
+        "{reason:?}"
+    );
+    assert!(session.is_ended());
+    assert_eq!(output.stats().viewers, 0, "it left the room");
+    feeder.stop();
 }

@@ -113,7 +113,8 @@ pub struct MediaConfig {
     pub negotiation_timeout: Duration,
     /// A session whose peer sends nothing (no RTP, no RTCP) for this long ends with
     /// [`EndReason::Timeout`]; it is also how long a new session may take to connect.
-    /// Default 15 s (browsers send RTCP every second or so).
+    /// Default 15 s: browsers send RTCP every second or so, GStreamer's `rtpbin` every 5 s on
+    /// average (up to 7.5 s), so it should not go below about 10 s.
     pub idle_timeout: Duration,
     /// The receive jitter buffer's latency. Default 100 ms.
     pub jitter_latency: Duration,
