@@ -18,6 +18,11 @@ use together_mode::service::media::{
 };
 use together_mode::{Frame, FrameRef, PixelFormat};
 
+mod common;
+
+#[global_allocator]
+static GLOBAL: common::alloc::Counting = common::alloc::Counting;
+
 /// The longest any single wait of these tests lasts.
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -892,4 +897,26 @@ fn a_viewer_that_goes_away_ends_its_session_and_leaves_the_room() {
     assert!(session.is_ended());
     assert_eq!(output.stats().viewers, 0, "it left the room");
     feeder.stop();
+}
+
+#[test]
+fn pushing_a_room_frame_allocates_nothing_on_the_callers_thread() {
+    let media = media(MediaConfig::default());
+    let output = media.room_output(320, 240, (30, 1)).unwrap();
+    let frame = solid(320, 240, GREEN);
+    let mut pts = 0;
+    let mut push = |n: usize| {
+        for _ in 0..n {
+            output.push(frame.as_ref(), pts);
+            pts += 33_333;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    push(10);
+    let ((), bytes) = common::alloc::allocated_by(|| push(30));
+    assert_eq!(bytes, 0);
+    let stats = output.stats();
+    assert_eq!(stats.pushed, 40);
+    // The frames did go to the encoder (pooled buffers, not allocations of the caller).
+    assert!(stats.encoded >= 20, "{stats:?}");
 }
