@@ -496,6 +496,8 @@ struct Viewer {
     webrtc: gst::Element,
     frames: mpsc::Receiver<Seen>,
     decoded: Arc<AtomicU64>,
+    /// The newest decoded frame.
+    last: Arc<Mutex<Option<Frame>>>,
     depay: Arc<Mutex<Option<gst::Element>>>,
 }
 
@@ -520,7 +522,12 @@ impl Viewer {
         let tx = Mutex::new(tx);
         let decoded = Arc::new(AtomicU64::new(0));
         let depay_slot = Arc::new(Mutex::new(None));
-        let (count, slot) = (Arc::clone(&decoded), Arc::clone(&depay_slot));
+        let last = Arc::new(Mutex::new(None));
+        let (count, slot, newest) = (
+            Arc::clone(&decoded),
+            Arc::clone(&depay_slot),
+            Arc::clone(&last),
+        );
         let weak = pipeline.downgrade();
         webrtc.connect_pad_added(move |_, pad| {
             let Some(pipeline) = weak.upgrade() else {
@@ -542,6 +549,7 @@ impl Viewer {
                 .build();
             let tx = Mutex::new(tx.lock().unwrap().clone());
             let count = Arc::clone(&count);
+            let newest = Arc::clone(&newest);
             sink.set_callbacks(
                 gst_app::AppSinkCallbacks::builder()
                     .new_sample(move |sink| {
@@ -573,6 +581,7 @@ impl Viewer {
                         )
                         .unwrap();
                         count.fetch_add(1, Ordering::Relaxed);
+                        *newest.lock().unwrap() = Some(Frame::from_ref(&view).unwrap());
                         let _ = tx.lock().unwrap().send(seen(view));
                         Ok(gst::FlowSuccess::Ok)
                     })
@@ -593,6 +602,7 @@ impl Viewer {
             webrtc,
             frames,
             decoded,
+            last,
             depay: depay_slot,
         }
     }
@@ -653,6 +663,13 @@ fn a_viewer_sees_the_room_and_a_pli_brings_a_keyframe() {
     wait_for(&viewer.frames, (320, 240), GREEN).unwrap();
     feeder.show(solid(320, 240, RED));
     wait_for(&viewer.frames, (320, 240), RED).unwrap();
+    let newest = viewer
+        .last
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("a decoded frame");
+    assert!(close_to(mean_yuv(newest.as_ref()), RED));
 
     // A keyframe request from the viewer reaches the shared encoder.
     let before = output.stats();
