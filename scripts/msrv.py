@@ -25,6 +25,7 @@ FEATURE_SETS = [
     ("CLI without ml (--no-default-features --features cli)", ["--no-default-features", "--features", "cli"]),
     ("default (cli, ml)", []),
     ("ml-ort", ["--features", "ml-ort"]),
+    ("serve (default plus the service)", ["--features", "serve"]),
 ]
 
 ROOT = Path(__file__).resolve().parent.parent

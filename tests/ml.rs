@@ -106,6 +106,7 @@ fn check_against_mediapipe(file: &str, image: &str, reference_file: &str) {
         "person pixels {person}"
     );
     let mut cases = vec![
+        (Backend::Native, GraphRewrite::Faithful),
         (Backend::Tract, GraphRewrite::Faithful),
         (Backend::Tract, GraphRewrite::ResizeAsDeconv),
     ];

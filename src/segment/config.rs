@@ -16,6 +16,9 @@ pub enum Backend {
     /// tract, in pure Rust (always available with the feature `ml`).
     #[default]
     Tract,
+    /// The project's own kernels for this network family, in pure Rust (NHWC f32, AVX2/FMA
+    /// where the CPU has them; always available with the feature `ml`).
+    Native,
     /// ONNX Runtime through `ort` (cargo feature `ml-ort`; the shared library is loaded at run
     /// time, see `segment::ml::load_onnxruntime`).
     Ort,
@@ -23,12 +26,13 @@ pub enum Backend {
 
 impl Backend {
     /// Every backend, in CLI order.
-    pub const ALL: [Backend; 2] = [Backend::Tract, Backend::Ort];
+    pub const ALL: [Backend; 3] = [Backend::Tract, Backend::Native, Backend::Ort];
 
-    /// The CLI and property name (`tract`, `ort`).
+    /// The CLI and property name (`tract`, `native`, `ort`).
     pub fn name(self) -> &'static str {
         match self {
             Backend::Tract => "tract",
+            Backend::Native => "native",
             Backend::Ort => "ort",
         }
     }
@@ -36,7 +40,7 @@ impl Backend {
     /// Whether this build has the backend (tract needs the feature `ml`, ort `ml-ort`).
     pub fn available(self) -> bool {
         match self {
-            Backend::Tract => cfg!(feature = "ml"),
+            Backend::Tract | Backend::Native => cfg!(feature = "ml"),
             Backend::Ort => cfg!(feature = "ml-ort"),
         }
     }
@@ -51,10 +55,11 @@ impl fmt::Display for Backend {
 impl FromStr for Backend {
     type Err = BackendError;
 
-    /// `tract`, or `ort` (also spelled `onnxruntime`).
+    /// `tract`, `native`, or `ort` (also spelled `onnxruntime`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "tract" => Ok(Backend::Tract),
+            "native" => Ok(Backend::Native),
             "ort" | "onnxruntime" => Ok(Backend::Ort),
             _ => Err(BackendError {
                 found: s.to_string(),
@@ -63,9 +68,9 @@ impl FromStr for Backend {
     }
 }
 
-/// A backend name that is not `tract` or `ort`.
+/// A backend name that is not `tract`, `native` or `ort`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown backend {found:?} (tract or ort)")]
+#[error("unknown backend {found:?} (tract, native or ort)")]
 pub struct BackendError {
     /// What was asked for.
     pub found: String,

@@ -14,7 +14,7 @@ use together_mode::framing::{FramingMode, FramingParseError};
 use together_mode::geometry::{check_output_size, parse_size};
 use together_mode::io::{FrameSink, OutputSpec};
 use together_mode::segment::{Backend, SegmentMode, SegmenterConfig};
-use together_mode::ColorSpec;
+use together_mode::{ColorSpec, CompositorOptions};
 
 /// A command-line value the parsers below refuse (clap prints the option and the value before
 /// the message, so the messages do not repeat them).
@@ -171,7 +171,7 @@ pub fn segment_mode() -> impl TypedValueParser<Value = SegmentMode> {
 pub fn backend() -> impl TypedValueParser<Value = Backend> {
     PossibleValuesParser::new(Backend::ALL.map(|b| match b {
         Backend::Ort => PossibleValue::new(b.name()).alias("onnxruntime"),
-        Backend::Tract => PossibleValue::new(b.name()),
+        Backend::Tract | Backend::Native => PossibleValue::new(b.name()),
     }))
     .try_map(|s| s.parse::<Backend>())
 }
@@ -205,6 +205,46 @@ impl MlArgs {
             bail!("--ort-lib is only used with --backend ort");
         }
         Ok(())
+    }
+}
+
+/// The picture settings `demo` and `render` share: the selfie model and its backend, framing,
+/// autoZoom and the output's colour.
+#[derive(clap::Args, Debug)]
+pub struct PictureArgs {
+    /// The selfie model for --segment ml / auto. Default: $TOGETHER_MODE_MODEL, the user
+    /// cache, models/; when none holds it, it is fetched once into the user cache (npm).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub ml: MlArgs,
+    /// Which window of each participant's frame their seat shows: auto (the default: around
+    /// the person's head, for seats the selfie model cuts out; the centre crop for the
+    /// others), off (the centre crop), or a fixed crop X,Y,WIDTH,HEIGHT of every input frame
+    /// (centre-cropped to the seat's aspect).
+    #[arg(long, default_value = "auto", value_name = "auto|off|X,Y,W,H", value_parser = framing_mode)]
+    pub framing: FramingMode,
+    /// autoZoom: on (zoom onto the occupied seats when few are taken) or off; default: the
+    /// scene's own `autoZoom` (false for the built-in scenes).
+    #[arg(long, value_name = "on|off", value_parser = auto_zoom())]
+    pub auto_zoom: Option<bool>,
+    #[command(flatten)]
+    pub color: ColorArgs,
+}
+
+impl PictureArgs {
+    /// The compositor options these flags give, at output size `size`.
+    pub fn options(&self, size: (u32, u32)) -> CompositorOptions {
+        CompositorOptions::default()
+            .with_size(size.0, size.1)
+            .with_color(self.color.spec())
+            .with_framing(self.framing)
+            .with_auto_zoom(self.auto_zoom)
+    }
+
+    /// The segmenter settings for `mode` with these flags' model and backend ([`segmenter`]).
+    pub fn segmenter(&self, mode: SegmentMode) -> Result<SegmenterConfig> {
+        segmenter(mode, self.model.as_deref(), &self.ml)
     }
 }
 

@@ -1,18 +1,15 @@
 //! `together demo`: builtin:auditorium (or another scene) with synthetic participants.
 
-use std::path::PathBuf;
-
 use anyhow::{bail, Result};
 
 use together_mode::frame::{Frame, PixelFormat};
-use together_mode::framing::FramingMode;
 use together_mode::scene::SceneLimits;
 use together_mode::segment::background::BackgroundOptions;
 use together_mode::segment::SegmentMode;
 use together_mode::synth::{Backdrop, SyntheticParticipant};
-use together_mode::{Compositor, CompositorOptions, Role, Scene};
+use together_mode::{Compositor, Role, Scene};
 
-use crate::args::{self, MlArgs};
+use crate::args::{self, PictureArgs};
 
 /// `together demo`.
 #[derive(clap::Args, Debug)]
@@ -39,24 +36,8 @@ pub struct DemoArgs {
     /// first 30 frames show their empty rooms, to learn from), ml or auto.
     #[arg(long, default_value = "alpha", value_parser = args::segment_mode())]
     segment: SegmentMode,
-    /// The selfie model for --segment ml / auto. Default: $TOGETHER_MODE_MODEL, the user
-    /// cache, models/; when none holds it, it is fetched once into the user cache (npm).
-    #[arg(long)]
-    model: Option<PathBuf>,
     #[command(flatten)]
-    ml: MlArgs,
-    /// Which window of each participant's frame their seat shows: auto (the default: around
-    /// the person's head, for seats the selfie model cuts out; the centre crop for the
-    /// others), off (the centre crop), or a fixed crop X,Y,WIDTH,HEIGHT of every input frame
-    /// (centre-cropped to the seat's aspect).
-    #[arg(long, default_value = "auto", value_name = "auto|off|X,Y,W,H", value_parser = args::framing_mode)]
-    framing: FramingMode,
-    /// autoZoom: on (zoom onto the occupied seats when few are taken) or off; default: the
-    /// scene's own `autoZoom` (false for the built-in scenes).
-    #[arg(long, value_name = "on|off", value_parser = args::auto_zoom())]
-    auto_zoom: Option<bool>,
-    #[command(flatten)]
-    color: args::ColorArgs,
+    picture: PictureArgs,
     /// Where the frames go; the name chooses the format: a .y4m file or '-' (stdout) for
     /// I420 Y4M, or a PNG pattern like frames/%05d.png for one RGBA PNG per frame (opaque).
     #[arg(long)]
@@ -74,12 +55,8 @@ pub fn run(a: &DemoArgs) -> Result<()> {
             scene.seats.len()
         );
     }
-    let options = CompositorOptions::default()
-        .with_size(w, h)
-        .with_color(a.color.spec())
-        .with_framing(a.framing)
-        .with_auto_zoom(a.auto_zoom);
-    let segmenters = args::segmenter(a.segment, a.model.as_deref(), &a.ml)?.factory()?;
+    let options = a.picture.options((w, h));
+    let segmenters = a.picture.segmenter(a.segment)?.factory()?;
     let mut engine = Compositor::with_segmenter(scene, options, segmenters)?;
     let backdrop = match a.segment {
         SegmentMode::Chroma => Backdrop::GreenScreen,

@@ -7,6 +7,8 @@
 //! together scenario FILE --out DIR
 //! together bench [--participants N] [--frames N] [--segment constant|opaque|alpha|ml] [--serial] ...
 //! together segment --input IMAGE --out MASK.png [--model PATH] [--raw] [--repeat N]
+//! together serve [--listen ADDR] [--scene …] [--record DIR] [--config FILE]   (feature serve)
+//! together token --meeting M --participant ID --role ROLE [--ttl 12h]        (feature serve)
 //! ```
 //! OUT is a .y4m file, `-` (Y4M on stdout) or a PNG pattern such as `frames/%05d.png`.
 //! MODE is auto (render's default), alpha (demo's default), none, chroma, background or ml (see
@@ -23,6 +25,10 @@ mod render;
 mod scenario;
 mod seating;
 mod segment;
+#[cfg(feature = "serve")]
+mod serve;
+#[cfg(feature = "serve")]
+mod token;
 
 use std::process::ExitCode;
 
@@ -55,6 +61,13 @@ enum Command {
     Segment(segment::SegmentArgs),
     /// Print the ACS seating map (JSON) for N participants.
     Seating(seating::SeatingArgs),
+    /// Run the Together Mode service: HTTP control API, events, recording (README
+    /// "Service"). Needs the feature `serve`.
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
+    /// Print a participant's token for `serve` (signed with the deployment's key).
+    #[cfg(feature = "serve")]
+    Token(token::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +82,10 @@ fn main() -> ExitCode {
         Command::Scenario(a) => scenario::run(a),
         Command::Segment(a) => segment::run(a),
         Command::Seating(a) => seating::run(a),
+        #[cfg(feature = "serve")]
+        Command::Serve(a) => serve::run(a),
+        #[cfg(feature = "serve")]
+        Command::Token(a) => token::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

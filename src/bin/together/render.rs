@@ -10,9 +10,9 @@ use together_mode::meeting::role_from_name;
 use together_mode::scene::SceneLimits;
 use together_mode::seating::{Reservation, ReservationParseError};
 use together_mode::segment::{SegmentMode, SegmentModeError, SegmenterConfig};
-use together_mode::{Compositor, CompositorOptions, Role, Scene};
+use together_mode::{Compositor, Role, Scene};
 
-use crate::args::{self, MlArgs};
+use crate::args::{self, PictureArgs};
 
 /// `together render`.
 #[derive(clap::Args, Debug)]
@@ -41,18 +41,8 @@ pub struct RenderArgs {
     /// show the empty room).
     #[arg(long, default_value = "auto", value_parser = args::segment_mode())]
     segment: SegmentMode,
-    /// The selfie model for --segment ml / auto. Default: $TOGETHER_MODE_MODEL, the user
-    /// cache, models/; when none holds it, it is fetched once into the user cache (npm).
-    #[arg(long)]
-    model: Option<PathBuf>,
     #[command(flatten)]
-    ml: MlArgs,
-    /// Which window of each participant's frame their seat shows: auto (the default: around
-    /// the person's head, for seats the selfie model cuts out; the centre crop for the
-    /// others), off (the centre crop), or a fixed crop X,Y,WIDTH,HEIGHT of every input frame
-    /// (centre-cropped to the seat's aspect).
-    #[arg(long, default_value = "auto", value_name = "auto|off|X,Y,W,H", value_parser = args::framing_mode)]
-    framing: FramingMode,
+    picture: PictureArgs,
     /// ID=auto|off|X,Y,W,H: one input's own framing, over --framing (e.g. off for someone
     /// who frames themselves, or a crop of their frames); repeatable, ID as in --input.
     #[arg(long = "input-framing", value_name = "ID=MODE", value_parser = input_framing)]
@@ -71,12 +61,6 @@ pub struct RenderArgs {
     /// only reserved seats free waits: left out of the video, with a warning.
     #[arg(long, value_name = "N|seats:I,J,...", value_parser = reservation)]
     reserved_seats: Option<Reservation>,
-    /// autoZoom: on (zoom onto the occupied seats when few are taken) or off; default: the
-    /// scene's own `autoZoom` (false for the built-in scenes).
-    #[arg(long, value_name = "on|off", value_parser = args::auto_zoom())]
-    auto_zoom: Option<bool>,
-    #[command(flatten)]
-    color: args::ColorArgs,
     /// Where the frames go; the name chooses the format: a .y4m file or '-' (stdout) for
     /// I420 Y4M, or a PNG pattern like frames/%05d.png for one RGBA PNG per frame (opaque).
     #[arg(long)]
@@ -200,12 +184,8 @@ fn output_len(n: u64, clip_fps: (u32, u32), out_fps: u32) -> u64 {
 pub fn run(a: &RenderArgs) -> Result<()> {
     let (w, h) = a.size;
     let scene = Scene::open(&a.scene, &SceneLimits::default())?;
-    let options = CompositorOptions::default()
-        .with_size(w, h)
-        .with_color(a.color.spec())
-        .with_framing(a.framing)
-        .with_auto_zoom(a.auto_zoom);
-    let segmenters = args::segmenter(a.segment, a.model.as_deref(), &a.ml)?.factory()?;
+    let options = a.picture.options((w, h));
+    let segmenters = a.picture.segmenter(a.segment)?.factory()?;
     let mut engine = Compositor::with_segmenter(scene, options, segmenters)?;
     if let Some(r) = &a.reserved_seats {
         engine
@@ -261,7 +241,7 @@ pub fn run(a: &RenderArgs) -> Result<()> {
         if engine.seating().seat_of(&g.id).is_some() {
             let context = || format!("--input-segment {}", g.id);
             let config = if g.mode.uses_model() {
-                args::segmenter(g.mode, a.model.as_deref(), &a.ml).with_context(context)?
+                a.picture.segmenter(g.mode).with_context(context)?
             } else {
                 SegmenterConfig {
                     mode: g.mode,

@@ -16,6 +16,7 @@
 //! reduced, staggered rate under a CPU budget and tracks the last matte between runs.
 
 pub mod fidelity;
+mod native;
 #[cfg(feature = "ml-ort")]
 mod onnx;
 #[cfg(feature = "ml-ort")]
@@ -239,6 +240,7 @@ impl SelfieModel {
         rewrite: GraphRewrite,
     ) -> Result<ModelRunner, MlError> {
         let plan = match backend {
+            Backend::Native => Plan::Native(native::NativePlan::new(&self.net, height, width)?),
             Backend::Tract => Plan::Tract(tract_engine::TractPlan::new(
                 &self.net, height, width, rewrite,
             )?),
@@ -268,6 +270,7 @@ impl SelfieModel {
 /// A plan on one backend.
 #[derive(Debug)]
 enum Plan {
+    Native(native::NativePlan),
     Tract(tract_engine::TractPlan),
     #[cfg(feature = "ml-ort")]
     Ort(ort_engine::OrtPlan),
@@ -276,6 +279,7 @@ enum Plan {
 impl Plan {
     fn run(&mut self, input: &[f32], out: &mut [f32]) -> Result<(), MlError> {
         match self {
+            Plan::Native(p) => p.run(input, out),
             Plan::Tract(p) => p.run(input, out),
             #[cfg(feature = "ml-ort")]
             Plan::Ort(p) => p.run(input, out),
@@ -284,6 +288,7 @@ impl Plan {
 
     fn fork(&self) -> Result<Plan, MlError> {
         Ok(match self {
+            Plan::Native(p) => Plan::Native(p.fork()),
             Plan::Tract(p) => Plan::Tract(p.fork()?),
             #[cfg(feature = "ml-ort")]
             Plan::Ort(p) => Plan::Ort(p.fork()?),
@@ -292,6 +297,7 @@ impl Plan {
 
     fn backend(&self) -> Backend {
         match self {
+            Plan::Native(_) => Backend::Native,
             Plan::Tract(_) => Backend::Tract,
             #[cfg(feature = "ml-ort")]
             Plan::Ort(_) => Backend::Ort,

@@ -23,7 +23,7 @@ const MAX_RANK: usize = 8;
 /// shared strings in the file, so without a cap every node could copy the same long one.
 const MAX_NAME: usize = 256;
 /// Largest kernel side and stride we accept.
-const MAX_KERNEL: usize = 15;
+pub(crate) const MAX_KERNEL: usize = 15;
 const MAX_STRIDE: usize = 8;
 
 /// Index of an activation tensor.
