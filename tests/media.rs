@@ -937,3 +937,219 @@ fn pushing_a_room_frame_allocates_nothing_on_the_callers_thread() {
     // The frames did go to the encoder (pooled buffers, not allocations of the caller).
     assert!(stats.encoded >= 20, "{stats:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Through HTTP: WHIP and WHEP routes of the service
+
+/// One HTTP/1.1 request (Connection: close): status, headers (names lower case), body.
+fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: &str,
+) -> (u16, std::collections::HashMap<String, String>, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        req += &format!("Authorization: Bearer {t}\r\n");
+    }
+    if let Some(c) = content_type {
+        req += &format!("Content-Type: {c}\r\n");
+    }
+    req += &format!("Content-Length: {}\r\n\r\n", body.len());
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}
+
+/// Mean Y, U, V of the middle half of a CSS-pixel rectangle of a frame.
+fn mean_in(frame: &Frame, rect: &together_mode::seating::CssRect) -> [f64; 3] {
+    let f = frame.as_ref();
+    let mut out = [0.0; 3];
+    for (i, o) in out.iter_mut().enumerate() {
+        let plane = f.plane(i);
+        let scale = if i == 0 { 1.0 } else { 0.5 };
+        let x0 = ((rect.left + rect.width / 4.0) * scale) as usize;
+        let x1 = ((rect.left + rect.width * 3.0 / 4.0) * scale) as usize;
+        let y0 = ((rect.top + rect.height / 4.0) * scale) as usize;
+        let y1 = ((rect.top + rect.height * 3.0 / 4.0) * scale) as usize;
+        let (mut sum, mut n) = (0u64, 0u64);
+        for y in y0..y1.min(plane.height()) {
+            for &v in &plane.row(y)[x0.min(plane.width())..x1.min(plane.width())] {
+                sum += u64::from(v);
+                n += 1;
+            }
+        }
+        *o = sum as f64 / n.max(1) as f64;
+    }
+    out
+}
+
+#[test]
+fn whip_and_whep_through_the_service() {
+    use together_mode::meeting::IdentityKind;
+    use together_mode::seating::Role;
+    use together_mode::service::{Identity, Service, ServiceConfig};
+    use together_mode::SegmentMode;
+
+    let config = ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        key: Some("a test key that is at least 32 bytes long".into()),
+        segment: SegmentMode::None,
+        output_width: 320,
+        output_height: 180,
+        fps: 20,
+        ..ServiceConfig::default()
+    };
+    let service = Service::new(config).unwrap().spawn().unwrap();
+    let addr = service.addr();
+    let rt = service.runtime().clone();
+    let mint = |id: &str, role: Role| service.authority().mint("m1", id, role, 600).unwrap();
+    let identity = |id: &str, role: Role| Identity {
+        id: id.into(),
+        kind: IdentityKind::from_raw_id(id),
+        role,
+        meeting: "m1".into(),
+    };
+    let (alice, bob, olivia) = (
+        mint("8:acs:alice", Role::Attendee),
+        mint("8:acs:bob", Role::Attendee),
+        mint("8:orgid:olivia", Role::Organizer),
+    );
+
+    // Alice publishes her camera over WHIP.
+    let client = Publisher::new();
+    let _feeder = Feeder::start(solid(320, 240, RED), client.pusher());
+    let offer = make_offer(&client.webrtc);
+    let (status, _, body) = http(
+        addr,
+        "POST",
+        "/whip/m1",
+        None,
+        Some("application/sdp"),
+        &offer,
+    );
+    assert_eq!(status, 401, "{body}");
+    let (status, _, body) = http(
+        addr,
+        "POST",
+        "/whip/m1",
+        Some(&alice),
+        Some("application/json"),
+        &offer,
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, _, body) = http(
+        addr,
+        "POST",
+        "/whip/m1",
+        Some(&alice),
+        Some("application/sdp"),
+        "v=0\r\n",
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, headers, answer) = http(
+        addr,
+        "POST",
+        "/whip/m1",
+        Some(&alice),
+        Some("application/sdp"),
+        &offer,
+    );
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(headers["content-type"], "application/sdp");
+    let location = headers["location"].clone();
+    assert!(location.starts_with("/whip/m1/"), "{location}");
+    apply_answer(&client.webrtc, &answer);
+    let video_of = |id: &str| {
+        rt.with_meeting("m1", false, |st| st.participant_info(id))
+            .map(|p| p.video)
+            .unwrap_or(false)
+    };
+    assert!(video_of("8:acs:alice"));
+
+    // Olivia starts Together Mode and watches the main room over WHEP.
+    rt.join(&identity("8:orgid:olivia", Role::Organizer))
+        .unwrap();
+    rt.with_meeting("m1", false, |st| Ok(st.meeting.start("8:orgid:olivia")?))
+        .unwrap();
+    let viewer = Viewer::new();
+    let offer = make_offer(&viewer.webrtc);
+    let (status, _, body) = http(
+        addr,
+        "POST",
+        "/whep/m1/nowhere",
+        Some(&olivia),
+        Some("application/sdp"),
+        &offer,
+    );
+    assert_eq!(status, 404, "{body}");
+    let (status, headers, answer) = http(
+        addr,
+        "POST",
+        "/whep/m1/main",
+        Some(&olivia),
+        Some("application/sdp"),
+        &offer,
+    );
+    assert_eq!(status, 201, "{answer}");
+    let view_location = headers["location"].clone();
+    assert!(
+        view_location.starts_with("/whep/m1/main/"),
+        "{view_location}"
+    );
+    apply_answer(&viewer.webrtc, &answer);
+
+    // Her decoded stream shows Alice's red where the seating map puts her.
+    let rect = rt
+        .with_meeting("m1", false, |st| st.seating_map_in("main", (320, 180)))
+        .unwrap()
+        .0["8:acs:alice"];
+    let deadline = Instant::now() + WAIT;
+    let mut last = None;
+    while Instant::now() < deadline {
+        if let Ok(seen) = viewer.frames.recv_timeout(Duration::from_millis(200)) {
+            assert_eq!((seen.width, seen.height), (320, 180));
+        }
+        let frame = viewer.last.lock().unwrap().clone();
+        if let Some(frame) = frame {
+            let mean = mean_in(&frame, &rect);
+            last = Some(mean);
+            if close_to(mean, RED) {
+                break;
+            }
+        }
+    }
+    let mean = last.expect("decoded frames");
+    assert!(close_to(mean, RED), "seat {rect:?}: {mean:?}");
+
+    // Only the owner ends a session.
+    let (status, _, body) = http(addr, "DELETE", &location, Some(&bob), None, "");
+    assert_eq!(status, 403, "{body}");
+    let (status, _, body) = http(addr, "DELETE", &location, Some(&alice), None, "");
+    assert_eq!(status, 200, "{body}");
+    assert!(!video_of("8:acs:alice"), "video off after DELETE");
+    let (status, _, _) = http(addr, "DELETE", &location, Some(&alice), None, "");
+    assert_eq!(status, 404);
+    let (status, _, body) = http(addr, "DELETE", &view_location, Some(&olivia), None, "");
+    assert_eq!(status, 200, "{body}");
+    service.stop();
+}

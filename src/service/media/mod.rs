@@ -25,6 +25,7 @@
 mod output;
 mod peer;
 mod publish;
+pub mod routes;
 mod sdp;
 
 use std::net::{IpAddr, Ipv4Addr};
