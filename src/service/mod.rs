@@ -56,8 +56,12 @@ impl Service {
             runtime: Arc::new(runtime),
             authority: Arc::new(authority),
         };
-        let media = media::Media::new(media::MediaConfig::default())
-            .map_err(|e| ServiceError::Setup(e.to_string()))?;
+        let media_config = media::MediaConfig {
+            ice_addresses: state.runtime.config().ice_addresses.clone(),
+            ..media::MediaConfig::default()
+        };
+        let media =
+            media::Media::new(media_config).map_err(|e| ServiceError::Setup(e.to_string()))?;
         Ok(Self {
             media: media::routes::MediaState::new(state.clone(), media),
             state,
