@@ -101,6 +101,12 @@ pub struct ServiceConfig {
     /// `chroma`, `background`, `ml`). Default `auto`.
     #[serde(deserialize_with = "segment_mode")]
     pub segment: SegmentMode,
+    /// The local addresses WebRTC (ICE) offers to clients as host candidates
+    /// ([`MediaConfig::ice_addresses`](super::media::MediaConfig::ice_addresses)). Default
+    /// `["127.0.0.1"]`: clients on this machine (Chromium needs
+    /// `--allow-loopback-in-peer-connection`); a deployment lists the addresses its clients
+    /// reach; an empty list lets ICE use every non-loopback interface.
+    pub ice_addresses: Vec<std::net::IpAddr>,
     /// Limits.
     pub limits: Limits,
 }
@@ -123,6 +129,7 @@ impl Default for ServiceConfig {
             output_height: 720,
             fps: 30,
             segment: SegmentMode::Auto,
+            ice_addresses: vec![std::net::IpAddr::from([127, 0, 0, 1])],
             limits: Limits::default(),
         }
     }
@@ -225,5 +232,25 @@ impl ServiceConfig {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod ice_address_tests {
+    use super::ServiceConfig;
+
+    #[test]
+    fn ice_addresses_default_to_loopback_and_parse_from_the_file() {
+        let default = ServiceConfig::default();
+        assert_eq!(
+            default.ice_addresses,
+            vec![std::net::IpAddr::from([127, 0, 0, 1])]
+        );
+        let c = ServiceConfig::parse("ice_addresses = [\"192.0.2.7\", \"::1\"]\n").unwrap();
+        assert_eq!(c.ice_addresses.len(), 2);
+        assert!(c.ice_addresses[1].is_loopback());
+        let none = ServiceConfig::parse("ice_addresses = []\n").unwrap();
+        assert!(none.ice_addresses.is_empty());
+        assert!(ServiceConfig::parse("ice_addresses = [\"not an address\"]\n").is_err());
     }
 }

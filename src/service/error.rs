@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::auth::AuthError;
+use super::media::MediaError;
 use crate::meeting::{AcsError, MeetingError};
 
 /// The body of every error response.
@@ -69,6 +70,17 @@ pub enum ServiceError {
     /// client).
     #[error("{0}")]
     Setup(String),
+    /// The media plane refused or failed a WHIP/WHEP offer: a bad SDP offer (400/46520), no
+    /// video codec in common (400/46521), negotiation timed out (503/46522), GStreamer
+    /// failed (500/46523).
+    #[error(transparent)]
+    Media(#[from] super::media::MediaError),
+    /// No such WHIP or WHEP session (404/46524).
+    #[error("no such session")]
+    NoSession,
+    /// A WHIP or WHEP session of someone else (403/46525).
+    #[error("the session belongs to another participant")]
+    NotYours,
     /// Something failed inside (500/46599).
     #[error("internal error: {0}")]
     Internal(String),
@@ -102,6 +114,13 @@ impl ServiceError {
             ServiceError::Limit { .. } | ServiceError::Timeout | ServiceError::ShuttingDown => 503,
             ServiceError::NoRoute => 404,
             ServiceError::Setup(_) | ServiceError::Internal(_) => 500,
+            ServiceError::Media(m) => match m {
+                MediaError::BadSdp(_) | MediaError::NoCommonCodec { .. } => 400,
+                MediaError::Timeout { .. } => 503,
+                _ => 500,
+            },
+            ServiceError::NoSession => 404,
+            ServiceError::NotYours => 403,
         }
     }
 
@@ -119,6 +138,14 @@ impl ServiceError {
             ServiceError::UnknownScene(_) => 46517,
             ServiceError::ShuttingDown => 46518,
             ServiceError::Setup(_) => 46598,
+            ServiceError::Media(m) => match m {
+                MediaError::BadSdp(_) => 46520,
+                MediaError::NoCommonCodec { .. } => 46521,
+                MediaError::Timeout { .. } => 46522,
+                _ => 46523,
+            },
+            ServiceError::NoSession => 46524,
+            ServiceError::NotYours => 46525,
             ServiceError::Internal(_) => 46599,
         }
     }

@@ -14,13 +14,15 @@
 //!
 //! Modules: [`config`] (settings and limits), [`auth`] (tokens), [`runtime`] (meetings,
 //! ticks, recording, the hooks for media), [`api`] (the control routes), [`events`] (the
-//! WebSocket), [`error`] (ACS-style error bodies).
+//! WebSocket), [`error`] (ACS-style error bodies), [`media`] (WebRTC: WHIP publish, WHEP
+//! view).
 
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod media;
 pub mod runtime;
 
 use std::net::SocketAddr;
@@ -40,6 +42,7 @@ pub use runtime::{RoomSink, Runtime};
 #[derive(Debug)]
 pub struct Service {
     state: AppState,
+    media: media::routes::MediaState,
 }
 
 impl Service {
@@ -49,11 +52,19 @@ impl Service {
         let authority = Authority::resolve(config.key.as_deref(), config.key_file.as_deref())
             .map_err(|e| ServiceError::Setup(e.to_string()))?;
         let runtime = Runtime::new(config)?;
+        let state = AppState {
+            runtime: Arc::new(runtime),
+            authority: Arc::new(authority),
+        };
+        let media_config = media::MediaConfig {
+            ice_addresses: state.runtime.config().ice_addresses.clone(),
+            ..media::MediaConfig::default()
+        };
+        let media =
+            media::Media::new(media_config).map_err(|e| ServiceError::Setup(e.to_string()))?;
         Ok(Self {
-            state: AppState {
-                runtime: Arc::new(runtime),
-                authority: Arc::new(authority),
-            },
+            media: media::routes::MediaState::new(state.clone(), media),
+            state,
         })
     }
 
@@ -84,6 +95,7 @@ impl Service {
             .layer(DefaultBodyLimit::max(limits.max_body_bytes));
         Router::new()
             .merge(api)
+            .merge(media::routes::routes(self.media.clone()))
             .route("/api/meetings/{meeting}/events", get(events::events))
             .fallback(api::fallback)
             .with_state(self.state.clone())
@@ -106,8 +118,18 @@ impl Service {
             })
             .await;
         let rt = self.state.runtime.clone();
-        let _ = tokio::task::spawn_blocking(move || rt.shutdown()).await;
+        let media = self.media.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            media.close_all();
+            rt.shutdown()
+        })
+        .await;
         result
+    }
+
+    /// The WHIP/WHEP sessions and the media plane.
+    pub fn media(&self) -> &media::routes::MediaState {
+        &self.media
     }
 
     /// Runs the service on its own tokio runtime in a background thread, listening on the

@@ -16,7 +16,7 @@ pub struct ServeArgs {
     /// (default builtin:auditorium, or the config's `scene`).
     #[arg(long)]
     scene: Option<String>,
-    /// Record every room's output as DIR/<meeting>/<room>.y4m.
+    /// Record every room's output as `DIR/<meeting>/<room>.y4m`.
     #[arg(long, value_name = "DIR")]
     record: Option<PathBuf>,
     /// A TOML config file (README "Service": every key, its default).
