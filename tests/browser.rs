@@ -188,8 +188,18 @@ fn two_browser_participants_are_seated_in_the_video_the_overlay_and_the_recordin
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    // A small room (640x360 at 15 fps): the recordings stay small (about 5 MB a second) and
+    // the pages scale the seating map from their 1280x720 sceneSize to the video.
+    let config = dir.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        "output_width = 640\noutput_height = 360\nfps = 15\n",
+    )
+    .unwrap();
     let mut serve = together()
-        .args(["serve", "--listen", "127.0.0.1:0", "--record"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--record")
         .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
