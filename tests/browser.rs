@@ -263,6 +263,11 @@ fn two_browser_participants_are_seated_in_the_video_the_overlay_and_the_recordin
     // Nobody publishes without a token.
     assert_eq!(report["anonymousWhip"]["status"], 401, "{report}");
     assert_eq!(report["emptyStart"], 200, "{report}");
+    // An attendee may not start Together Mode: the page shows the code (403/46306, the
+    // library's refusal for the role).
+    let refused = report["refused"].as_str().unwrap_or_default();
+    eprintln!("the attendee page after Start: {refused:?}");
+    assert!(refused.starts_with("start: 403/"), "{refused:?}");
 
     let empty = last_frame(&dir.path().join(EMPTY).join("main.y4m"), u64::MAX);
     // The room as recorded when the pages were read (before they left).

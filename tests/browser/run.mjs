@@ -131,6 +131,17 @@ try {
     });
   }
 
+  // A refused operation shows its code: the attendee's page asks to start Together Mode (its
+  // Start button is hidden for the role; the server refuses anyway).
+  report.refused = await pages.attendee.evaluate(async () => {
+    document.getElementById('start').click();
+    const t0 = Date.now();
+    while (!window.together.state.errors.length && Date.now() - t0 < 5000) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return document.getElementById('status').textContent;
+  });
+
   // How much of the room's recording was written by now: the test reads the frame there.
   if (opts.recording) report.recordedBytes = statSync(opts.recording).size;
 
