@@ -24,6 +24,7 @@ pub mod error;
 pub mod events;
 pub mod media;
 pub mod runtime;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -97,6 +98,7 @@ impl Service {
             .merge(api)
             .merge(media::routes::routes(self.media.clone()))
             .route("/api/meetings/{meeting}/events", get(events::events))
+            .merge(web::routes())
             .fallback(api::fallback)
             .with_state(self.state.clone())
     }
