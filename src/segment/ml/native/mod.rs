@@ -184,16 +184,11 @@ impl NativePlan {
                 readers[t] += 1;
             }
         }
-        let mut alias: Vec<TensorId> = (0..n).collect();
-        let mut steps: Vec<Step> = Vec::with_capacity(net.nodes.len());
+        let mut planned = Planned::new(n);
         let mut scratch = 0usize;
-        // The step that wrote each tensor, for fusing a following activation.
-        let mut written_by: Vec<Option<usize>> = vec![None; n];
         // Tensors stored without padding lanes (the network's output, when its LOGISTIC is
         // folded into the step that writes it).
         let mut dense = vec![false; n];
-        // Steps folded into a later one (a squeeze-excite MUL into its ADD).
-        let mut removed: Vec<bool> = Vec::new();
         for node in &net.nodes {
             let out = node.out;
             let step = match &node.op {
@@ -324,32 +319,31 @@ impl NativePlan {
                         Op::Relu { .. } => Act::Relu,
                         _ => Act::Relu6,
                     };
-                    let src = alias[*x];
                     // Fuse into the product or depthwise step that wrote `x`, when this is
                     // its only reader and it has no activation of its own.
                     let fused = fuse
                         && readers[*x] == 1
                         && *x != net.output
-                        && written_by[src].is_some_and(|i| set_act(&mut steps[i], act));
+                        && planned
+                            .writer(*x)
+                            .is_some_and(|i| set_act(&mut planned.steps[i], act));
                     if fused {
-                        alias[out] = src;
-                        written_by[out] = written_by[src];
+                        planned.store_as(out, *x);
                         continue;
                     }
                     Step::Unary { x: *x, out, act }
                 }
                 Op::Logistic { x } => {
-                    let src = alias[*x];
                     // The network's last op on a transposed convolution's output: into it.
-                    let into = written_by[src].filter(|_| {
+                    let into = planned.writer(*x).filter(|_| {
                         fuse && readers[*x] == 1 && out == net.output && *x != net.output
                     });
-                    if let Some(Step::TransposeConv { logistic, .. }) = into.map(|i| &mut steps[i])
+                    if let Some(Step::TransposeConv { logistic, .. }) =
+                        into.map(|i| &mut planned.steps[i])
                     {
                         *logistic = true;
-                        dense[src] = true;
-                        alias[out] = src;
-                        written_by[out] = written_by[src];
+                        dense[planned.alias[*x]] = true;
+                        planned.store_as(out, *x);
                         continue;
                     }
                     Step::Logistic { x: *x, out }
@@ -359,17 +353,7 @@ impl NativePlan {
                     b,
                     act: Activation::None,
                 } if fuse
-                    && fuse_add(
-                        &mut steps,
-                        &mut removed,
-                        &mut alias,
-                        &mut written_by,
-                        &readers,
-                        &shapes,
-                        [*a, *b],
-                        out,
-                        net.output,
-                    ) =>
+                    && fuse_add(&mut planned, &readers, &shapes, [*a, *b], out, net.output) =>
                 {
                     continue;
                 }
@@ -415,16 +399,10 @@ impl NativePlan {
                 }
             };
             // Steps read and write resolved (aliased) tensors.
-            let step = resolve(step, &alias);
-            written_by[out] = Some(steps.len());
-            steps.push(step);
-            removed.push(false);
+            let step = resolve(step, &planned.alias);
+            planned.push(out, step);
         }
-        let steps: Vec<Step> = steps
-            .into_iter()
-            .zip(removed)
-            .filter_map(|(s, r)| (!r).then_some(s))
-            .collect();
+        let (steps, alias) = planned.finish();
         let input = net.input;
         let output = alias[net.output];
         // Buffers: a tensor's buffer goes back to the pool after its last reader.
@@ -996,17 +974,66 @@ fn resolve(mut step: Step, alias: &[TensorId]) -> Step {
     step
 }
 
+/// The steps planned so far, and where each tensor's values are stored.
+struct Planned {
+    steps: Vec<Step>,
+    /// Steps folded into a later one (a squeeze-excite MUL into its ADD).
+    removed: Vec<bool>,
+    /// The tensor each tensor is stored as: itself, or the output of the step its op was
+    /// folded into.
+    alias: Vec<TensorId>,
+    /// The step that wrote each tensor.
+    written_by: Vec<Option<usize>>,
+}
+
+impl Planned {
+    fn new(tensors: usize) -> Self {
+        Planned {
+            steps: Vec::new(),
+            removed: Vec::new(),
+            alias: (0..tensors).collect(),
+            written_by: vec![None; tensors],
+        }
+    }
+
+    /// The step that wrote tensor `t` (or the step its op was folded into).
+    fn writer(&self, t: TensorId) -> Option<usize> {
+        self.written_by[self.alias[t]]
+    }
+
+    /// A new step writing `out`.
+    fn push(&mut self, out: TensorId, step: Step) {
+        self.written_by[out] = Some(self.steps.len());
+        self.steps.push(step);
+        self.removed.push(false);
+    }
+
+    /// `out` is stored as `t` is: the op writing `out` was folded into `t`'s writer.
+    fn store_as(&mut self, out: TensorId, t: TensorId) {
+        let src = self.alias[t];
+        self.alias[out] = src;
+        self.written_by[out] = self.written_by[src];
+    }
+
+    /// The steps to run, and each tensor's alias.
+    fn finish(self) -> (Vec<Step>, Vec<TensorId>) {
+        let steps = self
+            .steps
+            .into_iter()
+            .zip(self.removed)
+            .filter_map(|(s, r)| (!r).then_some(s))
+            .collect();
+        (steps, self.alias)
+    }
+}
+
 /// Folds an ADD (no activation) of `operands` into the step before it where that is exact:
 /// into the 1x1 convolution that wrote one operand, as its residual (when the other operand
 /// was written before that convolution ran), or with the squeeze-excite MUL that wrote one
 /// operand into one [`Step::ScaleAdd`]. Either way the folded step's output is read by this
 /// ADD alone. Returns whether it folded (the ADD's output then aliases the step's).
-#[allow(clippy::too_many_arguments)]
 fn fuse_add(
-    steps: &mut Vec<Step>,
-    removed: &mut Vec<bool>,
-    alias: &mut [TensorId],
-    written_by: &mut [Option<usize>],
+    p: &mut Planned,
     readers: &[usize],
     shapes: &[Hwc],
     operands: [TensorId; 2],
@@ -1020,38 +1047,37 @@ fn fuse_add(
         if readers[mine] != 1 || mine == net_output {
             continue;
         }
-        let (src, res) = (alias[mine], alias[other]);
-        let Some(i) = written_by[src] else { continue };
-        let other_before = written_by[res].is_none_or(|j| j < i);
-        match &mut steps[i] {
-            Step::Pointwise { residual, .. } if residual.is_none() && other_before => {
+        let res = p.alias[other];
+        let Some(i) = p.writer(mine) else { continue };
+        let other_before = p.written_by[res].is_none_or(|j| j < i);
+        match p.steps[i] {
+            Step::Pointwise {
+                ref mut residual, ..
+            } if residual.is_none() && other_before => {
                 *residual = Some(res);
-                alias[out] = src;
-                written_by[out] = Some(i);
+                p.store_as(out, mine);
+                return true;
+            }
+            Step::Binary {
+                a,
+                b,
+                op: Binary::Mul,
+                act: Act::None,
+                ..
+            } if shapes[b][0] * shapes[b][1] == 1 && shapes[a] == shapes[p.alias[mine]] => {
+                p.removed[i] = true;
+                p.push(
+                    out,
+                    Step::ScaleAdd {
+                        a,
+                        s: b,
+                        c: res,
+                        out,
+                    },
+                );
                 return true;
             }
             _ => {}
-        }
-        if let Step::Binary {
-            a,
-            b,
-            op: Binary::Mul,
-            act: Act::None,
-            ..
-        } = steps[i]
-        {
-            if shapes[b][0] * shapes[b][1] == 1 && shapes[a] == shapes[src] {
-                removed[i] = true;
-                written_by[out] = Some(steps.len());
-                steps.push(Step::ScaleAdd {
-                    a,
-                    s: b,
-                    c: res,
-                    out,
-                });
-                removed.push(false);
-                return true;
-            }
         }
     }
     false
