@@ -553,26 +553,17 @@ impl Inner {
                 }
             }),
         )?;
-        let answer = pipeline
-            .set_state(gst::State::Playing)
-            .map_err(|e| pipeline_error("starting the viewer", e))
-            .and_then(|_| {
-                peer::answer(
-                    &webrtc,
-                    offer_sdp,
-                    Deadline::after(config.negotiation_timeout),
-                    |answer| {
-                        if peer::answer_has_video(answer) {
-                            Ok(())
-                        } else {
-                            Err(MediaError::NoCommonCodec {
-                                offered: "VP8".into(),
-                                supported: "VP8".into(),
-                            })
-                        }
-                    },
-                )
-            });
+        let answer = peer::play_and_answer(
+            &pipeline,
+            "starting the viewer",
+            &webrtc,
+            offer_sdp,
+            Deadline::after(config.negotiation_timeout),
+            || MediaError::NoCommonCodec {
+                offered: "VP8".into(),
+                supported: "VP8".into(),
+            },
+        );
         let answer = match answer {
             Ok(answer) => answer,
             Err(e) => {

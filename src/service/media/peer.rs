@@ -127,14 +127,31 @@ impl Deadline {
     }
 }
 
-/// The answerer's side: applies `offer` as the remote description, lets `check` look at the
-/// answer `webrtcbin` made (for a codec in common), applies it, waits for ICE gathering to
-/// complete and returns the full local description. `webrtc` must be in a playing pipeline.
-pub(crate) fn answer(
+/// Sets `pipeline` playing (`what` names it in the error) and answers `offer` on its
+/// `webrtc` ([`answer`]).
+pub(crate) fn play_and_answer(
+    pipeline: &gst::Pipeline,
+    what: &str,
     webrtc: &gst::Element,
     offer: &str,
     deadline: Deadline,
-    check: impl FnOnce(&gst_sdp::SDPMessageRef) -> Result<(), MediaError>,
+    no_video: impl FnOnce() -> MediaError,
+) -> Result<String, MediaError> {
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| pipeline_error(what, e))?;
+    answer(webrtc, offer, deadline, no_video)
+}
+
+/// The answerer's side: applies `offer` as the remote description, refuses with `no_video()`
+/// an answer `webrtcbin` made without a video section it accepted (no codec in common),
+/// applies it, waits for ICE gathering to complete and returns the full local description.
+/// `webrtc` must be in a playing pipeline.
+fn answer(
+    webrtc: &gst::Element,
+    offer: &str,
+    deadline: Deadline,
+    no_video: impl FnOnce() -> MediaError,
 ) -> Result<String, MediaError> {
     let sdp = gst_sdp::SDPMessage::parse_buffer(offer.as_bytes())
         .map_err(|e| MediaError::BadSdp(format!("GStreamer's parser: {e}")))?;
@@ -171,7 +188,9 @@ pub(crate) fn answer(
             .as_ref()
             .and_then(|s| s.get::<WebRTCSessionDescription>("answer").ok())
             .ok_or_else(|| MediaError::Pipeline("webrtcbin made no answer".into()))?;
-        check(answer.sdp())?;
+        if !answer_has_video(answer.sdp()) {
+            return Err(no_video());
+        }
         call(
             webrtc,
             "set-local-description",
@@ -197,7 +216,7 @@ pub(crate) fn answer(
 }
 
 /// Whether an answer accepted at least one video section (port not 0, a payload type).
-pub(crate) fn answer_has_video(answer: &gst_sdp::SDPMessageRef) -> bool {
+fn answer_has_video(answer: &gst_sdp::SDPMessageRef) -> bool {
     answer
         .medias()
         .any(|m| m.media() == Some("video") && m.port() != 0 && m.formats_len() > 0)

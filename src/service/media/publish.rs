@@ -136,23 +136,14 @@ pub(crate) fn publish(
 
     // A failure from here on stops the pipeline without calling `ended`: the caller gets the
     // error instead.
-    let answer = pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|e| pipeline_error("starting the pipeline", e))
-        .and_then(|_| {
-            peer::answer(
-                &webrtc,
-                offer_sdp,
-                Deadline::after(config.negotiation_timeout),
-                |answer| {
-                    if peer::answer_has_video(answer) {
-                        Ok(())
-                    } else {
-                        Err(no_common_codec(&sent, &usable))
-                    }
-                },
-            )
-        });
+    let answer = peer::play_and_answer(
+        &pipeline,
+        "starting the pipeline",
+        &webrtc,
+        offer_sdp,
+        Deadline::after(config.negotiation_timeout),
+        || no_common_codec(&sent, &usable),
+    );
     let answer = match answer {
         Ok(answer) => answer,
         Err(e) => {
